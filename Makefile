@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine with Python 3.11 and pip:
+#   make report   regenerate the demo study's reports into reports/demo/
+#   make test     run the package tests and the notebook tests
+# Both create the local virtual environment .venv/ on first use and reuse it after.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STUDY ?= demo
+JOBS ?=
+
+.PHONY: report test lab demo notebooks lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/workbench regenerate --study $(STUDY) $(if $(JOBS),--jobs $(JOBS))
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Rewrite data/raw/demo from the generator (the only writer of data/raw/).
+demo: $(STAMP)
+	$(BIN)/workbench demo
+
+# Re-execute the notebooks in place against the demo study, so nbval compares fresh outputs.
+notebooks: $(STAMP)
+	$(BIN)/workbench refresh-notebooks
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e ".[test]"
+	(echo "# Pinned versions the Makefile installs with (pip -c). Regenerate: make lock"; .lock-venv/bin/pip freeze --exclude-editable) > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) reports data/processed/*/

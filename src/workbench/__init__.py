@@ -1,0 +1,4 @@
+"""Clinical microsystems workbench: reproducible cross-case analysis of coded interviews,
+self-assessment surveys and outcomes across microsystems."""
+
+__version__ = "0.1.0"

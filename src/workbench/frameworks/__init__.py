@@ -1,0 +1,185 @@
+"""Frameworks and instruments as data.
+
+A *framework* is a set of elements that interview segments are coded against (the eight
+characteristics, the three processes of leading, a study's own codebook). An *instrument*
+is a survey whose items each measure one element of a framework, on ordered levels plus
+"can't rate". Both are YAML files: the ones shipped here are found by name; a study can
+bring its own by giving a path.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from workbench.errors import InputError
+
+SHIPPED = Path(__file__).parent
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Element(_Strict):
+    id: str
+    label: str
+    short: str
+    description: str
+
+
+class Framework(_Strict):
+    id: str
+    title: str
+    kind: Literal["characteristics", "processes", "codebook"]
+    elements: tuple[Element, ...]
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "Framework":
+        _check_unique([element.id for element in self.elements], "element id")
+        return self
+
+    @property
+    def element_ids(self) -> list[str]:
+        return [element.id for element in self.elements]
+
+    def element(self, element_id: str) -> Element:
+        for element in self.elements:
+            if element.id == element_id:
+                return element
+        raise KeyError(f"{element_id!r} is not an element of framework {self.id!r}; it has {self.element_ids}")
+
+    def table(self) -> pd.DataFrame:
+        """One row per element: ``framework_id``, ``element_id``, ``label``, ``short``, ``description``."""
+        return pd.DataFrame(
+            [
+                {"framework_id": self.id, "element_id": e.id, "label": e.label, "short": e.short, "description": e.description}
+                for e in self.elements
+            ]
+        )
+
+
+class Level(_Strict):
+    value: int
+    label: str
+
+
+class Item(_Strict):
+    id: str
+    characteristic: str
+    label: str
+    short: str
+    levels: dict[int, str]
+
+
+class Instrument(_Strict):
+    id: str
+    title: str
+    framework: str
+    levels: tuple[Level, ...]
+    cant_rate_label: str
+    items: tuple[Item, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Instrument":
+        values = [level.value for level in self.levels]
+        if values != sorted(values) or len(set(values)) != len(values):
+            raise ValueError(f"levels must be listed in increasing order without repeats, found {values}")
+        _check_unique([item.id for item in self.items], "item id")
+        for item in self.items:
+            if sorted(item.levels) != values:
+                raise ValueError(
+                    f"item {item.id!r} describes levels {sorted(item.levels)}, expected exactly {values}"
+                )
+        return self
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [item.id for item in self.items]
+
+    @property
+    def level_values(self) -> list[int]:
+        return [level.value for level in self.levels]
+
+    def item(self, item_id: str) -> Item:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"{item_id!r} is not an item of instrument {self.id!r}; it has {self.item_ids}")
+
+    def table(self) -> pd.DataFrame:
+        """One row per item: ``item_id``, ``characteristic_id``, ``label``, ``short``, then one column per level."""
+        return pd.DataFrame(
+            [
+                {
+                    "item_id": item.id,
+                    "characteristic_id": item.characteristic,
+                    "label": item.label,
+                    "short": item.short,
+                    **{f"level_{value}": text for value, text in item.levels.items()},
+                }
+                for item in self.items
+            ]
+        )
+
+
+def _check_unique(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} appears more than once")
+        seen.add(value)
+
+
+def _resolve(name_or_path: str | Path, base: Path | None) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"}:
+        return candidate if candidate.is_absolute() or base is None else base / candidate
+    shipped = SHIPPED / f"{name_or_path}.yaml"
+    if not shipped.exists():
+        available = sorted(path.stem for path in SHIPPED.glob("*.yaml"))
+        raise InputError(f"no shipped framework or instrument called {str(name_or_path)!r}; shipped: {available}, or give a path ending in .yaml")
+    return shipped
+
+
+def _read(path: Path, model: type[BaseModel]) -> BaseModel:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except yaml.YAMLError as error:
+        raise InputError(f"not valid YAML: {error}", file=path) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise InputError(f"element '{location}': {first['msg']}", file=path, more=error.error_count() - 1) from None
+
+
+@cache
+def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framework:
+    """Load a framework by shipped name (``"microsystem_characteristics"``) or YAML path."""
+    return _read(_resolve(name_or_path, base), Framework)
+
+
+@cache
+def load_instrument(name_or_path: str | Path, base: Path | None = None) -> Instrument:
+    """Load a survey instrument and check that its items map onto its framework's elements."""
+    path = _resolve(name_or_path, base)
+    instrument = _read(path, Instrument)
+    framework = load_framework(instrument.framework, path.parent)
+    for item in instrument.items:
+        if item.characteristic not in framework.element_ids:
+            raise InputError(
+                f"item {item.id!r} measures {item.characteristic!r}, which is not an element of "
+                f"framework {framework.id!r} ({', '.join(framework.element_ids)})",
+                file=path,
+            )
+    return instrument

@@ -1,0 +1,1 @@
+"""Readers and writers for the file formats a study arrives in and leaves as."""

@@ -1,0 +1,172 @@
+"""Read a study folder laid out as plain CSV files (the demo study's layout).
+
+Each reader checks its file cell by cell and returns a tidy frame that passes the
+matching schema in :mod:`workbench.schemas`. Row counts are kept: every data row of a
+file becomes exactly the rows the docstring promises, or the load fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import schemas
+from workbench.errors import InputError
+from workbench.frameworks import Framework, Instrument
+from workbench.io.tables import check_columns, identifier, iso_date, number, one_of, read_table, text
+
+
+def read_microsystems(path: Path, *, shown: str) -> pd.DataFrame:
+    frame = check_columns(
+        read_table(path, label=shown),
+        [
+            identifier("microsystem_id", unique=True),
+            text("name"),
+            text("setting"),
+            identifier("organisation_id"),
+            text("organisation"),
+        ],
+        file=shown,
+    )
+    return schemas.Microsystems.validate(frame[list(schemas.Microsystems.to_schema().columns)])
+
+
+def read_survey(
+    path: Path,
+    *,
+    shown: str,
+    instrument: Instrument,
+    microsystem_ids: list[str],
+    roles: list[str],
+    level_codes: dict[str, int],
+    cant_rate_codes: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per respondent, wide, to ``(respondents, answers)``.
+
+    An empty item cell is ``no_answer`` (the respondent skipped it); a can't-rate code is
+    ``cant_rate``. Both are missing for scoring, and they are counted apart.
+    """
+    answer_codes = list(level_codes) + list(cant_rate_codes)
+    shown_codes = ", ".join(f"{code} (level {value})" for code, value in level_codes.items())
+    shown_codes += ", " + ", ".join(f"{code} (can't rate)" for code in cant_rate_codes)
+    table = read_table(path, label=shown)
+    wide_columns = set(table.columns)
+    wide = check_columns(
+        table,
+        [
+            identifier("respondent_id", unique=True),
+            one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
+            one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="role"),
+            *([iso_date("completed_at", with_time=True, allow_empty=True)] if "completed_at" in wide_columns else []),
+            *[one_of(answer_codes, f"{shown_codes} or an empty cell", allow_empty=True, name=item) for item in instrument.item_ids],
+        ],
+        file=shown,
+    )
+    respondents = schemas.Respondents.validate(wide[["respondent_id", "microsystem_id", "role"]].reset_index(drop=True))
+    long = wide.melt(
+        id_vars=["respondent_id", "microsystem_id", "role"],
+        value_vars=instrument.item_ids,
+        var_name="item_id",
+        value_name="code",
+    )
+    characteristic_of = {item.id: item.characteristic for item in instrument.items}
+    long["characteristic_id"] = long["item_id"].map(characteristic_of)
+    long["answer"] = "level"
+    long.loc[long["code"].isin(cant_rate_codes), "answer"] = "cant_rate"
+    long.loc[long["code"].eq(""), "answer"] = "no_answer"
+    long["level"] = long["code"].map(level_codes).astype("Int64")
+    item_order = {item_id: position for position, item_id in enumerate(instrument.item_ids)}
+    respondent_order = {rid: position for position, rid in enumerate(respondents["respondent_id"])}
+    long = long.sort_values(
+        ["respondent_id", "item_id"],
+        key=lambda column: column.map(respondent_order if column.name == "respondent_id" else item_order),
+    ).reset_index(drop=True)
+    answers = schemas.SurveyAnswers.validate(long.drop(columns="code")[list(schemas.SurveyAnswers.to_schema().columns)])
+    if len(answers) != len(wide) * len(instrument.item_ids):  # pragma: no cover - guards the reshape itself
+        raise InputError("internal error: answers lost while reshaping", file=shown)
+    return respondents, answers
+
+
+def read_interviews(path: Path, *, shown: str, microsystem_ids: list[str], roles: list[str]) -> pd.DataFrame:
+    frame = check_columns(
+        read_table(path, label=shown),
+        [
+            identifier("interview_id", unique=True),
+            one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
+            one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="interviewee_role"),
+            iso_date("interview_date"),
+            number("word_count", minimum=0, integer=True),
+        ],
+        file=shown,
+    )
+    frame = frame[["interview_id", "microsystem_id", "interviewee_role", "interview_date", "word_count"]].copy()
+    frame["interview_date"] = pd.to_datetime(frame["interview_date"], format="ISO8601")
+    frame["word_count"] = frame["word_count"].astype(int)
+    return schemas.Interviews.validate(frame)
+
+
+def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks: list[Framework]) -> pd.DataFrame:
+    """One row per coding: segment x coder x code. Segments carry their excerpt on every row."""
+    framework_of = {element: framework.id for framework in frameworks for element in framework.element_ids}
+    frame = check_columns(
+        read_table(path, label=shown),
+        [
+            identifier("segment_id"),
+            one_of(interviews["interview_id"], "an interview_id listed in the interviews file", name="interview_id"),
+            text("coder"),
+            one_of(framework_of, "a code of the study's coding frameworks", name="code"),
+            text("excerpt"),
+        ],
+        file=shown,
+    )
+    _check_segments_consistent(frame, shown)
+    repeated = frame.duplicated(["segment_id", "coder", "code"])
+    if repeated.any():
+        row = int(repeated.to_numpy().nonzero()[0][0])
+        raise InputError(
+            "expected each coder to apply a code to a segment once; this segment, coder and code already appear above",
+            file=shown, row=row + 2, column="code", more=int(repeated.sum()) - 1,
+        )
+    frame = frame.merge(
+        interviews[["interview_id", "microsystem_id", "interviewee_role"]], on="interview_id", how="left", validate="many_to_one"
+    )
+    frame["framework_id"] = frame["code"].map(framework_of)
+    frame = frame.rename(columns={"code": "code_id"})
+    return schemas.Codings.validate(frame[list(schemas.Codings.to_schema().columns)])
+
+
+def _check_segments_consistent(frame: pd.DataFrame, shown: str) -> None:
+    """A segment is one stretch of one interview: every row of it must agree on both."""
+    for column in ("interview_id", "excerpt"):
+        first = frame.groupby("segment_id", sort=False)[column].transform("first")
+        differs = frame[column].ne(first)
+        if differs.any():
+            row = int(differs.to_numpy().nonzero()[0][0])
+            segment = frame["segment_id"].iloc[row]
+            raise InputError(
+                f"segment {segment!r} has a different {column} here than on its first row; "
+                f"expected every row of a segment to repeat the same {column}",
+                file=shown, row=row + 2, column=column,
+            )
+
+
+def read_outcomes(path: Path, *, shown: str, microsystem_ids: list[str], outcome_ids: list[str]) -> pd.DataFrame:
+    """One row per microsystem; an empty cell is a missing measurement."""
+    frame = check_columns(
+        read_table(path, label=shown),
+        [
+            one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
+            *[number(outcome, allow_empty=True) for outcome in outcome_ids],
+        ],
+        file=shown,
+    )
+    repeated = frame["microsystem_id"].duplicated()
+    if repeated.any():
+        row = int(repeated.to_numpy().nonzero()[0][0])
+        raise InputError("expected one row per microsystem; this microsystem already has a row above",
+                         file=shown, row=row + 2, column="microsystem_id")
+    frame = frame[["microsystem_id", *outcome_ids]].copy()
+    for outcome in outcome_ids:
+        frame[outcome] = pd.to_numeric(frame[outcome].replace("", None), errors="raise").astype(float)
+    return schemas.Outcomes.validate(frame.reset_index(drop=True))

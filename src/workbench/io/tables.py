@@ -1,0 +1,198 @@
+"""Reading delimited text tables strictly, and checking them cell by cell.
+
+Every cell is read as text so nothing is guessed (no "NA" turned into a missing value,
+no leading zeros lost); each column is then checked against a rule that says in words
+what it expects. Any problem becomes one :class:`~workbench.errors.InputError` naming the
+file, the spreadsheet row (the header is row 1), the column and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pandera.pandas as pa
+
+from workbench.errors import InputError
+
+ENCODINGS = ("utf-8-sig", "cp1252")  # Excel on Windows saves "CSV" as cp1252 unless told otherwise
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """What one column must hold. ``valid`` is vectorised: text Series in, boolean Series out."""
+
+    name: str
+    expected: str
+    valid: Callable[[pd.Series], pd.Series] | None = None
+    allow_empty: bool = False
+    unique: bool = False
+
+
+def one_of(values, expected: str | None = None, allow_empty: bool = False, *, name: str) -> ColumnRule:
+    allowed = list(dict.fromkeys(str(v) for v in values))
+    shown = ", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else "")
+    return ColumnRule(name, expected or f"one of {shown}", lambda s: s.isin(allowed), allow_empty)
+
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def identifier(name: str, *, unique: bool = False) -> ColumnRule:
+    return ColumnRule(
+        name,
+        "an identifier (letters, digits, '_', '.', '-')",
+        lambda s: s.str.fullmatch(IDENTIFIER.pattern).fillna(False).astype(bool),
+        unique=unique,
+    )
+
+
+def text(name: str, *, allow_empty: bool = False) -> ColumnRule:
+    return ColumnRule(name, "some text", None, allow_empty)
+
+
+def number(name: str, *, minimum: float | None = None, maximum: float | None = None, integer: bool = False, allow_empty: bool = False) -> ColumnRule:
+    def valid(series: pd.Series) -> pd.Series:
+        values = pd.to_numeric(series, errors="coerce")
+        ok = values.notna() & values.abs().lt(float("inf"))
+        if integer:
+            ok &= values.mod(1).eq(0)
+        if minimum is not None:
+            ok &= values.ge(minimum)
+        if maximum is not None:
+            ok &= values.le(maximum)
+        return ok.fillna(False).astype(bool)
+
+    kind = "a whole number" if integer else "a number"
+    bounds = ""
+    if minimum is not None and maximum is not None:
+        bounds = f" from {minimum:g} to {maximum:g}"
+    elif minimum is not None:
+        bounds = f" of at least {minimum:g}"
+    elif maximum is not None:
+        bounds = f" of at most {maximum:g}"
+    return ColumnRule(name, kind + bounds, valid, allow_empty)
+
+
+def iso_date(name: str, *, with_time: bool = False, allow_empty: bool = False) -> ColumnRule:
+    pattern = r"\d{4}-\d{2}-\d{2}" + (r"([ T]\d{2}:\d{2}(:\d{2})?)?" if with_time else "")
+
+    def valid(series: pd.Series) -> pd.Series:
+        shaped = series.str.fullmatch(pattern).fillna(False).astype(bool)
+        parsed = pd.to_datetime(series.where(shaped), errors="coerce", format="ISO8601")
+        return shaped & parsed.notna()
+
+    return ColumnRule(name, "a date written YYYY-MM-DD" + (" (optionally with a time)" if with_time else ""), valid, allow_empty)
+
+
+def read_table(path: Path, *, label: str | None = None) -> pd.DataFrame:
+    """Read a CSV file with every cell as text, empty cells as ``""``.
+
+    Raises InputError for a missing or empty file, a header-only file, an undecodable
+    file and a row with more cells than the header.
+    """
+    path = Path(path)
+    shown = label or path
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=shown) from None
+    if not raw.strip():
+        raise InputError("the file is empty; expected a header row and at least one data row", file=shown)
+    for encoding in ENCODINGS:
+        try:
+            content = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes almost anything
+        raise InputError("cannot decode the file as UTF-8 or Windows-1252 text", file=shown)
+    _check_row_lengths(content, shown)
+    frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False, na_filter=False)
+    if frame.empty:
+        raise InputError("the file has a header row but no data rows", file=shown)
+    frame.columns = [str(column).strip() for column in frame.columns]
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise InputError(f"the header names column '{duplicated[0]}' more than once", file=shown, row=1)
+    return frame
+
+
+def _check_row_lengths(content: str, shown) -> None:
+    rows = csv.reader(io.StringIO(content))
+    header = next(rows)
+    for number, row in enumerate(rows, start=2):
+        if row and len(row) != len(header):
+            raise InputError(
+                f"the row has {len(row)} cells but the header has {len(header)}; "
+                "expected one cell per column (check for an unquoted comma)",
+                file=shown,
+                row=number,
+            )
+
+
+def check_columns(frame: pd.DataFrame, rules: list[ColumnRule], *, file, extra_allowed: bool = True) -> pd.DataFrame:
+    """Check ``frame`` (as read by :func:`read_table`) against ``rules``; return it with cells stripped."""
+    missing = [rule.name for rule in rules if rule.name not in frame.columns]
+    if missing:
+        name = missing[0]
+        near = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
+        hint = f"; found '{near[0]}' instead - rename it" if near else f"; the file has columns {list(frame.columns)}"
+        raise InputError(f"required column is missing{hint}", file=file, row=1, column=name, more=len(missing) - 1)
+    if not extra_allowed:
+        known = {rule.name for rule in rules}
+        extra = [c for c in frame.columns if c not in known]
+        if extra:
+            raise InputError(f"unexpected column; expected only {sorted(known)}", file=file, row=1, column=extra[0])
+    stripped = frame.apply(lambda column: column.str.strip())
+    schema = pa.DataFrameSchema({rule.name: _pandera_column(rule) for rule in rules}, strict=False)
+    try:
+        schema.validate(stripped, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        raise _first_problem(errors, stripped, rules, file) from None
+    return stripped
+
+
+def _pandera_column(rule: ColumnRule) -> pa.Column:
+    checks = []
+    if not rule.allow_empty:
+        checks.append(pa.Check(lambda s: s.ne(""), error="a value (the cell is empty)"))
+    if rule.valid is not None:
+        valid = rule.valid
+        allow_empty = rule.allow_empty
+        checks.append(pa.Check(lambda s: valid(s) | (s.eq("") if allow_empty else False), error=rule.expected))
+    return pa.Column(str, checks=checks, unique=rule.unique, nullable=False)
+
+
+def _first_problem(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, rules: list[ColumnRule], file) -> InputError:
+    cases = errors.failure_cases.copy()
+    order = {rule.name: position for position, rule in enumerate(rules)}
+    cases["_row"] = pd.to_numeric(cases["index"], errors="coerce")
+    cases["_column_order"] = cases["column"].map(order)
+    cases = cases.sort_values(["_row", "_column_order"], na_position="last")
+    first = cases.iloc[0]
+    column = first["column"]
+    row = None if pd.isna(first["_row"]) else int(first["_row"]) + 2
+    found = first["failure_case"]
+    check = str(first["check"])
+    if "unique" in check:
+        values = frame[column]
+        repeat = int(values.duplicated().to_numpy().nonzero()[0][0])
+        found = values.iloc[repeat]
+        first_row = int(values.eq(found).to_numpy().nonzero()[0][0]) + 2
+        row = repeat + 2
+        problem = f"expected each value to appear once, but {found!r} already appears at row {first_row}"
+    elif check.startswith("a value"):
+        problem = "expected a value, found an empty cell"
+    else:
+        problem = f"expected {check}, found {found!r}"
+    is_unique_check = cases["check"].astype(str).str.contains("unique")
+    repeats = sum(int(frame[name].duplicated().sum()) for name in cases.loc[is_unique_check, "column"].unique())
+    problems = int((~is_unique_check).sum()) + repeats
+    return InputError(problem, file=file, row=row, column=column, more=problems - 1)
