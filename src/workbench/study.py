@@ -103,7 +103,7 @@ class Study:
     @property
     def characteristics(self) -> Framework:
         """The framework the survey instrument measures."""
-        return load_framework(self.instrument.framework)
+        return load_framework(self.instrument.framework, self.folder)
 
     def framework(self, framework_id: str) -> Framework:
         for framework in self.frameworks:

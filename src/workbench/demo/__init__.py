@@ -194,7 +194,9 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame]:
                     code = str(rng.choice(leading))
                     excerpt = str(rng.choice(leading_bank[code]))
                 else:
-                    code = str(rng.choice(characteristics))
+                    # Staff talk more about what their unit does well, so evidence follows strength.
+                    weights = np.exp(1.3 * latent.loc[unit.microsystem_id, characteristics].to_numpy(dtype=float))
+                    code = str(rng.choice(characteristics, p=weights / weights.sum()))
                     strength = latent.at[unit.microsystem_id, code] + rng.normal(0, 0.5)
                     level = ("low", "middle", "high")[int(np.searchsorted(LEVEL_CUTS, strength))]
                     excerpt = str(rng.choice(characteristic_bank[code][level]))

@@ -54,6 +54,10 @@ class Framework(_Strict):
                 return element
         raise KeyError(f"{element_id!r} is not an element of framework {self.id!r}; it has {self.element_ids}")
 
+    def labels(self, *, short: bool = True) -> dict[str, str]:
+        """Element id -> its short (or full) label, for axes and table headers."""
+        return {e.id: (e.short if short else e.label) for e in self.elements}
+
     def table(self) -> pd.DataFrame:
         """One row per element: ``framework_id``, ``element_id``, ``label``, ``short``, ``description``."""
         return pd.DataFrame(
@@ -105,6 +109,10 @@ class Instrument(_Strict):
     @property
     def level_values(self) -> list[int]:
         return [level.value for level in self.levels]
+
+    def labels(self, *, short: bool = True) -> dict[str, str]:
+        """Item id -> its short (or full) label."""
+        return {item.id: (item.short if short else item.label) for item in self.items}
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

@@ -1,0 +1,106 @@
+"""The ``workbench`` command.
+
+    workbench build [--study demo]            check the raw study and write data/processed/<study>/
+    workbench regenerate [--study demo]       build, then execute every notebook into reports/<study>/
+    workbench demo                            rewrite data/raw/demo/ from the generator
+    workbench refresh-notebooks               re-execute notebooks/ in place (stored outputs for nbval)
+
+Bad input ends with one line naming the file, row and column, and exit status 2; a
+regeneration in which any report failed ends with exit status 1 after naming each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from workbench.errors import InputError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Clinical microsystems workbench.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="check a raw study and write its processed frames")
+    build.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
+
+    regenerate = commands.add_parser("regenerate", help="rebuild a study's reports from its raw data")
+    regenerate.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
+    regenerate.add_argument("--jobs", type=int, default=None, help="notebooks run at once (default: one per core)")
+    regenerate.add_argument("--microsystem", action="append", dest="microsystems", metavar="ID",
+                            help="only this microsystem's feedback report (repeatable; default: all)")
+    regenerate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    demo = commands.add_parser("demo", help="rewrite the demo study's raw files from the generator")
+    demo.add_argument("--out", type=Path, default=None, help="folder to write (default: data/raw/demo)")
+
+    commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[arguments.command](arguments)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished reports were kept, unfinished ones were not written", file=sys.stderr)
+        return 130
+
+
+def _build(arguments) -> int:
+    from workbench.study import build_processed, processed_folder
+
+    study = build_processed(arguments.study)
+    print(f"{study.id}: {len(study.microsystems)} microsystems, {len(study.respondents)} respondents, "
+          f"{len(study.answers)} answers, {study.codings['segment_id'].nunique()} coded segments -> {processed_folder(study.id)}")
+    return 0
+
+
+def _regenerate(arguments) -> int:
+    from workbench import paths, regenerate
+    from workbench.study import build_processed
+
+    root = paths.project_root()
+    os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(root))  # kernels find the project from any cwd
+    study = build_processed(arguments.study)
+    jobs = regenerate.plan(study, root=root, microsystems=arguments.microsystems)
+    summary = regenerate.run(jobs, workers=arguments.jobs, progress=not arguments.no_progress)
+    index = regenerate.write_index(study, summary, root=root)
+    ran = len(summary.outcomes) - len(summary.failed)
+    print(f"{ran} of {len(summary.outcomes)} reports regenerated in {summary.seconds:.0f} s -> {index}")
+    for outcome in summary.failed:
+        print(f"failed: {outcome.job.notebook.name} {outcome.job.parameters}: {outcome.error}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _demo(arguments) -> int:
+    from workbench import demo, paths
+
+    folder = arguments.out or paths.raw_dir() / "demo"
+    study = demo.write(folder)
+    print(f"demo study written to {folder}: {len(study.microsystems)} microsystems, {len(study.survey)} respondents")
+    return 0
+
+
+def _refresh_notebooks(arguments) -> int:
+    from workbench import paths, regenerate
+
+    os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(paths.project_root()))
+    outcomes = regenerate.refresh_source_notebooks()
+    for outcome in outcomes:
+        print(f"{'ok    ' if outcome.ok else 'FAILED'} {outcome.job.notebook.name} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+_COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "refresh-notebooks": _refresh_notebooks}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

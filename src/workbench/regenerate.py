@@ -1,0 +1,253 @@
+"""Regenerating a study's reports: every notebook executed with papermill, exported to HTML.
+
+The study-level notebooks run once; the feedback notebook runs once per microsystem.
+Each report is executed into a temporary file and renamed into place only when it ran
+to the end, so a failed run leaves the previous report as it was. One failure does not
+stop the others; the summary names every failure and the caller exits non-zero.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench import paths
+from workbench.io.files import atomic_path, write_text_atomic
+
+FEEDBACK_NOTEBOOK = "05-feedback-report.ipynb"
+KERNEL = "python3"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to execute with its parameters, and where its outputs go."""
+
+    notebook: Path
+    output: Path  # the executed .ipynb; the .html sits beside it
+    parameters: dict
+    title: str
+
+    @property
+    def html(self) -> Path:
+        return self.output.with_suffix(".html")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def plan(study, *, root: Path | None = None, microsystems: list[str] | None = None) -> list[Job]:
+    """The jobs that regenerate ``study`` (a :class:`~workbench.study.Study`).
+
+    ``microsystems`` limits the feedback reports to those ids (default: all).
+    """
+    notebooks = paths.notebooks_dir(root)
+    target = paths.reports_dir(root) / study.id
+    study_level = sorted(p for p in notebooks.glob("[0-9][0-9]-*.ipynb") if p.name != FEEDBACK_NOTEBOOK)
+    jobs = [
+        Job(notebook, target / notebook.name, {"study": study.id}, _title(notebook))
+        for notebook in study_level
+    ]
+    ids = study.microsystems["microsystem_id"].tolist()
+    if microsystems is not None:
+        unknown = sorted(set(microsystems) - set(ids))
+        if unknown:
+            raise ValueError(f"microsystems {unknown} are not in study {study.id!r}")
+        ids = [m for m in ids if m in set(microsystems)]
+    names = study.microsystems.set_index("microsystem_id")["name"]
+    for microsystem_id in ids:
+        jobs.append(Job(notebooks / FEEDBACK_NOTEBOOK, target / "feedback" / f"{microsystem_id}.ipynb",
+                        {"study": study.id, "microsystem_id": microsystem_id}, f"{microsystem_id} {names[microsystem_id]}"))
+    return jobs
+
+
+def _title(notebook: Path) -> str:
+    return notebook.stem.split("-", 1)[-1].replace("-", " ").capitalize()
+
+
+def execute(job: Job, *, cwd: Path | None = None) -> Outcome:
+    """Execute one job; on success write its .ipynb and .html, on failure write nothing."""
+    import papermill
+
+    started = time.perf_counter()
+    try:
+        with atomic_path(job.output) as executed, _private_kernel_sockets() as kernel_config:
+            papermill.execute_notebook(
+                str(job.notebook), str(executed), parameters=job.parameters, kernel_name=KERNEL,
+                cwd=str(cwd or job.notebook.parent), progress_bar=False, log_output=False, config=kernel_config,
+            )
+            with atomic_path(job.html) as page:
+                page.write_text(to_html(executed, title=job.title), encoding="utf-8")
+    except Exception as error:  # the run goes on; the summary reports it
+        return Outcome(job, time.perf_counter() - started, _describe(error))
+    return Outcome(job, time.perf_counter() - started)
+
+
+@contextmanager
+def _private_kernel_sockets():
+    """Kernel configuration for local (ipc) sockets in a fresh private folder.
+
+    Study data then never crosses a network port, and kernels started at the same time
+    by parallel workers cannot pick the same socket files.
+    """
+    from traitlets.config import Config
+
+    folder = tempfile.mkdtemp(prefix="workbench-kernel-")
+    try:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _describe(error: Exception) -> str:
+    try:
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError:  # pragma: no cover
+        PapermillExecutionError = ()  # noqa: N806
+    if isinstance(error, PapermillExecutionError):
+        return f"{error.ename}: {error.evalue} (cell {error.exec_count})"
+    return "".join(traceback.format_exception_only(error)).strip()
+
+
+def to_html(notebook: Path, *, title: str) -> str:
+    """The executed notebook as a reader-facing page: outputs and narrative, no code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    book = nbformat.read(notebook, as_version=4)
+    book.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(book)
+    return body
+
+
+def run(jobs: list[Job], *, workers: int | None = None, progress: bool = True) -> Summary:
+    """Execute ``jobs`` on a pool of ``workers`` processes (default: one per core)."""
+    from tqdm import tqdm
+
+    workers = max(1, workers or os.cpu_count() or 1)
+    summary = Summary()
+    started = time.perf_counter()
+    bar = tqdm(total=len(jobs), unit="report", disable=not progress, desc="regenerating")
+    if workers == 1:
+        for job in jobs:
+            summary.outcomes.append(execute(job))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(execute, job) for job in jobs]
+            for future in as_completed(futures):
+                outcome = future.result()
+                summary.outcomes.append(outcome)
+                if not outcome.ok:
+                    bar.write(f"failed: {outcome.job.output.name}: {outcome.error}")
+                bar.update()
+    bar.close()
+    order = {job.output: position for position, job in enumerate(jobs)}
+    summary.outcomes.sort(key=lambda o: order[o.job.output])
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def write_index(study, summary: Summary, *, root: Path | None = None) -> Path:
+    """``reports/<study>/index.html``: links to every report that exists, failures marked."""
+    target = paths.reports_dir(root) / study.id
+    failed = {o.job.output for o in summary.failed}
+    feedback_dir = target / "feedback"
+    names = study.microsystems.set_index("microsystem_id")
+
+    def link(output: Path, text: str) -> str:
+        relative = output.with_suffix(".html").relative_to(target).as_posix()
+        note = ' <span class="failed">(failed in the last run; older version shown)</span>' if output in failed else ""
+        if not output.with_suffix(".html").exists():
+            return f"{html.escape(text)} <span class=\"failed\">(not available: failed)</span>"
+        return f'<a href="{html.escape(relative)}">{html.escape(text)}</a>{note}'
+
+    study_reports = sorted(p for p in target.glob("[0-9][0-9]-*.ipynb"))
+    rows = []
+    for microsystem_id, unit in names.iterrows():
+        output = feedback_dir / f"{microsystem_id}.ipynb"
+        rows.append(
+            f"<tr><td>{html.escape(microsystem_id)}</td><td>{link(output, unit['name'])}</td>"
+            f"<td>{html.escape(unit['setting'])}</td><td>{html.escape(unit['organisation'])}</td></tr>"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(study.config.title)}: reports</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; }}
+.failed {{ color: #b00020; }}
+</style></head>
+<body>
+<h1>{html.escape(study.config.title)}</h1>
+<p>{html.escape(study.config.description)}</p>
+<h2>Study reports</h2>
+<ul>
+{''.join(f"<li>{link(p, _title(p))}</li>" for p in study_reports)}
+</ul>
+<h2>Feedback reports ({len(rows)} microsystems)</h2>
+<p>One report per microsystem, for its own staff: its profile against the other microsystems, which appear only as a distribution.</p>
+<table><thead><tr><th>id</th><th>microsystem</th><th>setting</th><th>organisation</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+</body></html>
+"""
+    index = target / "index.html"
+    write_text_atomic(index, page)
+    return index
+
+
+def refresh_source_notebooks(*, root: Path | None = None) -> list[Outcome]:
+    """Execute each notebook in ``notebooks/`` in place with its default parameters.
+
+    The stored outputs are what nbval compares against, so they are refreshed after a
+    deliberate change. Papermill's timing metadata is stripped to keep diffs readable.
+    """
+    import nbformat
+
+    outcomes = []
+    for notebook in sorted(paths.notebooks_dir(root).glob("[0-9][0-9]-*.ipynb")):
+        job = Job(notebook, notebook, {}, _title(notebook))
+        started = time.perf_counter()
+        try:
+            import papermill
+
+            with atomic_path(notebook) as executed, _private_kernel_sockets() as kernel_config:
+                papermill.execute_notebook(str(notebook), str(executed), kernel_name=KERNEL, cwd=str(notebook.parent),
+                                           progress_bar=False, log_output=False, config=kernel_config)
+                book = nbformat.read(executed, as_version=4)
+                book.metadata.pop("papermill", None)
+                for cell in book.cells:
+                    cell.metadata.pop("papermill", None)
+                    cell.metadata.pop("execution", None)
+                nbformat.write(book, executed)
+            outcomes.append(Outcome(job, time.perf_counter() - started))
+        except Exception as error:
+            outcomes.append(Outcome(job, time.perf_counter() - started, _describe(error)))
+    return outcomes

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from workbench import coding
+
+CODINGS = pd.DataFrame(
+    [
+        ("s1", "i1", "A", "Nurse", "c1", "f", "measurement", "we chart it"),
+        ("s1", "i1", "A", "Nurse", "c2", "f", "measurement", "we chart it"),
+        ("s2", "i1", "A", "Nurse", "c1", "f", "measurement", "numbers on the wall"),
+        ("s2", "i1", "A", "Nurse", "c2", "f", "constancy_of_purpose", "numbers on the wall"),
+        ("s3", "i2", "B", "Manager", "c1", "f", "constancy_of_purpose", "one aim"),
+        ("s3", "i2", "B", "Manager", "c1", "f", "measurement", "one aim"),
+        ("s4", "i2", "B", "Manager", "c1", "f", "measurement", "only one coder saw this"),
+    ],
+    columns=["segment_id", "interview_id", "microsystem_id", "interviewee_role", "coder", "framework_id", "code_id", "excerpt"],
+)
+
+
+def test_rule_all_keeps_codes_every_coder_of_the_segment_applied():
+    kept = coding.segment_codes(CODINGS, rule="all")
+    assert sorted(zip(kept["segment_id"], kept["code_id"])) == [
+        ("s1", "measurement"), ("s3", "constancy_of_purpose"), ("s3", "measurement"), ("s4", "measurement"),
+    ]
+
+
+def test_rule_any_keeps_each_segment_code_once():
+    kept = coding.segment_codes(CODINGS, rule="any")
+    assert len(kept) == 6
+    assert kept.set_index(["segment_id", "code_id"]).loc[("s1", "measurement"), "n_coders_applied"] == 2
+
+
+def test_restricting_to_one_coder():
+    kept = coding.segment_codes(CODINGS, rule="all", coders=["c2"])
+    assert sorted(zip(kept["segment_id"], kept["code_id"])) == [("s1", "measurement"), ("s2", "constancy_of_purpose")]
+    with pytest.raises(ValueError, match=r"coders \['c9'\] coded nothing"):
+        coding.segment_codes(CODINGS, coders=["c9"])
+
+
+def test_case_code_matrix_shows_absence_and_density():
+    kept = coding.segment_codes(CODINGS, rule="any")
+    counts = coding.case_code_matrix(kept, codes=["measurement", "constancy_of_purpose", "connection_to_community"], microsystems=["A", "B", "C"])
+    assert counts.loc["A"].tolist() == [2, 1, 0]
+    assert counts.loc["C"].tolist() == [0, 0, 0]
+    interviews = pd.DataFrame({"interview_id": ["i1", "i2"], "microsystem_id": ["A", "B"], "word_count": [4000, 2000]})
+    density = coding.case_code_matrix(kept, codes=["measurement"], microsystems=["A", "B"], value="density", interviews=interviews)
+    assert density["measurement"].tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match="needs interviews="):
+        coding.case_code_matrix(kept, codes=["measurement"], microsystems=["A"], value="density")
+
+
+def test_excerpts_are_seeded_distinct_and_carry_no_person():
+    kept = coding.segment_codes(CODINGS, rule="any")
+    first = coding.excerpts_for(kept, code_id="measurement", n=2, seed=3)
+    assert first.equals(coding.excerpts_for(kept, code_id="measurement", n=2, seed=3))
+    assert first["excerpt"].is_unique and len(first) == 2
+    assert list(first.columns) == ["microsystem_id", "interview_id", "interviewee_role", "excerpt"]
+    assert coding.excerpts_for(kept, code_id="measurement", microsystem_id="B", n=5)["microsystem_id"].eq("B").all()

@@ -1,0 +1,173 @@
+"""Loading a study: counts kept, codes decoded, and bad cells reported by file, row and column."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench import cli
+from workbench.errors import InputError
+from workbench.study import build_processed, load_study, open_study, processed_folder
+
+
+def rows_of(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def rewrite(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def set_cell(path: Path, row: int, column: str, value: str) -> None:
+    """Set a cell by its spreadsheet row (header = 1)."""
+    rows = rows_of(path)
+    rows[row - 2][column] = value
+    rewrite(path, rows)
+
+
+def test_every_row_and_answer_is_kept(project):
+    study = load_study("demo")
+    raw = rows_of(project / "data/raw/demo/survey_responses.csv")
+    assert len(study.respondents) == len(raw)
+    assert len(study.answers) == len(raw) * 10
+    assert len(study.codings) == len(rows_of(project / "data/raw/demo/coded_segments.csv"))
+    assert len(study.microsystems) == 43
+    assert study.outcomes["microsystem_id"].tolist() == study.microsystems["microsystem_id"].tolist()
+
+
+def test_answer_codes_are_decoded_and_cant_rate_is_never_a_level(project):
+    study = load_study("demo")
+    raw = pd.DataFrame(rows_of(project / "data/raw/demo/survey_responses.csv"))
+    items = study.instrument.item_ids
+    codes = raw.melt(id_vars="respondent_id", value_vars=items, var_name="item_id", value_name="code")
+    merged = study.answers.merge(codes, on=["respondent_id", "item_id"], validate="one_to_one")
+    assert (merged.loc[merged["code"] == "9", "answer"] == "cant_rate").all()
+    assert (merged.loc[merged["code"] == "", "answer"] == "no_answer").all()
+    levels = merged[merged["answer"] == "level"]
+    assert (levels["level"].astype(int).astype(str) == levels["code"]).all()
+    assert merged.loc[merged["answer"] != "level", "level"].isna().all()
+    assert {"cant_rate", "no_answer", "level"} == set(merged["answer"])
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "column", "value", "expected"),
+    [
+        ("survey_responses.csv", 7, "measurement", "4", "expected 1 (level 1), 2 (level 2), 3 (level 3), 9 (can't rate) or an empty cell, found '4'"),
+        ("survey_responses.csv", 12, "constancy_of_purpose", "high", "found 'high'"),
+        ("survey_responses.csv", 3, "microsystem_id", "MS99", "expected a microsystem_id listed in the microsystems file, found 'MS99'"),
+        ("survey_responses.csv", 5, "role", "Surgeon", "expected a role named in study.yaml"),
+        ("survey_responses.csv", 4, "respondent_id", "R0001", "already appears at row 2"),
+        ("survey_responses.csv", 9, "completed_at", "31/03/2026", "expected a date written YYYY-MM-DD"),
+        ("microsystems.csv", 10, "name", "", "expected a value, found an empty cell"),
+        ("interviews.csv", 6, "word_count", "lots", "expected a whole number of at least 0, found 'lots'"),
+        ("interviews.csv", 8, "interview_date", "2026-02-30", "expected a date written YYYY-MM-DD"),
+        ("coded_segments.csv", 20, "code", "teamwork", "expected a code of the study's coding frameworks, found 'teamwork'"),
+        ("coded_segments.csv", 15, "interview_id", "INT999", "expected an interview_id listed in the interviews file"),
+        ("outcomes.csv", 11, "staff_turnover_pct", "12,5", "expected a number, found '12,5'"),
+    ],
+)
+def test_one_bad_cell_is_named_by_file_row_and_column(demo_copy, file, row, column, value, expected):
+    set_cell(demo_copy / file, row, column, value)
+    with pytest.raises(InputError) as raised:
+        load_study("demo")
+    error = raised.value
+    assert error.file.name == file
+    assert (error.row, error.column) == (row, column)
+    assert expected in str(error)
+
+
+def test_the_command_line_reports_a_bad_cell_in_one_line(demo_copy, capsys):
+    set_cell(demo_copy / "survey_responses.csv", 7, "measurement", "4")
+    assert cli.main(["build", "--study", "demo"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: data/raw/demo/survey_responses.csv, row 7, column 'measurement': expected")
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_a_bad_file_writes_nothing_and_keeps_the_previous_processed_data(demo_copy):
+    build_processed("demo")
+    folder = processed_folder("demo")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    set_cell(demo_copy / "outcomes.csv", 3, "patient_experience_score", "n/a")
+    with pytest.raises(InputError):
+        build_processed("demo")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_missing_column_suggests_the_near_match(demo_copy):
+    path = demo_copy / "survey_responses.csv"
+    path.write_text(path.read_text().replace("measurement,", "measurment,", 1))
+    with pytest.raises(InputError, match=r"row 1, column 'measurement': required column is missing; found 'measurment' instead"):
+        load_study("demo")
+
+
+def test_ragged_row_is_named(demo_copy):
+    path = demo_copy / "microsystems.csv"
+    lines = path.read_text().splitlines()
+    lines[4] += ",extra"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"microsystems\.csv, row 5: the row has 6 cells but the header has 5"):
+        load_study("demo")
+
+
+@pytest.mark.parametrize(("content", "message"), [("", "the file is empty"), ("microsystem_id,name,setting,organisation_id,organisation\n", "header row but no data rows")])
+def test_empty_and_header_only_files(demo_copy, content, message):
+    (demo_copy / "microsystems.csv").write_text(content)
+    with pytest.raises(InputError, match=message):
+        load_study("demo")
+
+
+def test_excel_exports_with_bom_or_windows_1252_are_read(demo_copy):
+    path = demo_copy / "microsystems.csv"
+    rows = rows_of(path)
+    rows[0]["name"] = "Clinique Sainte-Thérèse"
+    rewrite(path, rows)
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.encode("cp1252"))
+    assert load_study("demo").microsystems["name"].iloc[0] == "Clinique Sainte-Thérèse"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    study = load_study("demo")
+    assert study.microsystems.columns[0] == "microsystem_id"
+    assert study.microsystems["name"].iloc[0] == "Clinique Sainte-Thérèse"
+
+
+def test_a_segment_must_keep_its_excerpt_on_every_row(demo_copy):
+    path = demo_copy / "coded_segments.csv"
+    rows = rows_of(path)
+    second = next(i for i, r in enumerate(rows) if i and r["segment_id"] == rows[0]["segment_id"])
+    rows[second]["excerpt"] = "something else"
+    rewrite(path, rows)
+    with pytest.raises(InputError, match=rf"row {second + 2}, column 'excerpt': segment 'SEG0001' has a different excerpt"):
+        load_study("demo")
+
+
+def test_processed_frames_round_trip_and_carry_a_manifest(project):
+    built = build_processed("demo")
+    manifest = json.loads((processed_folder("demo") / "manifest.json").read_text())
+    raw = project / "data/raw/demo/survey_responses.csv"
+    assert manifest["inputs"]["survey_responses.csv"] == hashlib.sha256(raw.read_bytes()).hexdigest()
+    opened = open_study("demo")
+    for name in ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes"):
+        pd.testing.assert_frame_equal(getattr(opened, name), getattr(built, name))
+
+
+def test_open_study_rebuilds_when_raw_data_changes(demo_copy):
+    build_processed("demo")
+    set_cell(demo_copy / "microsystems.csv", 2, "name", "Renamed Practice")
+    assert open_study("demo").microsystems["name"].iloc[0] == "Renamed Practice"
+
+
+def test_unknown_study_lists_the_known_ones(project):
+    with pytest.raises(InputError, match=r"no study called 'nope'.*\['demo'\]"):
+        load_study("nope")
