@@ -10,19 +10,23 @@ from workbench import coding, demo, survey
 from workbench.study import load_study
 
 
+def files_under(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
 def test_generating_twice_gives_byte_identical_files(tmp_path):
     demo.write(tmp_path / "one")
     demo.write(tmp_path / "two")
-    names = sorted(p.name for p in (tmp_path / "one").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
+    names = files_under(tmp_path / "one")
+    assert names == files_under(tmp_path / "two")
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
 def test_the_committed_demo_study_is_what_the_generator_writes(tmp_path):
     demo.write(tmp_path / "fresh")
-    committed = sorted(p.name for p in DEMO.iterdir())
-    assert committed == sorted(p.name for p in (tmp_path / "fresh").iterdir())
+    committed = files_under(DEMO)
+    assert committed == files_under(tmp_path / "fresh")
     for name in committed:
         assert (DEMO / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), f"{name}: run `make demo` and commit"
 

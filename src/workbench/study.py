@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from workbench import __version__, paths
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
-from workbench.io import study_csv
+from workbench.io import study_csv, survey_exports
 from workbench.io.files import sha256_of, write_parquet_atomic, write_text_atomic
 
 STUDY_FILE = "study.yaml"
@@ -64,6 +64,7 @@ class StudyConfig(_Strict):
     coding_frameworks: list[str] = ["microsystem_characteristics", "leading_processes"]
     roles: list[str]
     files: StudyFiles = StudyFiles()
+    survey_export: str | None = Field(None, description="A mapping file (REDCap, Qualtrics, Excel); when set, the survey is read through it instead of files.survey.")
     survey_coding: SurveyCoding = SurveyCoding()
     outcomes: list[OutcomeSpec] = []
     privacy: Privacy = Privacy()
@@ -162,7 +163,16 @@ def _shown(path: Path) -> str:
 
 
 def input_files(folder: Path, config: StudyConfig) -> list[Path]:
-    return [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values())]
+    files = [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values())]
+    if config.survey_export:
+        mapping_path = folder / config.survey_export
+        files.append(mapping_path)
+        try:
+            mapping = survey_exports.read_mapping(mapping_path)
+            files += [mapping_path.parent / name for name in (mapping.file, mapping.dictionary) if name]
+        except InputError:
+            pass  # load_study reports it properly
+    return [path for path in files if path.exists()]
 
 
 def load_study(study: str | Path) -> Study:
@@ -176,10 +186,17 @@ def load_study(study: str | Path) -> Study:
 
     microsystems = study_csv.read_microsystems(file("microsystems"), shown=shown("microsystems"))
     ids = microsystems["microsystem_id"].tolist()
-    respondents, answers = study_csv.read_survey(
-        file("survey"), shown=shown("survey"), instrument=instrument, microsystem_ids=ids, roles=config.roles,
-        level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate,
-    )
+    if config.survey_export:
+        mapping = folder / config.survey_export
+        wide, _summary = survey_exports.read_survey_export(
+            mapping, instrument=instrument, microsystem_ids=ids, roles=config.roles, shown_folder=_shown(mapping.parent),
+        )
+        respondents, answers = study_csv.survey_from_wide(wide, instrument=instrument)
+    else:
+        respondents, answers = study_csv.read_survey(
+            file("survey"), shown=shown("survey"), instrument=instrument, microsystem_ids=ids, roles=config.roles,
+            level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate,
+        )
     interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids, roles=config.roles)
     codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews, frameworks=list(frameworks))
     outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids, outcome_ids=[o.id for o in config.outcomes])

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from workbench.demo.exports import write_exports
 from workbench.frameworks import load_framework, load_instrument
 from workbench.io.files import write_text_atomic
 
@@ -261,4 +262,5 @@ def write(folder: Path, seed: int = SEED) -> DemoStudy:
     for name, file_name in study.config["files"].items():
         frame = getattr(study, "survey" if name == "survey" else name)
         write_text_atomic(folder / file_name, frame.to_csv(index=False, lineterminator="\n"))
+    write_exports(folder, study.survey, study.microsystems, load_instrument("microsystem_self_assessment"), np.random.default_rng(seed + 1))
     return study

@@ -42,7 +42,7 @@ def read_survey(
     level_codes: dict[str, int],
     cant_rate_codes: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per respondent, wide, to ``(respondents, answers)``.
+    """A plain CSV, one row per respondent, to ``(respondents, answers)``.
 
     An empty item cell is ``no_answer`` (the respondent skipped it); a can't-rate code is
     ``cant_rate``. Both are missing for scoring, and they are counted apart.
@@ -51,18 +51,26 @@ def read_survey(
     shown_codes = ", ".join(f"{code} (level {value})" for code, value in level_codes.items())
     shown_codes += ", " + ", ".join(f"{code} (can't rate)" for code in cant_rate_codes)
     table = read_table(path, label=shown)
-    wide_columns = set(table.columns)
     wide = check_columns(
         table,
         [
             identifier("respondent_id", unique=True),
             one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
             one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="role"),
-            *([iso_date("completed_at", with_time=True, allow_empty=True)] if "completed_at" in wide_columns else []),
+            *([iso_date("completed_at", with_time=True, allow_empty=True)] if "completed_at" in table.columns else []),
             *[one_of(answer_codes, f"{shown_codes} or an empty cell", allow_empty=True, name=item) for item in instrument.item_ids],
         ],
         file=shown,
     )
+    answers = {code: str(value) for code, value in level_codes.items()} | {code: "cant_rate" for code in cant_rate_codes} | {"": ""}
+    for item in instrument.item_ids:
+        wide[item] = wide[item].map(answers)
+    return survey_from_wide(wide, instrument=instrument)
+
+
+def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The canonical wide survey frame (item cells ``"1"``.., ``"cant_rate"`` or ``""``,
+    already checked by its reader) to ``(respondents, answers)`` in long form."""
     respondents = schemas.Respondents.validate(wide[["respondent_id", "microsystem_id", "role"]].reset_index(drop=True))
     long = wide.melt(
         id_vars=["respondent_id", "microsystem_id", "role"],
@@ -73,9 +81,9 @@ def read_survey(
     characteristic_of = {item.id: item.characteristic for item in instrument.items}
     long["characteristic_id"] = long["item_id"].map(characteristic_of)
     long["answer"] = "level"
-    long.loc[long["code"].isin(cant_rate_codes), "answer"] = "cant_rate"
+    long.loc[long["code"].eq("cant_rate"), "answer"] = "cant_rate"
     long.loc[long["code"].eq(""), "answer"] = "no_answer"
-    long["level"] = long["code"].map(level_codes).astype("Int64")
+    long["level"] = pd.to_numeric(long["code"].where(long["answer"].eq("level")), errors="raise").astype("Int64")
     item_order = {item_id: position for position, item_id in enumerate(instrument.item_ids)}
     respondent_order = {rid: position for position, rid in enumerate(respondents["respondent_id"])}
     long = long.sort_values(
@@ -84,7 +92,7 @@ def read_survey(
     ).reset_index(drop=True)
     answers = schemas.SurveyAnswers.validate(long.drop(columns="code")[list(schemas.SurveyAnswers.to_schema().columns)])
     if len(answers) != len(wide) * len(instrument.item_ids):  # pragma: no cover - guards the reshape itself
-        raise InputError("internal error: answers lost while reshaping", file=shown)
+        raise InputError("internal error: answers lost while reshaping")
     return respondents, answers
 
 

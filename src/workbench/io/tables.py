@@ -91,12 +91,8 @@ def iso_date(name: str, *, with_time: bool = False, allow_empty: bool = False) -
     return ColumnRule(name, "a date written YYYY-MM-DD" + (" (optionally with a time)" if with_time else ""), valid, allow_empty)
 
 
-def read_table(path: Path, *, label: str | None = None) -> pd.DataFrame:
-    """Read a CSV file with every cell as text, empty cells as ``""``.
-
-    Raises InputError for a missing or empty file, a header-only file, an undecodable
-    file and a row with more cells than the header.
-    """
+def decode_file(path: Path, *, label=None) -> str:
+    """The file's text: UTF-8 (with or without a byte-order mark), else Windows-1252."""
     path = Path(path)
     shown = label or path
     try:
@@ -107,55 +103,77 @@ def read_table(path: Path, *, label: str | None = None) -> pd.DataFrame:
         raise InputError("the file is empty; expected a header row and at least one data row", file=shown)
     for encoding in ENCODINGS:
         try:
-            content = raw.decode(encoding)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - cp1252 decodes almost anything
-        raise InputError("cannot decode the file as UTF-8 or Windows-1252 text", file=shown)
-    _check_row_lengths(content, shown)
-    frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False, na_filter=False)
-    if frame.empty:
-        raise InputError("the file has a header row but no data rows", file=shown)
-    frame.columns = [str(column).strip() for column in frame.columns]
-    duplicated = frame.columns[frame.columns.duplicated()].tolist()
-    if duplicated:
-        raise InputError(f"the header names column '{duplicated[0]}' more than once", file=shown, row=1)
-    return frame
+    raise InputError("cannot decode the file as UTF-8 or Windows-1252 text", file=shown)  # pragma: no cover
 
 
-def _check_row_lengths(content: str, shown) -> None:
-    rows = csv.reader(io.StringIO(content))
-    header = next(rows)
-    for number, row in enumerate(rows, start=2):
-        if row and len(row) != len(header):
+def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_headers: bool = False) -> pd.DataFrame:
+    """Read a CSV file with every cell as text, empty cells as ``""``.
+
+    The first row names the columns; ``header_rows - 1`` further rows of header (such as
+    a Qualtrics export's question texts and import ids) are skipped. Quoted cells may
+    hold commas and line breaks. Raises InputError for a missing or empty file, a
+    header-only file, an undecodable file and a row with more or fewer cells than the header.
+    """
+    shown = label or path
+    rows = list(csv.reader(io.StringIO(decode_file(path, label=label), newline="")))
+    rows = [row for row in rows if row]  # csv gives [] for a blank line
+    header, data = rows[0], rows[header_rows:]
+    for number, row in enumerate(data, start=header_rows + 1):
+        if len(row) != len(header):
             raise InputError(
                 f"the row has {len(row)} cells but the header has {len(header)}; "
                 "expected one cell per column (check for an unquoted comma)",
                 file=shown,
                 row=number,
             )
+    if not data:
+        raise InputError("the file has a header row but no data rows", file=shown)
+    columns = [column.strip() for column in header]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated and number_repeated_headers:  # REDCap's labelled export repeats "Complete?" once per form
+        seen: dict[str, int] = {}
+        for position, column in enumerate(columns):
+            if column in duplicated:
+                seen[column] = seen.get(column, 0) + 1
+                columns[position] = column if seen[column] == 1 else f"{column}.{seen[column] - 1}"
+    elif duplicated:
+        raise InputError(f"the header names column '{duplicated[0]}' more than once", file=shown, row=1)
+    return pd.DataFrame(data, columns=columns, dtype=str)
 
 
-def check_columns(frame: pd.DataFrame, rules: list[ColumnRule], *, file, extra_allowed: bool = True) -> pd.DataFrame:
-    """Check ``frame`` (as read by :func:`read_table`) against ``rules``; return it with cells stripped."""
+def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
+    """The first ``count`` rows of a CSV file (for exports with several header rows)."""
+    return list(csv.reader(io.StringIO(decode_file(path, label=label), newline="")))[:count]
+
+
+def check_columns(
+    frame: pd.DataFrame, rules: list[ColumnRule], *, file, extra_allowed: bool = True, first_row: int = 2, header_row: int = 1
+) -> pd.DataFrame:
+    """Check ``frame`` (as read by :func:`read_table`) against ``rules``; return it with cells stripped.
+
+    ``first_row`` is the row number the first data row has in the file as a person sees
+    it (2 below a single header; 4 below a Qualtrics export's three header rows).
+    """
     missing = [rule.name for rule in rules if rule.name not in frame.columns]
     if missing:
         name = missing[0]
         near = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
         hint = f"; found '{near[0]}' instead - rename it" if near else f"; the file has columns {list(frame.columns)}"
-        raise InputError(f"required column is missing{hint}", file=file, row=1, column=name, more=len(missing) - 1)
+        raise InputError(f"required column is missing{hint}", file=file, row=header_row, column=name, more=len(missing) - 1)
     if not extra_allowed:
         known = {rule.name for rule in rules}
         extra = [c for c in frame.columns if c not in known]
         if extra:
-            raise InputError(f"unexpected column; expected only {sorted(known)}", file=file, row=1, column=extra[0])
+            raise InputError(f"unexpected column; expected only {sorted(known)}", file=file, row=header_row, column=extra[0])
     stripped = frame.apply(lambda column: column.str.strip())
     schema = pa.DataFrameSchema({rule.name: _pandera_column(rule) for rule in rules}, strict=False)
     try:
         schema.validate(stripped, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        raise _first_problem(errors, stripped, rules, file) from None
+        raise _first_problem(errors, stripped, rules, file, first_row) from None
     return stripped
 
 
@@ -170,7 +188,7 @@ def _pandera_column(rule: ColumnRule) -> pa.Column:
     return pa.Column(str, checks=checks, unique=rule.unique, nullable=False)
 
 
-def _first_problem(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, rules: list[ColumnRule], file) -> InputError:
+def _first_problem(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: int) -> InputError:
     cases = errors.failure_cases.copy()
     order = {rule.name: position for position, rule in enumerate(rules)}
     cases["_row"] = pd.to_numeric(cases["index"], errors="coerce")
@@ -178,16 +196,17 @@ def _first_problem(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, rules: l
     cases = cases.sort_values(["_row", "_column_order"], na_position="last")
     first = cases.iloc[0]
     column = first["column"]
-    row = None if pd.isna(first["_row"]) else int(first["_row"]) + 2
+    row = None if pd.isna(first["_row"]) else int(first["_row"]) + first_row
     found = first["failure_case"]
     check = str(first["check"])
     if "unique" in check:
         values = frame[column]
-        repeat = int(values.duplicated().to_numpy().nonzero()[0][0])
-        found = values.iloc[repeat]
-        first_row = int(values.eq(found).to_numpy().nonzero()[0][0]) + 2
-        row = repeat + 2
-        problem = f"expected each value to appear once, but {found!r} already appears at row {first_row}"
+        # Row numbers come from index labels, which keep the file's order after any filtering.
+        repeat = values.index[values.duplicated().to_numpy()][0]
+        found = values.loc[repeat]
+        earlier = int(values.index[values.eq(found).to_numpy()][0]) + first_row
+        row = int(repeat) + first_row
+        problem = f"expected each value to appear once, but {found!r} already appears at row {earlier}"
     elif check.startswith("a value"):
         problem = "expected a value, found an empty cell"
     else:
