@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -181,5 +182,8 @@ def _stable_zip(data: bytes) -> bytes:
             stable = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
             stable.compress_type = zipfile.ZIP_DEFLATED
             stable.external_attr = 0o600 << 16
-            target.writestr(stable, source.read(info.filename))
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here, whatever we set
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode(), content)
+            target.writestr(stable, content)
     return out.getvalue()
