@@ -1,0 +1,249 @@
+"""Is aggregating staff answers to the microsystem justified, and is the scale reliable?
+
+Within-group agreement (rwg, rwg(j)) follows James, Demaree & Wolf (1984) with the
+conventions of Bliese's R package ``multilevel``: sample variances, a uniform null
+distribution for the item's number of levels, ``sigma_EU^2 = (A^2 - 1) / 12``,
+observed variance truncated at the null variance (so agreement is never negative),
+and no value for a group with fewer than two ratings. ICC(1) and ICC(2) come from a
+one-way ANOVA of answers on microsystem; with unequal group sizes the group size in
+ICC(1) is the mean group size N/J by default (as ``multilevel::ICC1``), or the
+ANOVA-adjusted n0 when asked for.
+
+All functions are vectorised over groups: no Python loop runs over microsystems.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+DEFAULT_AGREEMENT_THRESHOLD = 0.70
+
+
+def uniform_null_variance(n_levels: int) -> float:
+    """Variance of a discrete uniform distribution over ``n_levels`` ordered options."""
+    if n_levels < 2:
+        raise ValueError(f"n_levels must be at least 2, got {n_levels}")
+    return (n_levels**2 - 1) / 12
+
+
+def _rated(answers: pd.DataFrame) -> pd.DataFrame:
+    rated = answers[answers["level"].notna()]
+    return rated.assign(level=rated["level"].astype("float64"))
+
+
+def rwg(answers: pd.DataFrame, *, by: tuple[str, ...] = ("microsystem_id", "item_id"), n_levels: int = 3) -> pd.DataFrame:
+    """Within-group agreement on a single item, rwg = 1 - s^2 / sigma_EU^2.
+
+    Parameters
+    ----------
+    answers : long survey answers; only answers with a level count ("can't rate" is missing).
+    by : grouping columns (default microsystem x item).
+    n_levels : number of response levels of the item (3 for the self-assessment).
+
+    Returns
+    -------
+    DataFrame: the ``by`` columns, ``n_rated``, ``variance`` (sample, n-1), ``rwg``
+    (NaN where fewer than two rated).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"microsystem_id": ["A"] * 4, "item_id": "m", "level": pd.array([2, 2, 3, 3], dtype="Int64")})
+    >>> round(float(rwg(a)["rwg"].iloc[0]), 3)  # s^2 = 1/3, sigma_EU^2 = 8/12
+    0.5
+    """
+    null = uniform_null_variance(n_levels)
+    grouped = _rated(answers).groupby(list(by), sort=False)["level"]
+    table = pd.DataFrame({"n_rated": grouped.size(), "variance": grouped.var(ddof=1)}).reset_index()
+    table["rwg"] = 1 - table["variance"].clip(upper=null) / null
+    table.loc[table["n_rated"] < 2, ["variance", "rwg"]] = np.nan
+    return table
+
+
+def rwg_j(
+    answers: pd.DataFrame,
+    *,
+    items: list[str] | None = None,
+    group: str = "microsystem_id",
+    n_levels: int = 3,
+    missing: Literal["listwise", "available"] = "listwise",
+) -> pd.DataFrame:
+    """Within-group agreement on a multi-item scale (James, Demaree & Wolf 1984).
+
+    ``rwg(j) = J (1 - s̄^2/σ^2) / (J (1 - s̄^2/σ^2) + s̄^2/σ^2)``, with s̄^2 the mean of
+    the J item variances within the group (truncated at σ^2).
+
+    Parameters
+    ----------
+    items : the scale's items (default: every item in ``answers``).
+    missing : ``"listwise"`` keeps only respondents who rated every item (as
+        ``multilevel::rwg.j``); ``"available"`` uses each item's own ratings.
+
+    Returns
+    -------
+    DataFrame: ``group``, ``n_respondents`` (those used), ``n_items``, ``mean_item_variance``, ``rwg_j``.
+    """
+    null = uniform_null_variance(n_levels)
+    items = list(dict.fromkeys(answers["item_id"])) if items is None else list(items)
+    wide = _rated(answers[answers["item_id"].isin(items)]).pivot_table(
+        index=[group, "respondent_id"], columns="item_id", values="level", aggfunc="first", observed=True
+    ).reindex(columns=items)
+    if missing == "listwise":
+        wide = wide.dropna()
+    elif missing != "available":
+        raise ValueError(f"missing must be 'listwise' or 'available', got {missing!r}")
+    grouped = wide.groupby(level=group, sort=False)
+    variances = grouped.var(ddof=1)
+    counts = grouped.count()
+    variances = variances.where(counts >= 2)
+    mean_variance = variances.mean(axis=1).clip(upper=null)
+    j = len(items)
+    ratio = mean_variance / null
+    table = pd.DataFrame({
+        "n_respondents": grouped.size(),
+        "n_items": j,
+        "mean_item_variance": mean_variance,
+        "rwg_j": (j * (1 - ratio)) / (j * (1 - ratio) + ratio),
+    })
+    table.loc[table["n_respondents"] < 2, ["mean_item_variance", "rwg_j"]] = np.nan
+    return table.rename_axis(group).reset_index()
+
+
+def icc_oneway(
+    data: pd.DataFrame,
+    *,
+    group: str,
+    value: str,
+    group_size: Literal["mean", "adjusted"] = "mean",
+) -> pd.Series:
+    """ICC(1), ICC(2) and eta-squared from a one-way ANOVA of ``value`` on ``group``.
+
+    ICC(1) = (MSB - MSW) / (MSB + (k - 1) MSW): the share of variance due to the group,
+    or the expected correlation of two members' answers. ICC(2) = (MSB - MSW) / MSB:
+    the reliability of group means. Neither is truncated: a negative value says the
+    groups differ less than chance would make them. Rows with a missing ``value`` are
+    left out.
+
+    ``group_size``: ``"mean"`` uses k = N / J (as ``multilevel::ICC1``); ``"adjusted"``
+    uses k0 = (N - Σ n_j^2 / N) / (J - 1), the ANOVA estimator for unequal groups.
+
+    Returns
+    -------
+    Series: ``n``, ``n_groups``, ``group_size``, ``ms_between``, ``ms_within``, ``F``,
+    ``df_between``, ``df_within``, ``p``, ``icc1``, ``icc2``, ``eta_squared``.
+    """
+    frame = data[[group, value]].dropna()
+    values = frame[value].astype("float64")
+    sizes = values.groupby(frame[group], sort=False).size()
+    means = values.groupby(frame[group], sort=False).mean()
+    n, j = len(values), len(sizes)
+    if j < 2 or n <= j:
+        raise ValueError(f"an ICC needs at least two groups and more answers than groups; got {n} answers in {j} groups")
+    grand = values.mean()
+    ss_between = float((sizes * (means - grand) ** 2).sum())
+    ss_within = float(((values - frame[group].map(means)) ** 2).sum())
+    df_between, df_within = j - 1, n - j
+    ms_between, ms_within = ss_between / df_between, ss_within / df_within
+    if group_size == "mean":
+        k = n / j
+    elif group_size == "adjusted":
+        k = (n - float((sizes**2).sum()) / n) / (j - 1)
+    else:
+        raise ValueError(f"group_size must be 'mean' or 'adjusted', got {group_size!r}")
+    f = _ratio(ms_between, ms_within)
+    return pd.Series({
+        "n": n, "n_groups": j, "group_size": k, "ms_between": ms_between, "ms_within": ms_within, "F": f,
+        "df_between": df_between, "df_within": df_within, "p": float(stats.f.sf(f, df_between, df_within)),
+        "icc1": _ratio(ms_between - ms_within, ms_between + (k - 1) * ms_within),
+        "icc2": (ms_between - ms_within) / ms_between if ms_between > 0 else np.nan,
+        "eta_squared": ss_between / (ss_between + ss_within) if ss_between + ss_within > 0 else np.nan,
+    })
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN when nothing varies (0 / 0), inf when only the numerator does."""
+    if denominator == 0:
+        return np.nan if numerator == 0 else np.inf
+    return numerator / denominator
+
+
+def icc_by_item(answers: pd.DataFrame, *, group: str = "microsystem_id", group_size: Literal["mean", "adjusted"] = "mean") -> pd.DataFrame:
+    """:func:`icc_oneway` for each item: do microsystems differ more than their staff do?"""
+    rated = _rated(answers)
+    rows = {item: icc_oneway(part, group=group, value="level", group_size=group_size) for item, part in rated.groupby("item_id", sort=False)}
+    return pd.DataFrame(rows).T.rename_axis("item_id").reset_index()
+
+
+def agreement_flags(
+    rwg_table: pd.DataFrame, *, column: str = "rwg", threshold: float = DEFAULT_AGREEMENT_THRESHOLD, min_group_size: int = 3
+) -> pd.DataFrame:
+    """Mark each row ``agreement`` as ``"shared"``, ``"not shared"`` (below ``threshold``)
+    or ``"too few"`` (fewer than ``min_group_size`` ratings), so a report shows a unit
+    mean only where its own staff agree on it."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    size = rwg_table["n_rated"] if "n_rated" in rwg_table else rwg_table["n_respondents"]
+    flags = np.where(size < min_group_size, "too few", np.where(rwg_table[column] >= threshold, "shared", "not shared"))
+    return rwg_table.assign(agreement=flags)
+
+
+def cronbach_alpha(
+    answers: pd.DataFrame, *, items: list[str] | None = None, confidence: float = 0.95, nan_policy: Literal["listwise", "pairwise"] = "listwise"
+) -> pd.Series:
+    """Cronbach's alpha of the items, with Feldt's confidence interval (via pingouin).
+
+    Respondents are rows and items columns; "can't rate" is missing, so by default only
+    respondents who rated every item are used (``nan_policy="pairwise"`` uses pairwise
+    covariances instead).
+
+    Returns
+    -------
+    Series: ``alpha``, ``ci_low``, ``ci_high``, ``n_respondents`` (used), ``n_items``.
+    """
+    import pingouin
+
+    wide = respondent_item_matrix(answers, items=items)
+    used = wide.dropna() if nan_policy == "listwise" else wide
+    alpha, interval = pingouin.cronbach_alpha(data=wide, nan_policy=nan_policy, ci=confidence)
+    return pd.Series({"alpha": float(alpha), "ci_low": float(interval[0]), "ci_high": float(interval[1]),
+                      "n_respondents": len(used), "n_items": wide.shape[1]})
+
+
+def item_total_statistics(answers: pd.DataFrame, *, items: list[str] | None = None) -> pd.DataFrame:
+    """Per item, on respondents who rated every item: the corrected item-total correlation
+    (the item against the sum of the other items) and alpha if the item were deleted.
+
+    Returns
+    -------
+    DataFrame: ``item_id``, ``corrected_item_total_r``, ``alpha_if_deleted``, ``n_respondents``.
+    """
+    wide = respondent_item_matrix(answers, items=items).dropna()
+    rows = []
+    for item in wide.columns:
+        others = wide.drop(columns=item)
+        rows.append({
+            "item_id": item,
+            "corrected_item_total_r": float(np.corrcoef(wide[item], others.sum(axis=1))[0, 1]),
+            "alpha_if_deleted": _alpha(others.to_numpy()),
+            "n_respondents": len(wide),
+        })
+    return pd.DataFrame(rows)
+
+
+def _alpha(matrix: np.ndarray) -> float:
+    k = matrix.shape[1]
+    item_variances = matrix.var(axis=0, ddof=1).sum()
+    total_variance = matrix.sum(axis=1).var(ddof=1)
+    return float(k / (k - 1) * (1 - item_variances / total_variance))
+
+
+def respondent_item_matrix(answers: pd.DataFrame, *, items: list[str] | None = None) -> pd.DataFrame:
+    """Respondents as rows, items as columns, levels as floats (NaN where not rated)."""
+    items = list(dict.fromkeys(answers["item_id"])) if items is None else list(items)
+    rated = _rated(answers[answers["item_id"].isin(items)])
+    wide = rated.pivot_table(index="respondent_id", columns="item_id", values="level", aggfunc="first", observed=True)
+    all_respondents = pd.Index(list(dict.fromkeys(answers["respondent_id"])), name="respondent_id")
+    return wide.reindex(index=all_respondents, columns=items)
