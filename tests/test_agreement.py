@@ -184,3 +184,20 @@ def test_agreement_flags_and_argument_errors():
         agreement.uniform_null_variance(1)
     with pytest.raises(ValueError, match="at least two groups"):
         agreement.icc_oneway(pd.DataFrame({"g": ["A", "A"], "v": [1.0, 2.0]}), group="g", value="v")
+
+
+def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_hides_unshared_means():
+    answers = REFERENCE.assign(characteristic_id=REFERENCE["item_id"].map({"item1": "info", "item2": "info", "item3": "measurement"}))
+    table = agreement.characteristic_agreement(answers, threshold=0.7, min_group_size=3).set_index(["microsystem_id", "characteristic_id"])
+    assert table.loc[("A", "info"), "index"] == "rwg(j)"
+    # rwg(j) over two items: group A item variances 1/3 and 1/3 -> 2(1-.5)/(2(1-.5)+.5) = 2/3
+    assert table.loc[("A", "info"), "agreement_index"] == pytest.approx(2 / 3)
+    assert table.loc[("A", "measurement"), "index"] == "rwg"
+    assert table.loc[("D", "info"), "agreement"] == "too few"
+    profile = pd.DataFrame({"characteristic_id": ["info", "measurement"], "mean": [2.0, 2.5], "share_of_peers_below": [0.3, 0.9]})
+    own = table.reset_index()
+    shown = agreement.hide_unshared_means(profile, own[own["microsystem_id"] == "A"])
+    assert shown["agreement"].tolist() == ["not shared", "not shared"]
+    assert shown["mean"].isna().all() and shown["share_of_peers_below"].isna().all()
+    shown_c = agreement.hide_unshared_means(profile, own[own["microsystem_id"] == "C"])
+    assert shown_c.set_index("characteristic_id").loc["measurement", "mean"] == 2.5

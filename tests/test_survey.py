@@ -98,3 +98,10 @@ def test_every_level_gets_a_share_column_even_when_nobody_chose_it():
     assert summary[["share_level_1", "share_level_2", "share_level_3"]].tolist() == [0.0, 0.0, 1.0]
     with pytest.raises(ValueError, match=r"levels \[3\], which are not among levels=\[1, 2\]"):
         survey.item_summary(only_threes, levels=(1, 2))
+
+
+def test_select_characteristics_keeps_only_named_ones_and_rejects_unknown():
+    assert set(survey.select_characteristics(SMALL, ["info"])["characteristic_id"]) == {"info"}
+    assert survey.select_characteristics(SMALL, None) is SMALL
+    with pytest.raises(ValueError, match=r"characteristics must be a non-empty list drawn from \['info', 'measurement'\], got \['infos'\]"):
+        survey.select_characteristics(SMALL, ["infos"])

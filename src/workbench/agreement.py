@@ -247,3 +247,52 @@ def respondent_item_matrix(answers: pd.DataFrame, *, items: list[str] | None = N
     wide = rated.pivot_table(index="respondent_id", columns="item_id", values="level", aggfunc="first", observed=True)
     all_respondents = pd.Index(list(dict.fromkeys(answers["respondent_id"])), name="respondent_id")
     return wide.reindex(index=all_respondents, columns=items)
+
+
+def characteristic_agreement(
+    answers: pd.DataFrame,
+    *,
+    n_levels: int = 3,
+    threshold: float = DEFAULT_AGREEMENT_THRESHOLD,
+    min_group_size: int = 3,
+    group: str = "microsystem_id",
+) -> pd.DataFrame:
+    """Agreement per microsystem x characteristic: rwg for a one-item characteristic,
+    rwg(j) (listwise) for one measured by several items, flagged against ``threshold``.
+
+    Returns
+    -------
+    DataFrame: ``group``, ``characteristic_id``, ``n_items``, ``n_rated``, ``agreement_index``
+    (rwg or rwg(j)), ``index`` (which one), ``agreement`` (``shared`` / ``not shared`` / ``too few``).
+    """
+    parts = []
+    for characteristic, part in answers.groupby("characteristic_id", sort=False):
+        items = list(dict.fromkeys(part["item_id"]))
+        if len(items) == 1:
+            table = rwg(part, by=(group,), n_levels=n_levels).rename(columns={"rwg": "agreement_index"})
+            table = table.assign(index="rwg", n_items=1)
+        else:
+            table = rwg_j(part, items=items, group=group, n_levels=n_levels).rename(
+                columns={"rwg_j": "agreement_index", "n_respondents": "n_rated"})
+            table = table.assign(index="rwg(j)")
+        parts.append(table.assign(characteristic_id=characteristic)[[group, "characteristic_id", "n_items", "n_rated", "agreement_index", "index"]])
+    combined = pd.concat(parts, ignore_index=True)
+    return agreement_flags(combined, column="agreement_index", threshold=threshold, min_group_size=min_group_size)
+
+
+def hide_unshared_means(
+    table: pd.DataFrame, unit_agreement: pd.DataFrame, *, keys: tuple[str, ...] = ("characteristic_id",),
+    columns: tuple[str, ...] = ("mean", "median", "ci_low", "ci_high", "share_of_peers_below"),
+) -> pd.DataFrame:
+    """Blank the unit means whose staff do not agree on them.
+
+    ``table`` gets ``agreement`` and ``agreement_index`` from ``unit_agreement``
+    (:func:`characteristic_agreement` rows, joined on ``keys``); every one of ``columns``
+    becomes NaN where the agreement is not ``"shared"``.
+    """
+    merged = table.merge(unit_agreement[[*keys, "agreement", "agreement_index"]], on=list(keys), how="left", validate="many_to_one")
+    merged["agreement"] = merged["agreement"].fillna("too few")
+    hidden = merged["agreement"].ne("shared")
+    present = [c for c in columns if c in merged.columns]
+    merged[present] = merged[present].astype("float64").mask(hidden.to_numpy()[:, None].repeat(len(present), axis=1))
+    return merged

@@ -84,3 +84,59 @@ def evidence_scatter(pairs: pd.DataFrame, *, x: str = "survey_mean", y: str = "i
     ax.set_xlabel("survey mean level")
     ax.set_ylabel("coded segments per 1,000 words")
     return ax
+
+
+def diverging_levels(summary: pd.DataFrame, *, labels: dict[str, str] | None = None, ax=None, key: str = "item_id",
+                     level_names: tuple[str, str, str] = ("low", "middle", "high")):
+    """Diverging stacked bars of the three levels per item, centred on the middle level,
+    with the can't-rate share drawn apart on the right (it is missing information, not a level).
+
+    ``summary`` is :func:`workbench.survey.item_summary` output grouped by ``key``:
+    ``share_level_1..3`` are shares of rated answers, ``cant_rate_share`` of respondents.
+    """
+    ax = ax or plt.gca()
+    labels = labels or {}
+    rows = summary.reset_index(drop=True)
+    ys = np.arange(len(rows))[::-1]
+    low, middle, high = (rows[f"share_level_{v}"].to_numpy() for v in (1, 2, 3))
+    colours = sns.color_palette(LEVEL_PALETTE, 3)
+    ax.barh(ys, -low, left=-middle / 2, color=colours[0], label=level_names[0])
+    ax.barh(ys, middle, left=-middle / 2, color=colours[1], label=level_names[1])
+    ax.barh(ys, high, left=middle / 2, color=colours[2], label=level_names[2])
+    gap_start = 1.15
+    ax.barh(ys, rows["cant_rate_share"].to_numpy(), left=gap_start, color="#9e9e9e", label="can't rate (of respondents)")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.axvline(gap_start - 0.05, color="#cccccc", linewidth=0.8, linestyle=":")
+    ax.set_yticks(ys)
+    ax.set_yticklabels([labels.get(k, k) for k in rows[key]])
+    ax.set_xlim(-1.05, gap_start + max(0.25, float(rows["cant_rate_share"].max()) + 0.05))
+    ticks = [-1, -0.5, 0, 0.5, 1]
+    ax.set_xticks(ticks + [gap_start])
+    ax.set_xticklabels([f"{abs(t):.0%}" for t in ticks] + ["0%"])
+    ax.set_xlabel("share of rated answers (low to the left, high to the right)  |  can't rate")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, fontsize=8, frameon=False)
+    return ax
+
+
+def cluster_order(table: pd.DataFrame, *, method: str = "average") -> list:
+    """Row labels of ``table`` in the leaf order of a hierarchical clustering of its rows
+    (missing cells filled with the column mean), so similar profiles sit together."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    filled = table.astype(float).fillna(table.astype(float).mean())
+    if len(filled) < 3:
+        return list(table.index)
+    return list(filled.index[leaves_list(linkage(filled.to_numpy(), method=method, metric="euclidean"))])
+
+
+def masked_level_heatmap(means: pd.DataFrame, shared: pd.DataFrame, *, ax=None, **kwargs):
+    """:func:`level_heatmap` that leaves blank (marked with a dot) every cell whose own
+    staff do not agree enough to report a mean (``shared`` is False there)."""
+    ax = ax or plt.gca()
+    shown = means.where(shared.reindex_like(means).fillna(False).astype(bool))
+    level_heatmap(shown, ax=ax, **kwargs)
+    hidden = means.notna() & shown.isna()
+    rows, columns = np.nonzero(hidden.to_numpy())
+    ax.scatter(columns + 0.5, rows + 0.5, marker=".", s=12, color="#555555")
+    ax.set_xlabel("· staff agreement too low to show a mean")
+    return ax

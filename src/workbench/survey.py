@@ -154,3 +154,14 @@ def position_among_peers(profile: pd.DataFrame, microsystem_id: str) -> pd.DataF
     below = others.merge(own[["mean"]].rename(columns={"mean": "own"}), left_on="characteristic_id", right_index=True)
     table["share_of_peers_below"] = (below["mean"] < below["own"]).groupby(below["characteristic_id"]).mean()
     return table.reset_index()
+
+
+def select_characteristics(answers: pd.DataFrame, characteristics: list[str] | None) -> pd.DataFrame:
+    """The answers to items on ``characteristics`` (all when None); unknown ids are an error."""
+    if characteristics is None:
+        return answers
+    known = list(dict.fromkeys(answers["characteristic_id"]))
+    unknown = [c for c in characteristics if c not in known]
+    if unknown or not characteristics:
+        raise ValueError(f"characteristics must be a non-empty list drawn from {known}, got {characteristics!r}")
+    return answers[answers["characteristic_id"].isin(characteristics)]

@@ -151,7 +151,7 @@ def _survey(rng, microsystems, latent, instrument) -> pd.DataFrame:
         roles[0] = "Manager"  # every unit has someone who leads it
         for role in roles:
             respondent += 1
-            leniency = ROLE_LENIENCY[role] + rng.normal(0, 0.25)
+            leniency = ROLE_LENIENCY[role] + rng.normal(0, 0.2)
             when = start + timedelta(days=int(rng.integers(0, 52)), minutes=int(rng.integers(0, 60 * 11)))
             row = {"respondent_id": f"R{respondent:04d}", "microsystem_id": unit.microsystem_id, "role": role,
                    "completed_at": when.strftime("%Y-%m-%d %H:%M")}
@@ -163,7 +163,7 @@ def _survey(rng, microsystems, latent, instrument) -> pd.DataFrame:
                 elif draw < SKIP_RATE + cant_rate:
                     row[item.id] = CANT_RATE_CODE
                 else:
-                    score = latent.at[unit.microsystem_id, item.characteristic] + leniency + item_bias[item.id] + rng.normal(0, 0.6)
+                    score = latent.at[unit.microsystem_id, item.characteristic] + leniency + item_bias[item.id] + rng.normal(0, 0.45)
                     row[item.id] = str(1 + int(np.searchsorted(LEVEL_CUTS, score)))
             rows.append(row)
     return pd.DataFrame(rows)
