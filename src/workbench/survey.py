@@ -76,15 +76,17 @@ def respondent_scores(answers: pd.DataFrame, *, min_items: int = 1) -> pd.DataFr
     Returns
     -------
     DataFrame: ``respondent_id``, ``microsystem_id``, ``role``, ``characteristic_id``,
-    ``n_items`` (items of the characteristic), ``n_rated``, ``score`` (float, NaN when
-    fewer than ``min_items`` were rated).
+    ``n_items`` (items of the characteristic), ``n_rated``, ``n_cant_rate``, ``score``
+    (float, NaN when fewer than ``min_items`` were rated).
     """
     if min_items < 1:
         raise ValueError(f"min_items must be at least 1, got {min_items}")
     keys = ["respondent_id", "microsystem_id", "role", "characteristic_id"]
-    grouped = answers.assign(level=answers["level"].astype("float64"), rated=answers["answer"].eq("level")).groupby(keys, sort=False)
-    scores = grouped.agg(n_items=("item_id", "size"), n_rated=("rated", "sum"), score=("level", "mean")).reset_index()
-    scores["n_rated"] = scores["n_rated"].astype("int64")
+    grouped = answers.assign(
+        level=answers["level"].astype("float64"), rated=answers["answer"].eq("level"), cant_rate=answers["answer"].eq("cant_rate")
+    ).groupby(keys, sort=False)
+    scores = grouped.agg(n_items=("item_id", "size"), n_rated=("rated", "sum"), n_cant_rate=("cant_rate", "sum"), score=("level", "mean")).reset_index()
+    scores[["n_rated", "n_cant_rate"]] = scores[["n_rated", "n_cant_rate"]].astype("int64")
     scores.loc[scores["n_rated"] < min_items, "score"] = np.nan
     return scores
 
@@ -100,16 +102,14 @@ def microsystem_profile(scores: pd.DataFrame, *, confidence: float = 0.95) -> pd
     Returns
     -------
     DataFrame: ``microsystem_id``, ``characteristic_id``, ``n_respondents``, ``n_scored``,
-    ``mean``, ``median``, ``sd``, ``ci_low``, ``ci_high`` (NaN when fewer than two scored).
+    ``n_cant_rate`` (can't-rate answers to its items), ``mean``, ``median``, ``sd``,
+    ``ci_low``, ``ci_high`` (NaN when fewer than two scored).
     """
-    grouped = scores.groupby(["microsystem_id", "characteristic_id"], sort=False)
-    profile = grouped.agg(
-        n_respondents=("respondent_id", "size"),
-        n_scored=("score", "count"),
-        mean=("score", "mean"),
-        median=("score", "median"),
-        sd=("score", "std"),
-    ).reset_index()
+    aggregations = {"n_respondents": ("respondent_id", "size"), "n_scored": ("score", "count")}
+    if "n_cant_rate" in scores:  # absent when scores come from elsewhere than respondent_scores
+        aggregations["n_cant_rate"] = ("n_cant_rate", "sum")
+    aggregations |= {"mean": ("score", "mean"), "median": ("score", "median"), "sd": ("score", "std")}
+    profile = scores.groupby(["microsystem_id", "characteristic_id"], sort=False).agg(**aggregations).reset_index()
     n = profile["n_scored"]
     critical = stats.t.ppf(0.5 + confidence / 2, (n - 1).where(n > 1))
     half_width = critical * profile["sd"] / np.sqrt(n)
