@@ -65,6 +65,7 @@ class Interviews(_Tidy):
     interviewee_role: Series[str]
     interview_date: Series[pd.Timestamp]
     word_count: Series[int] = pa.Field(ge=0)
+    characters: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)  # transcript length, when the transcript is known
 
 
 class Codings(_Tidy):
@@ -78,6 +79,12 @@ class Codings(_Tidy):
     framework_id: Series[str]
     code_id: Series[str]
     excerpt: Series[str]
+    start: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)  # character offsets into the transcript, end exclusive
+    end: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+
+    @pa.dataframe_check(error="a segment ends after it starts")
+    def _span(cls, frame: pd.DataFrame) -> Series[bool]:
+        return (frame["end"] > frame["start"]).fillna(True).astype(bool)
 
     @pa.dataframe_check(error="a coder applies a code to a segment once")
     def _one_coding(cls, frame: pd.DataFrame) -> Series[bool]:

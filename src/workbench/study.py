@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from workbench import __version__, paths
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
-from workbench.io import study_csv, survey_exports
+from workbench.io import refiqda, study_csv, survey_exports
 from workbench.io.files import sha256_of, write_parquet_atomic, write_text_atomic
 
 STUDY_FILE = "study.yaml"
@@ -65,6 +65,7 @@ class StudyConfig(_Strict):
     roles: list[str]
     files: StudyFiles = StudyFiles()
     survey_export: str | None = Field(None, description="A mapping file (REDCap, Qualtrics, Excel); when set, the survey is read through it instead of files.survey.")
+    coding_export: str | None = Field(None, description="A mapping file for a REFI-QDA project; when set, interviews and codings are read from it instead of the CSV files.")
     survey_coding: SurveyCoding = SurveyCoding()
     outcomes: list[OutcomeSpec] = []
     privacy: Privacy = Privacy()
@@ -172,6 +173,13 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
             files += [mapping_path.parent / name for name in (mapping.file, mapping.dictionary) if name]
         except InputError:
             pass  # load_study reports it properly
+    if config.coding_export:
+        mapping_path = folder / config.coding_export
+        files.append(mapping_path)
+        try:
+            files.append(mapping_path.parent / refiqda.read_coding_mapping(mapping_path).file)
+        except InputError:
+            pass
     return [path for path in files if path.exists()]
 
 
@@ -197,8 +205,16 @@ def load_study(study: str | Path) -> Study:
             file("survey"), shown=shown("survey"), instrument=instrument, microsystem_ids=ids, roles=config.roles,
             level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate,
         )
-    interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids, roles=config.roles)
-    codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews, frameworks=list(frameworks))
+    if config.coding_export:
+        mapping = folder / config.coding_export
+        imported = refiqda.read_coded_interviews(
+            mapping, framework_of={e: f.id for f in frameworks for e in f.element_ids}, microsystem_ids=ids, roles=config.roles,
+            shown_folder=_shown(mapping.parent),
+        )
+        interviews, codings = imported.interviews, imported.codings
+    else:
+        interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids, roles=config.roles)
+        codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews, frameworks=list(frameworks))
     outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids, outcome_ids=[o.id for o in config.outcomes])
     return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings, outcomes)
 

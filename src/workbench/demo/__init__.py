@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from workbench.demo.exports import write_exports
+from workbench.demo.exports import EXPORTS, write_exports
+from workbench.io import refiqda
 from workbench.frameworks import load_framework, load_instrument
 from workbench.io.files import write_text_atomic
 
@@ -96,6 +97,7 @@ class DemoStudy:
     outcomes: pd.DataFrame
     latent: pd.DataFrame  # microsystem_id x characteristic, on a standard-normal scale
     config: dict
+    transcripts: dict[str, str]  # interview_id -> the full transcript the excerpts were cut from
 
 
 def generate(seed: int = SEED) -> DemoStudy:
@@ -105,9 +107,9 @@ def generate(seed: int = SEED) -> DemoStudy:
 
     microsystems, latent = _microsystems(rng, characteristics)
     survey = _survey(rng, microsystems, latent, instrument)
-    interviews, coded_segments = _interviews(rng, microsystems, latent)
+    interviews, coded_segments, transcripts = _interviews(rng, microsystems, latent)
     outcomes = _outcomes(rng, microsystems, latent)
-    return DemoStudy(microsystems, survey, interviews, coded_segments, outcomes, latent, _config())
+    return DemoStudy(microsystems, survey, interviews, coded_segments, outcomes, latent, _config(), transcripts)
 
 
 def _microsystems(rng: np.random.Generator, characteristics: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -169,13 +171,47 @@ def _survey(rng, microsystems, latent, instrument) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame]:
+# Interview talk that nobody codes: most of a transcript is like this.
+QUESTIONS = [
+    "Could you walk me through a normal shift here?",
+    "How long have you worked in this unit, and in what roles?",
+    "What happens from the moment a patient arrives?",
+    "How does the team share what it knows during the day?",
+    "What gets in the way of doing the work well?",
+    "How would you know whether the unit is doing well?",
+    "If you could change one thing first, what would it be?",
+    "How does the wider organisation shape your work?",
+    "Who do you turn to when something goes wrong?",
+    "What is this unit trying to achieve, in your words?",
+    "How are new colleagues brought up to speed?",
+    "Is there anything we have not asked about that matters here?",
+]
+FILLER = [
+    "Let me think about that for a second.",
+    "It depends a bit on the day, to be honest.",
+    "I have been here a few years now, so I have watched it change.",
+    "That is a fair question.",
+    "Mostly it is the usual rhythm of appointments, calls and paperwork.",
+    "Some weeks are calmer than others.",
+    "I suppose it varies with who is on shift.",
+    "We had a hard winter, so that colours how I see things.",
+    "There are a few things I could say there.",
+    "I can give you an example from last month.",
+    "People outside the unit do not always see this part.",
+    "I would not want to speak for everyone, but that is my view.",
+]
+OPENING = "Interviewer: Thank you for making time today. Nothing you say will be linked to your name.\nParticipant: That is fine, happy to help.\n\n"
+
+
+def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Interviews, their codings (with positions in the transcript) and the transcripts."""
     bank = yaml.safe_load(EXCERPT_BANK.read_text(encoding="utf-8"))
     characteristic_bank = bank["characteristics"]
     leading_bank = bank["leading_processes"]
     characteristics = list(characteristic_bank)
     leading = list(leading_bank)
-    interviews, codings = [], []
+    all_codes = characteristics + leading
+    interviews, codings, transcripts = [], [], {}
     interview_number = segment_number = 0
     for unit in microsystems.itertuples():
         count = int(rng.integers(1, 5))
@@ -184,11 +220,9 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame]:
             interview_number += 1
             interview_id = f"INT{interview_number:03d}"
             role = "Manager" if position == 0 else str(rng.choice(staff_roles))
-            interviews.append({
-                "interview_id": interview_id, "microsystem_id": unit.microsystem_id, "interviewee_role": role,
-                "interview_date": (date(2026, 2, 2) + timedelta(days=int(rng.integers(0, 110)))).isoformat(),
-                "word_count": int(rng.integers(2800, 9500)),
-            })
+            text = OPENING
+            for _ in range(int(rng.integers(3, 7))):  # exchanges nobody codes
+                text += f"Interviewer: {rng.choice(QUESTIONS)}\nParticipant: {' '.join(rng.choice(FILLER, size=int(rng.integers(2, 5))))}\n\n"
             for _ in range(int(rng.integers(6, 13))):
                 segment_number += 1
                 if role == "Manager" and rng.random() < 0.35:
@@ -201,7 +235,11 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame]:
                     strength = latent.at[unit.microsystem_id, code] + rng.normal(0, 0.5)
                     level = ("low", "middle", "high")[int(np.searchsorted(LEVEL_CUTS, strength))]
                     excerpt = str(rng.choice(characteristic_bank[code][level]))
-                all_codes = characteristics + leading
+                text += f"Interviewer: {rng.choice(QUESTIONS)}\nParticipant: {rng.choice(FILLER)} "
+                start = len(text)
+                text += excerpt
+                end = len(text)
+                text += f" {rng.choice(FILLER)}\n\n" if rng.random() < 0.5 else "\n\n"
                 second = str(rng.choice(all_codes)) if rng.random() < 0.15 else None
                 for coder in CODERS:
                     applied = code if rng.random() >= CODER_SLIP[coder] else str(rng.choice([c for c in all_codes if c != code]))
@@ -209,9 +247,15 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame]:
                     if second and second != applied and rng.random() < 0.7:
                         chosen.append(second)
                     for chosen_code in chosen:
-                        codings.append({"segment_id": f"SEG{segment_number:04d}", "interview_id": interview_id,
-                                        "coder": coder, "code": chosen_code, "excerpt": excerpt})
-    return pd.DataFrame(interviews), pd.DataFrame(codings)
+                        codings.append({"segment_id": f"SEG{segment_number:04d}", "interview_id": interview_id, "coder": coder,
+                                        "code": chosen_code, "excerpt": excerpt, "start": start, "end": end})
+            transcripts[interview_id] = text
+            interviews.append({
+                "interview_id": interview_id, "microsystem_id": unit.microsystem_id, "interviewee_role": role,
+                "interview_date": (date(2026, 2, 2) + timedelta(days=int(rng.integers(0, 110)))).isoformat(),
+                "word_count": len(text.split()), "characters": len(text),
+            })
+    return pd.DataFrame(interviews), pd.DataFrame(codings), transcripts
 
 
 def _outcomes(rng, microsystems, latent) -> pd.DataFrame:
@@ -263,4 +307,20 @@ def write(folder: Path, seed: int = SEED) -> DemoStudy:
         frame = getattr(study, "survey" if name == "survey" else name)
         write_text_atomic(folder / file_name, frame.to_csv(index=False, lineterminator="\n"))
     write_exports(folder, study.survey, study.microsystems, load_instrument("microsystem_self_assessment"), np.random.default_rng(seed + 1))
+    write_coding_export(folder, study)
     return study
+
+
+def write_coding_export(folder: Path, study: DemoStudy) -> None:
+    """The same coded interviews as a REFI-QDA project, with the mapping that reads it."""
+    frameworks = [load_framework(name) for name in study.config["coding_frameworks"]]
+    framework_of = {e: f.id for f in frameworks for e in f.element_ids}
+    codings = study.coded_segments.rename(columns={"code": "code_id"}).assign(framework_id=lambda t: t["code_id"].map(framework_of))
+    codes = refiqda.write_qdpx(
+        Path(folder) / EXPORTS / "interviews.qdpx", name=study.config["title"], codings=codings, interviews=study.interviews,
+        microsystems=study.microsystems, frameworks=frameworks, transcripts=study.transcripts, when=datetime(2026, 6, 1, 9, 0),
+    )
+    mapping = {"format": "refi-qda", "file": "interviews.qdpx", "codes": codes, "unmapped_codes": "error",
+               "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"}}
+    header = "# Reads the demo study's coded interviews from its REFI-QDA project. Written by `workbench demo`.\n"
+    write_text_atomic(Path(folder) / EXPORTS / "interviews_mapping.yaml", header + yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True, width=120))

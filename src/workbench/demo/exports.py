@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pandas as pd
 import yaml
 
 from workbench.frameworks import Instrument
-from workbench.io.files import write_bytes_atomic, write_text_atomic
+from workbench.io.files import stable_zip, write_bytes_atomic, write_text_atomic
 
 EXPORTS = "exports"
 ROLE_CODES = {"Physician": "1", "Nurse": "2", "Medical assistant": "3", "Clerical": "4", "Manager": "5", "Allied health": "6"}
@@ -160,7 +158,7 @@ def _excel(target, survey, instrument) -> None:
     book.properties.created = book.properties.modified = FIXED_TIME
     buffer = io.BytesIO()
     book.save(buffer)
-    write_bytes_atomic(target / "survey_workbook.xlsx", _stable_zip(buffer.getvalue()))
+    write_bytes_atomic(target / "survey_workbook.xlsx", stable_zip(buffer.getvalue(), FIXED_TIME))
     mapping = {
         "format": "excel",
         "file": "survey_workbook.xlsx",
@@ -171,19 +169,3 @@ def _excel(target, survey, instrument) -> None:
     }
     header = "# Reads the demo study's survey as cleaned in an Excel workbook. Written by `workbench demo`.\n"
     write_text_atomic(target / "excel_mapping.yaml", _yaml(header, mapping))
-
-
-def _stable_zip(data: bytes) -> bytes:
-    """Rewrite a zip with fixed member timestamps, so the same workbook gives the same bytes."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            stable = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            stable.compress_type = zipfile.ZIP_DEFLATED
-            stable.external_attr = 0o600 << 16
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here, whatever we set
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode(), content)
-            target.writestr(stable, content)
-    return out.getvalue()

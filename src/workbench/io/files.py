@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import tempfile
+import zipfile
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -58,3 +62,22 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
 def write_parquet_atomic(target: Path, frame: pd.DataFrame) -> None:
     with atomic_path(target) as temporary:
         frame.to_parquet(temporary, index=False)
+
+
+def stable_zip(data: bytes, when: datetime) -> bytes:
+    """Rewrite a zip archive with every member stamped ``when``, so the same content
+    always gives the same bytes (zip writers stamp the current time; so does openpyxl,
+    inside the workbook's core properties)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            stable = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            stable.compress_type = zipfile.ZIP_DEFLATED
+            stable.external_attr = 0o644 << 16
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, content)
+            target.writestr(stable, content)
+    return out.getvalue()

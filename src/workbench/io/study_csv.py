@@ -97,37 +97,53 @@ def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.
 
 
 def read_interviews(path: Path, *, shown: str, microsystem_ids: list[str], roles: list[str]) -> pd.DataFrame:
+    """One row per interview; ``characters`` (the transcript's length) is optional."""
+    table = read_table(path, label=shown)
     frame = check_columns(
-        read_table(path, label=shown),
+        table,
         [
             identifier("interview_id", unique=True),
             one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
             one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="interviewee_role"),
             iso_date("interview_date"),
             number("word_count", minimum=0, integer=True),
+            *([number("characters", minimum=0, integer=True, allow_empty=True)] if "characters" in table.columns else []),
         ],
         file=shown,
     )
-    frame = frame[["interview_id", "microsystem_id", "interviewee_role", "interview_date", "word_count"]].copy()
+    if "characters" not in frame.columns:
+        frame["characters"] = ""
+    return interviews_frame(frame)
+
+
+def interviews_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Checked interview cells (text) to the typed, validated interviews frame."""
+    frame = frame[list(schemas.Interviews.to_schema().columns)].copy()
     frame["interview_date"] = pd.to_datetime(frame["interview_date"], format="ISO8601")
-    frame["word_count"] = frame["word_count"].astype(int)
-    return schemas.Interviews.validate(frame)
+    frame["word_count"] = pd.to_numeric(frame["word_count"]).astype(int)
+    frame["characters"] = pd.to_numeric(frame["characters"].replace("", None)).astype("Int64")
+    return schemas.Interviews.validate(frame.reset_index(drop=True))
 
 
 def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks: list[Framework]) -> pd.DataFrame:
     """One row per coding: segment x coder x code. Segments carry their excerpt on every row."""
     framework_of = {element: framework.id for framework in frameworks for element in framework.element_ids}
+    table = read_table(path, label=shown)
+    positions = [number(column, minimum=0, integer=True, allow_empty=True) for column in ("start", "end") if column in table.columns]
     frame = check_columns(
-        read_table(path, label=shown),
+        table,
         [
             identifier("segment_id"),
             one_of(interviews["interview_id"], "an interview_id listed in the interviews file", name="interview_id"),
             text("coder"),
             one_of(framework_of, "a code of the study's coding frameworks", name="code"),
             text("excerpt"),
+            *positions,
         ],
         file=shown,
     )
+    for column in ("start", "end"):
+        frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64") if column in frame.columns else pd.array([pd.NA] * len(frame), dtype="Int64")
     _check_segments_consistent(frame, shown)
     repeated = frame.duplicated(["segment_id", "coder", "code"])
     if repeated.any():
@@ -141,14 +157,20 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
     )
     frame["framework_id"] = frame["code"].map(framework_of)
     frame = frame.rename(columns={"code": "code_id"})
-    return schemas.Codings.validate(frame[list(schemas.Codings.to_schema().columns)])
+    return codings_frame(frame)
+
+
+def codings_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The validated codings frame, in a stable order: by interview, position, segment, coder, code."""
+    frame = frame[list(schemas.Codings.to_schema().columns)]
+    return schemas.Codings.validate(frame.reset_index(drop=True))
 
 
 def _check_segments_consistent(frame: pd.DataFrame, shown: str) -> None:
     """A segment is one stretch of one interview: every row of it must agree on both."""
-    for column in ("interview_id", "excerpt"):
-        first = frame.groupby("segment_id", sort=False)[column].transform("first")
-        differs = frame[column].ne(first)
+    for column in ("interview_id", "excerpt", *(c for c in ("start", "end") if c in frame.columns)):
+        values = frame[column].astype(str)
+        differs = values.ne(values.groupby(frame["segment_id"], sort=False).transform("first"))
         if differs.any():
             row = int(differs.to_numpy().nonzero()[0][0])
             segment = frame["segment_id"].iloc[row]
