@@ -201,3 +201,13 @@ def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_
     assert shown["mean"].isna().all() and shown["share_of_peers_below"].isna().all()
     shown_c = agreement.hide_unshared_means(profile, own[own["microsystem_id"] == "C"])
     assert shown_c.set_index("characteristic_id").loc["measurement", "mean"] == 2.5
+
+
+def test_pairwise_alpha_does_not_count_respondents_who_rated_nothing():
+    rated = wide_to_long({f"Item_{i + 1}": [row[i] for row in DENIS] for i in range(5)})
+    empty = pd.DataFrame([{"respondent_id": f"x{n}", "microsystem_id": "A", "item_id": f"Item_{i + 1}", "answer": "cant_rate", "level": pd.NA}
+                          for n in range(20) for i in range(5)]).astype({"level": "Int64"})
+    with_empty = agreement.cronbach_alpha(pd.concat([rated, empty]), nan_policy="pairwise")
+    alone = agreement.cronbach_alpha(rated, nan_policy="pairwise")
+    assert with_empty["n_respondents"] == 10
+    assert (with_empty["ci_low"], with_empty["ci_high"]) == (alone["ci_low"], alone["ci_high"])

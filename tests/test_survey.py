@@ -105,3 +105,12 @@ def test_select_characteristics_keeps_only_named_ones_and_rejects_unknown():
     assert survey.select_characteristics(SMALL, None) is SMALL
     with pytest.raises(ValueError, match=r"characteristics must be a non-empty list drawn from \['info', 'measurement'\], got \['infos'\]"):
         survey.select_characteristics(SMALL, ["infos"])
+
+
+def test_no_rating_means_no_distribution_and_no_position():
+    nobody = answers_from([("r1", "A", "Nurse", "m", "measurement", "cr"), ("r2", "A", "Nurse", "m", "measurement", "")])
+    row = survey.item_summary(nobody).iloc[0]
+    assert row["n_rated"] == 0 and np.isnan(row["mean"])
+    assert np.isnan(row[["share_level_1", "share_level_2", "share_level_3"]].astype(float)).all()
+    profile = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "mean": [np.nan, 2.0], "ci_low": np.nan, "ci_high": np.nan, "n_scored": 0})
+    assert np.isnan(survey.position_among_peers(profile, "A")["share_of_peers_below"].iloc[0])

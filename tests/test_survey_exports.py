@@ -181,3 +181,58 @@ def test_a_mapping_must_cover_every_item(exports, reference):
     (exports / "qualtrics_mapping.yaml").write_text(yaml.safe_dump(content))
     with pytest.raises(InputError, match=r"qualtrics_mapping\.yaml: items must map every instrument item .* missing \['measurement'\]"):
         read(exports / "qualtrics_mapping.yaml", reference)
+
+
+def test_redcap_labelled_values_that_look_like_codes_are_decoded_as_labels(exports, reference):
+    # Choices coded 0/1/2 but labelled "1"/"2"/"3": in the labelled export every cell is a
+    # valid code AND a valid label, so the reading must follow the export's labelled headers.
+    rows = csv_rows(exports / "redcap_dictionary.csv")
+    items = {row[0] for row in rows[1:] if row[1] == "self_assessment" and row[3] == "radio"}
+    for row in rows[1:]:
+        if row[0] in items:
+            row[5] = "0, 1 | 1, 2 | 2, 3 | 9, Can't rate"
+    write_rows(exports / "redcap_dictionary.csv", rows)
+    labelled = csv_rows(exports / "redcap_records_labels.csv")
+    raw = csv_rows(exports / "redcap_records.csv")
+    item_columns = [raw[0].index(name) for name in raw[0] if name in items]
+    label_columns = [i for i, h in enumerate(labelled[0]) if h in {r[4] for r in rows[1:] if r[0] in items}]
+    for raw_row, label_row in zip(raw[1:], labelled[1:]):
+        for raw_column, label_column in zip(item_columns, label_columns):
+            label_row[label_column] = "Can't rate" if raw_row[raw_column] == "9" else raw_row[raw_column]
+    write_rows(exports / "redcap_records_labels.csv", labelled)
+    mapping = yaml.safe_load((exports / "redcap_labels_mapping.yaml").read_text())
+    mapping["levels"] = {"0": 1, "1": 2, "2": 3, "9": "cant_rate"}
+    (exports / "redcap_labels_mapping.yaml").write_text(yaml.safe_dump(mapping))
+    wide, _ = read(exports / "redcap_labels_mapping.yaml", reference)
+    _, answers = study_csv.survey_from_wide(wide, instrument=reference.instrument)
+    pd.testing.assert_series_equal(answers["level"], reference.answers["level"])
+
+
+def test_blank_lines_do_not_shift_reported_row_numbers(exports, reference):
+    path = exports / "redcap_records.csv"
+    lines = path.read_text().split("\n")
+    lines.insert(3, "")  # a blank line becomes spreadsheet row 4
+    path.write_text("\n".join(lines))
+    rows = csv_rows(path)
+    bad = 6  # spreadsheet row 7
+    rows[bad][rows[0].index("measurement")] = "7"
+    write_rows(path, rows)
+    with pytest.raises(InputError, match=r"redcap_records\.csv, row 7, column 'measurement'"):
+        read(exports / "redcap_mapping.yaml", reference)
+
+
+def test_redcap_completion_needs_every_form_holding_items(exports, reference):
+    rows = csv_rows(exports / "redcap_dictionary.csv")
+    for row in rows[1:]:
+        if row[0] in ("measurement", "constancy_of_purpose"):
+            row[1] = "part_two"
+    write_rows(exports / "redcap_dictionary.csv", rows)
+    records = csv_rows(exports / "redcap_records.csv")
+    records[0].append("part_two_complete")
+    for position, row in enumerate(records[1:]):
+        row.append("0" if position % 10 == 0 else "2")
+    write_rows(exports / "redcap_records.csv", records)
+    _, summary = read(exports / "redcap_mapping.yaml", reference, incomplete="exclude")
+    status = pd.DataFrame(records[1:], columns=records[0])
+    expected = ~(status["self_assessment_complete"].eq("2") & status["part_two_complete"].eq("2"))
+    assert len(summary.excluded) == int(expected.sum())

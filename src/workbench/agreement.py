@@ -173,7 +173,12 @@ def _ratio(numerator: float, denominator: float) -> float:
 def icc_by_item(answers: pd.DataFrame, *, group: str = "microsystem_id", group_size: Literal["mean", "adjusted"] = "mean") -> pd.DataFrame:
     """:func:`icc_oneway` for each item: do microsystems differ more than their staff do?"""
     rated = _rated(answers)
-    rows = {item: icc_oneway(part, group=group, value="level", group_size=group_size) for item, part in rated.groupby("item_id", sort=False)}
+    rows = {}
+    for item, part in rated.groupby("item_id", sort=False):
+        try:
+            rows[item] = icc_oneway(part, group=group, value="level", group_size=group_size)
+        except ValueError:  # too few answers for this item: say so with NaN, keep the others
+            rows[item] = pd.Series({"n": len(part), "n_groups": part[group].nunique()})
     return pd.DataFrame(rows).T.rename_axis("item_id").reset_index()
 
 
@@ -205,7 +210,7 @@ def cronbach_alpha(
     """
     import pingouin
 
-    wide = respondent_item_matrix(answers, items=items)
+    wide = respondent_item_matrix(answers, items=items).dropna(how="all")  # someone who rated nothing adds nothing, not n
     used = wide.dropna() if nan_policy == "listwise" else wide
     alpha, interval = pingouin.cronbach_alpha(data=wide, nan_policy=nan_policy, ci=confidence)
     return pd.Series({"alpha": float(alpha), "ci_low": float(interval[0]), "ci_high": float(interval[1]),

@@ -60,7 +60,7 @@ def item_summary(
         raise ValueError(f"answers hold levels {unexpected}, which are not among levels={list(levels)}")
     summary = summary.join(shares).reset_index()
     share_columns = [c for c in summary.columns if c.startswith(LEVEL_COLUMNS_PREFIX)]
-    summary[share_columns] = summary[share_columns].fillna(0.0)
+    summary[share_columns] = summary[share_columns].fillna(0.0).mask(summary["n_rated"].eq(0), axis=0)  # no rating: no distribution
     count_columns = ["n_respondents", "n_rated", "n_cant_rate", "n_no_answer"]
     summary[count_columns] = summary[count_columns].astype("int64")
     return summary
@@ -153,6 +153,7 @@ def position_among_peers(profile: pd.DataFrame, microsystem_id: str) -> pd.DataF
     )
     below = others.merge(own[["mean"]].rename(columns={"mean": "own"}), left_on="characteristic_id", right_index=True)
     table["share_of_peers_below"] = (below["mean"] < below["own"]).groupby(below["characteristic_id"]).mean()
+    table.loc[table["mean"].isna(), "share_of_peers_below"] = np.nan  # no own mean: no position
     return table.reset_index()
 
 

@@ -147,7 +147,7 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
     _check_segments_consistent(frame, shown)
     repeated = frame.duplicated(["segment_id", "coder", "code"])
     if repeated.any():
-        row = int(repeated.to_numpy().nonzero()[0][0])
+        row = int(repeated.index[repeated.to_numpy()][0])
         raise InputError(
             "expected each coder to apply a code to a segment once; this segment, coder and code already appear above",
             file=shown, row=row + 2, column="code", more=int(repeated.sum()) - 1,
@@ -172,8 +172,8 @@ def _check_segments_consistent(frame: pd.DataFrame, shown: str) -> None:
         values = frame[column].astype(str)
         differs = values.ne(values.groupby(frame["segment_id"], sort=False).transform("first"))
         if differs.any():
-            row = int(differs.to_numpy().nonzero()[0][0])
-            segment = frame["segment_id"].iloc[row]
+            row = int(differs.index[differs.to_numpy()][0])
+            segment = frame["segment_id"].loc[row]
             raise InputError(
                 f"segment {segment!r} has a different {column} here than on its first row; "
                 f"expected every row of a segment to repeat the same {column}",
@@ -193,7 +193,7 @@ def read_outcomes(path: Path, *, shown: str, microsystem_ids: list[str], outcome
     )
     repeated = frame["microsystem_id"].duplicated()
     if repeated.any():
-        row = int(repeated.to_numpy().nonzero()[0][0])
+        row = int(repeated.index[repeated.to_numpy()][0])
         raise InputError("expected one row per microsystem; this microsystem already has a row above",
                          file=shown, row=row + 2, column="microsystem_id")
     frame = frame[["microsystem_id", *outcome_ids]].copy()

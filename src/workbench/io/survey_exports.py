@@ -84,6 +84,7 @@ class SurveyMapping(BaseModel):
     microsystems: dict[str, str] | None = None
     incomplete: Literal["keep", "exclude"] = "keep"
     event: str | None = None
+    redcap_values: Literal["auto", "raw", "labels"] = "auto"
 
 
 @dataclass
@@ -267,7 +268,7 @@ def _redcap_frame(folder, mapping, shown, prefix):
         raise InputError("format redcap needs dictionary: the project's data dictionary CSV", file=prefix + "mapping")
     dictionary = read_redcap_dictionary(folder / mapping.dictionary, label=prefix + mapping.dictionary)
     frame = read_table(folder / mapping.file, label=shown, number_repeated_headers=True)
-    frame = _redcap_headers_to_names(frame, dictionary)
+    frame, labelled_headers = _redcap_headers_to_names(frame, dictionary)
     mapped_fields = [mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values()]
     for name in mapped_fields:
         kind = dictionary["types"].get(name)
@@ -278,15 +279,14 @@ def _redcap_frame(folder, mapping, shown, prefix):
     frame = _redcap_refuse_repeats(frame, mapped_fields, shown)
     for name in mapped_fields:
         if name in frame.columns and name in dictionary["choices"]:
-            frame[name] = _codes_from_labels(frame[name], dictionary["choices"][name])
+            frame[name] = _codes_from_labels(frame[name], dictionary["choices"][name], mapping.redcap_values, labelled_headers)
     if mapping.columns.completed_at and mapping.columns.completed_at in frame.columns:
         frame[mapping.columns.completed_at] = frame[mapping.columns.completed_at].replace(NOT_COMPLETED, "")
     complete = None
-    forms = {dictionary["forms"].get(mapping.items[item]) for item in mapping.items}
-    status_columns = [f"{form}_complete" for form in forms if form and f"{form}_complete" in frame.columns]
-    if status_columns:
-        status = frame[status_columns[0]].str.strip()
-        complete = status.isin(["2", "Complete"]).to_numpy()
+    forms = list(dict.fromkeys(dictionary["forms"][field] for field in dictionary["forms"] if field in set(mapping.items.values())))
+    status_columns = [f"{form}_complete" for form in forms if f"{form}_complete" in frame.columns]
+    if status_columns:  # a response is complete when every form holding its items is
+        complete = frame[status_columns].apply(lambda column: column.str.strip().isin(["2", "Complete"])).all(axis=1).to_numpy()
     return frame, 2, complete, shown
 
 
@@ -320,7 +320,7 @@ def _redcap_headers_to_names(frame: pd.DataFrame, dictionary: dict) -> pd.DataFr
     """
     names = set(dictionary["types"]) | set(REDCAP_FIXED_COLUMNS)
     if sum(c in names for c in frame.columns) >= len(frame.columns) / 2:
-        return frame
+        return frame, False
     by_label = {}
     for name, text in dictionary["labels"].items():
         by_label.setdefault(_plain(text), name)
@@ -343,17 +343,27 @@ def _redcap_headers_to_names(frame: pd.DataFrame, dictionary: dict) -> pd.DataFr
             after = next((f for f in fields[position + 1:] if f), None)
             if after:
                 renamed[column] = f"{dictionary['forms'][after]}_timestamp"
-    return frame.rename(columns=renamed)
+    return frame.rename(columns=renamed), True
 
 
 def _plain(text: str) -> str:
     return re.sub(r"<[^>]+>", "", text).strip()
 
 
-def _codes_from_labels(values: pd.Series, choices: dict[str, str]) -> pd.Series:
-    """A labelled export writes choice labels; a raw one writes codes. Return codes either way."""
+def _codes_from_labels(values: pd.Series, choices: dict[str, str], mode: str, labelled_headers: bool) -> pd.Series:
+    """A labelled export writes choice labels; a raw one writes codes. Return codes either way.
+
+    The whole column is read one way: as labels when every value is a label and not every
+    value is a code, as codes in the opposite case, and when the values fit both (labels
+    such as "1", "2", "3") as the export's headers suggest, unless the mapping's
+    ``redcap_values`` says which. A value that fits neither is left for the checks to report.
+    """
     by_label = {label: code for code, label in choices.items()}
-    return values.map(lambda v: v if v in choices or v == "" else by_label.get(v, v))
+    present = set(values[values.ne("")])
+    as_codes, as_labels = present <= set(choices), present <= set(by_label)
+    if mode == "labels" or (mode == "auto" and as_labels and (not as_codes or labelled_headers)):
+        return values.map(lambda v: by_label.get(v, v))
+    return values
 
 
 def _redcap_select_event(frame: pd.DataFrame, mapping: SurveyMapping, shown: str) -> pd.DataFrame:

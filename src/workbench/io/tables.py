@@ -119,9 +119,11 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     """
     shown = label or path
     rows = list(csv.reader(io.StringIO(decode_file(path, label=label), newline="")))
-    rows = [row for row in rows if row]  # csv gives [] for a blank line
-    header, data = rows[0], rows[header_rows:]
-    for number, row in enumerate(data, start=header_rows + 1):
+    header = rows[0]
+    # Blank lines are skipped but still counted, so row numbers stay those a spreadsheet shows:
+    # the index of each data row is its row number minus (header_rows + 1).
+    numbered = [(number, row) for number, row in enumerate(rows[header_rows:], start=header_rows + 1) if row]
+    for number, row in numbered:
         if len(row) != len(header):
             raise InputError(
                 f"the row has {len(row)} cells but the header has {len(header)}; "
@@ -129,8 +131,10 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
                 file=shown,
                 row=number,
             )
-    if not data:
+    if not numbered:
         raise InputError("the file has a header row but no data rows", file=shown)
+    data = [row for _, row in numbered]
+    index = [number - header_rows - 1 for number, _ in numbered]
     columns = [column.strip() for column in header]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated and number_repeated_headers:  # REDCap's labelled export repeats "Complete?" once per form
@@ -141,7 +145,7 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
                 columns[position] = column if seen[column] == 1 else f"{column}.{seen[column] - 1}"
     elif duplicated:
         raise InputError(f"the header names column '{duplicated[0]}' more than once", file=shown, row=1)
-    return pd.DataFrame(data, columns=columns, dtype=str)
+    return pd.DataFrame(data, columns=columns, dtype=str, index=index)
 
 
 def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
