@@ -3,6 +3,7 @@
     workbench build [--study demo]            check the raw study and write data/processed/<study>/
     workbench regenerate [--study demo]       build, then execute every notebook into reports/<study>/
     workbench demo                            rewrite data/raw/demo/ from the generator
+    workbench export-qdpx [--study demo]      the coded interviews as a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA…
     workbench refresh-notebooks               re-execute notebooks/ in place (stored outputs for nbval)
 
 Bad input ends with one line naming the file, row and column, and exit status 2; a
@@ -35,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="rewrite the demo study's raw files from the generator")
     demo.add_argument("--out", type=Path, default=None, help="folder to write (default: data/raw/demo)")
+
+    export = commands.add_parser("export-qdpx", help="write the study's coded interviews as a REFI-QDA project (.qdpx) and codebook (.qdc)")
+    export.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
+    export.add_argument("--out", type=Path, default=None, help="the .qdpx to write (default: reports/<study>/<study>.qdpx)")
 
     commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
     return parser
@@ -90,6 +95,28 @@ def _demo(arguments) -> int:
     return 0
 
 
+def _export_qdpx(arguments) -> int:
+    import yaml
+
+    from workbench import paths
+    from workbench.io import refiqda
+    from workbench.io.files import write_text_atomic
+    from workbench.study import open_study
+
+    study = open_study(arguments.study)
+    target = arguments.out or paths.reports_dir() / study.id / f"{study.id}.qdpx"
+    if target.resolve().is_relative_to(paths.raw_dir().resolve()):
+        raise ValueError(f"--out must not be under data/raw/ (raw data is read-only), got {target}")
+    codes = refiqda.write_qdpx(target, name=study.config.title, codings=study.codings, interviews=study.interviews,
+                               microsystems=study.microsystems, frameworks=study.frameworks)
+    refiqda.write_qdc(target.with_suffix(".qdc"), study.frameworks)
+    mapping = {"format": "refi-qda", "file": target.name, "codes": codes, "unmapped_codes": "error",
+               "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"}}
+    write_text_atomic(target.with_name(f"{target.stem}_mapping.yaml"), yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True))
+    print(f"{study.codings['segment_id'].nunique()} coded segments from {len(study.interviews)} interviews -> {target} (+ .qdc, mapping)")
+    return 0
+
+
 def _refresh_notebooks(arguments) -> int:
     from workbench import paths, regenerate
 
@@ -100,7 +127,7 @@ def _refresh_notebooks(arguments) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
-_COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "refresh-notebooks": _refresh_notebooks}
+_COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "export-qdpx": _export_qdpx, "refresh-notebooks": _refresh_notebooks}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

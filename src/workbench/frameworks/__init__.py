@@ -136,6 +136,19 @@ class Instrument(_Strict):
         )
 
 
+class Crosswalk(_Strict):
+    """Links from each element of a source framework to elements of a target framework."""
+
+    id: str
+    source: str
+    target: str
+    links: dict[str, tuple[str, ...]]
+
+    def table(self) -> pd.DataFrame:
+        """One row per link: ``source_id``, ``target_id``."""
+        return pd.DataFrame([(s, t) for s, targets in self.links.items() for t in targets], columns=["source_id", "target_id"])
+
+
 def _check_unique(ids: list[str], what: str) -> None:
     seen: set[str] = set()
     for value in ids:
@@ -191,3 +204,19 @@ def load_instrument(name_or_path: str | Path, base: Path | None = None) -> Instr
                 file=path,
             )
     return instrument
+
+
+@cache
+def load_crosswalk(name_or_path: str | Path, base: Path | None = None) -> Crosswalk:
+    """Load a crosswalk and check every link names elements of its two frameworks."""
+    path = _resolve(name_or_path, base)
+    crosswalk = _read(path, Crosswalk)
+    source = load_framework(crosswalk.source, path.parent)
+    target = load_framework(crosswalk.target, path.parent)
+    for source_id, targets in crosswalk.links.items():
+        if source_id not in source.element_ids:
+            raise InputError(f"links: {source_id!r} is not an element of {source.id!r}", file=path)
+        for target_id in targets:
+            if target_id not in target.element_ids:
+                raise InputError(f"links: {source_id!r} points to {target_id!r}, which is not an element of {target.id!r}", file=path)
+    return crosswalk
