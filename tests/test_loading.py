@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import cli
+from workbench import cli, privacy
 from workbench.errors import InputError
 from workbench.study import build_processed, load_study, open_study, processed_folder
 
@@ -47,6 +47,7 @@ def test_every_row_and_answer_is_kept(project):
 def test_answer_codes_are_decoded_and_cant_rate_is_never_a_level(project):
     study = load_study("demo")
     raw = pd.DataFrame(rows_of(project / "data/raw/demo/survey_responses.csv"))
+    raw["respondent_id"] = privacy.pseudonymise(raw["respondent_id"].astype("str"), privacy.study_key("demo"))
     items = study.instrument.item_ids
     codes = raw.melt(id_vars="respondent_id", value_vars=items, var_name="item_id", value_name="code")
     merged = study.answers.merge(codes, on=["respondent_id", "item_id"], validate="one_to_one")

@@ -50,13 +50,13 @@ def read_back(path: Path, codes: dict, study) -> refiqda.CodingImport:
 
 
 def test_export_then_import_gives_identical_frames(tmp_path, demo):
-    transcripts = read_back(DEMO / "exports/interviews.qdpx", yaml.safe_load((DEMO / "exports/interviews_mapping.yaml").read_text())["codes"], demo).transcripts
-    codes = refiqda.write_qdpx(tmp_path / "out.qdpx", name="round trip", codings=demo.codings, interviews=demo.interviews,
-                               microsystems=demo.microsystems, frameworks=FRAMEWORKS, transcripts=transcripts)
+    first = read_back(DEMO / "exports/interviews.qdpx", yaml.safe_load((DEMO / "exports/interviews_mapping.yaml").read_text())["codes"], demo)
+    codes = refiqda.write_qdpx(tmp_path / "out.qdpx", name="round trip", codings=first.codings, interviews=first.interviews,
+                               microsystems=demo.microsystems, frameworks=FRAMEWORKS, transcripts=first.transcripts)
     again = read_back(tmp_path / "out.qdpx", codes, demo)
-    pd.testing.assert_frame_equal(again.codings, demo.codings)
-    pd.testing.assert_frame_equal(again.interviews, demo.interviews)
-    assert again.transcripts == transcripts
+    pd.testing.assert_frame_equal(again.codings, first.codings)
+    pd.testing.assert_frame_equal(again.interviews, first.interviews)
+    assert again.transcripts == first.transcripts
 
 
 def test_export_without_transcripts_builds_sources_from_excerpts(tmp_path, demo):

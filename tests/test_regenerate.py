@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
-from workbench import cli, regenerate
+from workbench import cli, demo, regenerate
 from workbench.study import build_processed
 
 pytestmark = pytest.mark.slow
+TWO_UNITS = ["--microsystem", "MS01", "--microsystem", "MS02"]
 
 
-def test_regenerate_writes_every_report_and_an_index_that_links_them(project, capsys):
-    assert cli.main(["regenerate", "--study", "demo", "--microsystem", "MS01", "--microsystem", "MS02", "--jobs", "2", "--no-progress"]) == 0
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project, capsys):
+    raw_before = tree_hashes(project / "data" / "raw")
+    assert cli.main(["regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"]) == 0
+    assert tree_hashes(project / "data" / "raw") == raw_before, "regeneration must never write data/raw/"
     reports = project / "reports" / "demo"
     study_level = ["01-study-overview", "02-survey-assessment", "03-interview-coding", "04-cross-case"]
     for name in study_level:
@@ -27,9 +42,29 @@ def test_regenerate_writes_every_report_and_an_index_that_links_them(project, ca
     feedback = (reports / "feedback" / "MS01.html").read_text()
     assert "Willowdale Family Practice" in feedback
     assert "open_study(" not in feedback, "reports show outputs and narrative, not code"
-    assert not re.search(r"\bR\d{4}\b", feedback), "no respondent id in a feedback report"
     assert not list(reports.rglob("*.tmp*")), "no temporary file left behind"
     assert "6 of 6 reports regenerated" in capsys.readouterr().out
+
+    everything = "\n".join(p.read_text(errors="replace") for p in reports.rglob("*") if p.suffix in (".html", ".ipynb"))
+    assert not re.search(r"\bR\d{4}\b", everything), "a raw respondent id reached a report"
+    for name in demo.ROSTER:
+        for part in name.split():
+            assert not re.search(rf"\b{part}\b", everything), f"a roster name reached a report: {name}"
+    assert "@example.org" not in everything and "555-01" not in everything
+
+    # The one role breakdown of people in the reports: leading processes by interviewee role.
+    book = nbformat.read(reports / "03-interview-coding.ipynb", as_version=4)
+    cell = next(c for c in book.cells if c.cell_type == "code" and 'by="interviewee_role"' in c.source)
+    table = cell.outputs[0]["data"]["text/plain"]
+    sizes = build_processed("demo").interviews["interviewee_role"].value_counts()
+    shown_rows = {role: line for role in sizes.index for line in table.splitlines() if line.startswith(role)}
+    assert shown_rows, table
+    for role, row in shown_rows.items():
+        figures = row[len(role):].split()
+        if sizes[role] < 5:
+            assert figures and all(value == "<5" for value in figures), row
+        else:
+            assert figures[0] == str(sizes[role]), row
 
 
 def test_a_failing_report_keeps_the_previous_one_and_is_named(project):
@@ -49,3 +84,31 @@ def test_a_failing_report_keeps_the_previous_one_and_is_named(project):
     assert not list(job.output.parent.glob("*.tmp*"))
     index = regenerate.write_index(study, second, root=project).read_text()
     assert "failed in the last run" in index
+
+
+def test_killing_a_regeneration_midway_leaves_the_previous_outputs_whole(project):
+    assert cli.main(["regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"]) == 0
+    raw_before = tree_hashes(project / "data" / "raw")
+    reports = project / "reports" / "demo"
+    old_reports = tree_hashes(reports)
+    # A changed answer makes the next build rewrite the processed frames and every report.
+    survey = project / "data" / "raw" / "demo" / "survey_responses.csv"
+    survey.write_text(survey.read_text().replace("R0001,MS01,Manager,", "R0001,MS01,Manager,", 1))
+    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"],
+                               env={**os.environ, "WORKBENCH_ROOT": str(project)}, cwd=project, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(6)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole group: the command, its workers and their kernels
+    process.wait()
+    for path in reports.rglob("*"):
+        if path.is_file() and not path.name.startswith("."):
+            if path.suffix == ".ipynb":
+                nbformat.read(path, as_version=4)  # whole, old or new
+            elif path.suffix == ".html":
+                assert path.read_text().rstrip().endswith("</html>"), path
+    assert set(old_reports) <= set(tree_hashes(reports)), "a previous report disappeared"
+    for path in (project / "data" / "processed" / "demo").glob("*.parquet"):
+        pd.read_parquet(path)
+    assert tree_hashes(project / "data" / "raw") == raw_before
+    assert cli.main(["regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"]) == 0
+    assert not list(reports.rglob(".*.tmp.*"))

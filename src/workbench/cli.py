@@ -58,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished reports were kept, unfinished ones were not written", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line for the user, the traceback in a file for the report
+        import tempfile
+        import traceback
+
+        log = Path(tempfile.gettempdir()) / "workbench-error.log"
+        log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+        print(f"error: unexpected {type(error).__name__}: {error} (a bug in the workbench; details in {log})", file=sys.stderr)
+        return 3
 
 
 def _build(arguments) -> int:
@@ -76,6 +84,8 @@ def _regenerate(arguments) -> int:
     root = paths.project_root()
     os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(root))  # kernels find the project from any cwd
     study = build_processed(arguments.study)
+    for folder in (paths.reports_dir(root) / study.id, paths.processed_dir(root) / study.id):
+        regenerate.remove_stale_temporaries(folder)
     jobs = regenerate.plan(study, root=root, microsystems=arguments.microsystems)
     summary = regenerate.run(jobs, workers=arguments.jobs, progress=not arguments.no_progress)
     index = regenerate.write_index(study, summary, root=root)

@@ -41,3 +41,8 @@ def reports_dir(root: Path | None = None) -> Path:
 
 def notebooks_dir(root: Path | None = None) -> Path:
     return (root or project_root()) / "notebooks"
+
+
+def secrets_dir(root: Path | None = None) -> Path:
+    """Per-study keys; never committed (the folder ignores itself)."""
+    return (root or project_root()) / ".secrets"

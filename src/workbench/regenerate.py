@@ -83,7 +83,47 @@ def plan(study, *, root: Path | None = None, microsystems: list[str] | None = No
     for microsystem_id in ids:
         jobs.append(Job(notebooks / FEEDBACK_NOTEBOOK, target / "feedback" / f"{microsystem_id}.ipynb",
                         {"study": study.id, "microsystem_id": microsystem_id}, f"{microsystem_id} {names[microsystem_id]}"))
+    for job in jobs:
+        check_parameters(job.notebook, job.parameters)
     return jobs
+
+
+def notebook_parameters(notebook: Path) -> dict:
+    """The defaults in a notebook's cell tagged ``parameters`` (plain literals only)."""
+    import ast
+
+    import nbformat
+
+    book = nbformat.read(notebook, as_version=4)
+    cells = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{notebook.name} must have exactly one cell tagged 'parameters', found {len(cells)}")
+    defaults = {}
+    for statement in ast.parse(cells[0].source).body:
+        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
+            raise ValueError(f"{notebook.name}: the parameters cell may only assign literals to names")
+        defaults[statement.targets[0].id] = ast.literal_eval(statement.value)
+    return defaults
+
+
+def check_parameters(notebook: Path, parameters: dict) -> None:
+    """Refuse a parameter the notebook does not declare, or a value of another type than its default.
+
+    Values reach the kernel as Python literals written by papermill; checking names and
+    types first means nothing unexpected is ever pasted into a notebook.
+    """
+    defaults = notebook_parameters(notebook)
+    for name, value in parameters.items():
+        if name not in defaults:
+            raise ValueError(f"{notebook.name} has no parameter {name!r}; its parameters are {sorted(defaults)}")
+        default = defaults[name]
+        allowed = (type(default),) if default is not None else (str, int, float, bool, list, type(None))
+        if isinstance(default, float):
+            allowed = (int, float)
+        if not isinstance(value, allowed) or (isinstance(value, bool) and not isinstance(default, bool) and default is not None):
+            raise ValueError(f"{notebook.name}: parameter {name!r} must be a {type(default).__name__} like its default {default!r}, got {value!r}")
+        if isinstance(value, str) and any(ch in value for ch in "\n\r\x00"):
+            raise ValueError(f"{notebook.name}: parameter {name!r} must be a single line of text, got {value!r}")
 
 
 def _title(notebook: Path) -> str:
@@ -172,6 +212,16 @@ def run(jobs: list[Job], *, workers: int | None = None, progress: bool = True) -
     summary.outcomes.sort(key=lambda o: order[o.job.output])
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporary files a killed run left behind (``.<name>.*.tmp.<ext>``); return how many."""
+    removed = 0
+    for leftover in Path(folder).rglob(".*.tmp.*"):
+        if leftover.is_file():
+            leftover.unlink()
+            removed += 1
+    return removed
 
 
 def write_index(study, summary: Summary, *, root: Path | None = None) -> Path:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,12 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from workbench import __version__, paths
+from workbench import __version__, paths, privacy
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
 from workbench.io import refiqda, study_csv, survey_exports
 from workbench.io.files import sha256_of, write_parquet_atomic, write_text_atomic
+from workbench.io.tables import check_columns, read_table, text
 
 STUDY_FILE = "study.yaml"
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes")
@@ -52,8 +54,15 @@ class OutcomeSpec(_Strict):
     better: Literal["higher", "lower"]
 
 
+class ScrubPattern(_Strict):
+    pattern: str
+    replacement: str = "[removed]"
+
+
 class Privacy(_Strict):
-    min_cell_size: int = Field(5, ge=1, description="No breakdown is shown for fewer respondents than this.")
+    min_cell_size: int = Field(5, ge=1, description="No breakdown is shown for fewer people than this.")
+    roster: str | None = Field(None, description="A CSV file with a 'name' column: names masked in every excerpt.")
+    scrub_patterns: list[ScrubPattern] = []
 
 
 class StudyConfig(_Strict):
@@ -165,6 +174,8 @@ def _shown(path: Path) -> str:
 
 def input_files(folder: Path, config: StudyConfig) -> list[Path]:
     files = [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values())]
+    if config.privacy.roster:
+        files.append(folder / config.privacy.roster)
     if config.survey_export:
         mapping_path = folder / config.survey_export
         files.append(mapping_path)
@@ -216,7 +227,22 @@ def load_study(study: str | Path) -> Study:
         interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids, roles=config.roles)
         codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews, frameworks=list(frameworks))
     outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids, outcome_ids=[o.id for o in config.outcomes])
+    respondents, answers, codings = _protect(config, folder, respondents, answers, codings)
     return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings, outcomes)
+
+
+def _protect(config: StudyConfig, folder: Path, respondents, answers, codings):
+    """Pseudonymise respondents and scrub excerpts before anything is stored or shown."""
+    key = privacy.study_key(config.id)
+    respondents = respondents.assign(respondent_id=privacy.pseudonymise(respondents["respondent_id"], key))
+    answers = answers.assign(respondent_id=privacy.pseudonymise(answers["respondent_id"], key))
+    names: list[str] = []
+    if config.privacy.roster:
+        roster_path = folder / config.privacy.roster
+        names = check_columns(read_table(roster_path, label=_shown(roster_path)), [text("name")], file=_shown(roster_path))["name"].tolist()
+    scrub = privacy.scrubber(names, [(p.pattern, p.replacement) for p in config.privacy.scrub_patterns])
+    codings = codings.assign(excerpt=codings["excerpt"].map(scrub))
+    return respondents, answers, codings
 
 
 def processed_folder(study_id: str) -> Path:
@@ -227,7 +253,9 @@ def _manifest(folder: Path, config: StudyConfig) -> dict:
     return {
         "study": config.id,
         "workbench_version": __version__,
-        "inputs": {path.name: sha256_of(path) for path in input_files(folder, config)},
+        "inputs": {path.relative_to(folder).as_posix(): sha256_of(path) for path in input_files(folder, config)},
+        # Pseudonyms depend on the study's key: a new key must rebuild the processed frames.
+        "pseudonym_key": hashlib.sha256(privacy.study_key(config.id)).hexdigest()[:16],
     }
 
 

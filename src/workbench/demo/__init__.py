@@ -200,6 +200,16 @@ FILLER = [
     "People outside the unit do not always see this part.",
     "I would not want to speak for everyone, but that is my view.",
 ]
+# Invented staff names: a few excerpts mention colleagues and contact details, as real
+# transcripts do, so the scrubbing that protects them has something to do.
+ROSTER = ["Dana Whitfield", "Priya Raman", "Tomas Okafor", "Grace Lindqvist", "Marcus Bell", "Aiko Tanaka",
+          "Fatima Haddad", "Owen Price", "Lucia Moreno", "Sam Kowalski"]
+CONTACT_TEMPLATES = [
+    " {name} keeps the list, you can reach her on 555-01{digits} if you need it.",
+    " Ask {name} about it, {first}'s address is {email}.",
+    " {name} was born on 12/04/1979 and has been here longer than anyone.",
+]
+
 OPENING = "Interviewer: Thank you for making time today. Nothing you say will be linked to your name.\nParticipant: That is fine, happy to help.\n\n"
 
 
@@ -235,6 +245,11 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
                     strength = latent.at[unit.microsystem_id, code] + rng.normal(0, 0.5)
                     level = ("low", "middle", "high")[int(np.searchsorted(LEVEL_CUTS, strength))]
                     excerpt = str(rng.choice(characteristic_bank[code][level]))
+                if rng.random() < 0.03:
+                    name = str(rng.choice(ROSTER))
+                    first, last = name.split()
+                    excerpt += str(rng.choice(CONTACT_TEMPLATES)).format(
+                        name=name, first=first, digits=f"{int(rng.integers(10, 99))}", email=f"{first[0].lower()}.{last.lower()}@example.org")
                 text += f"Interviewer: {rng.choice(QUESTIONS)}\nParticipant: {rng.choice(FILLER)} "
                 start = len(text)
                 text += excerpt
@@ -293,7 +308,7 @@ def _config() -> dict:
         },
         "survey_coding": {"levels": {"1": 1, "2": 2, "3": 3}, "cant_rate": [CANT_RATE_CODE]},
         "outcomes": OUTCOMES,
-        "privacy": {"min_cell_size": 5},
+        "privacy": {"min_cell_size": 5, "roster": "roster.csv"},
     }
 
 
@@ -306,6 +321,7 @@ def write(folder: Path, seed: int = SEED) -> DemoStudy:
     for name, file_name in study.config["files"].items():
         frame = getattr(study, "survey" if name == "survey" else name)
         write_text_atomic(folder / file_name, frame.to_csv(index=False, lineterminator="\n"))
+    write_text_atomic(folder / "roster.csv", "name\n" + "".join(f"{name}\n" for name in ROSTER))
     write_exports(folder, study.survey, study.microsystems, load_instrument("microsystem_self_assessment"), np.random.default_rng(seed + 1))
     write_coding_export(folder, study)
     return study

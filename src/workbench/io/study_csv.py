@@ -144,6 +144,11 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
     )
     for column in ("start", "end"):
         frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64") if column in frame.columns else pd.array([pd.NA] * len(frame), dtype="Int64")
+    backwards = frame["end"].le(frame["start"]).fillna(False).astype(bool)
+    if backwards.any():
+        row = int(backwards.index[backwards.to_numpy()][0])
+        raise InputError(f"expected a segment to end after it starts, found start {frame.loc[row, 'start']} and end {frame.loc[row, 'end']}",
+                         file=shown, row=row + 2, column="end", more=int(backwards.sum()) - 1)
     _check_segments_consistent(frame, shown)
     repeated = frame.duplicated(["segment_id", "coder", "code"])
     if repeated.any():

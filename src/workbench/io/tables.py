@@ -166,6 +166,8 @@ def check_columns(
         name = missing[0]
         near = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
         hint = f"; found '{near[0]}' instead - rename it" if near else f"; the file has columns {list(frame.columns)}"
+        if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+            hint = "; the file seems to use ';' between cells - save it as comma-separated CSV"
         raise InputError(f"required column is missing{hint}", file=file, row=header_row, column=name, more=len(missing) - 1)
     if not extra_allowed:
         known = {rule.name for rule in rules}

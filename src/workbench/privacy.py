@@ -1,0 +1,109 @@
+"""Privacy by default: pseudonyms for respondents, scrubbed excerpts, no small cells.
+
+* Respondent ids are replaced at load by a keyed hash (HMAC-SHA256). The key is a
+  per-study secret in ``.secrets/<study>.key`` (git-ignored, created on first use), so
+  the same person keeps the same pseudonym across runs while nobody without the key can
+  go back to the raw id. Processed files and reports only ever hold pseudonyms.
+* Interview excerpts are scrubbed before they are stored or shown: names from the
+  study's roster, e-mail addresses, phone numbers and dates of birth are masked, plus any
+  patterns the study adds.
+* A breakdown (for example by role) is shown only for groups of at least ``k`` people;
+  when a suppressed group could be recovered from a total and the other groups, the next
+  smallest group is suppressed too (complementary suppression).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench import paths
+
+SUPPRESSED = "<k"
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3}[\s.-]\d{4}(?!\w)")
+BIRTH_DATE = re.compile(
+    r"\b(?:born|date of birth|d\.?o\.?b\.?)\s*(?:on|:)?\s*(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}\s+[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},?\s+\d{4})",
+    re.IGNORECASE,
+)
+
+
+def study_key(study_id: str, *, root: Path | None = None) -> bytes:
+    """The study's pseudonymisation key, created (readable by its owner only) on first use."""
+    folder = paths.secrets_dir(root)
+    path = folder / f"{study_id}.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".gitignore").write_text("*\n")
+        temporary = folder / f".{study_id}.{os.getpid()}.tmp"
+        temporary.write_text(secrets.token_hex(32))
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, path)  # the first writer wins; a concurrent one reads the winner's key
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def pseudonymise(values: pd.Series, key: bytes, *, prefix: str = "P") -> pd.Series:
+    """Keyed-hash pseudonyms: the same value and key always give the same pseudonym."""
+    mapping = {v: f"{prefix}-{hmac.new(key, str(v).encode('utf-8'), hashlib.sha256).hexdigest()[:12]}" for v in values.unique()}
+    return values.map(mapping).astype(values.dtype)
+
+
+def scrubber(names: list[str] | None = None, extra_patterns: list[tuple[str, str]] | None = None):
+    """A function that masks names, e-mail addresses, phone numbers and dates of birth in text."""
+    rules: list[tuple[re.Pattern, str]] = [(BIRTH_DATE, "[date of birth]"), (EMAIL, "[email]"), (PHONE, "[phone]")]
+    cleaned = sorted({n.strip() for n in names or [] if n and n.strip()}, key=len, reverse=True)
+    if cleaned:
+        # Full names first, then each part of a name on its own (a first name alone still identifies).
+        parts = sorted({p for n in cleaned for p in n.split() if len(p) > 2}, key=len, reverse=True)
+        alternatives = "|".join(re.escape(n) for n in [*cleaned, *parts])
+        rules.append((re.compile(rf"\b(?:{alternatives})\b"), "[name]"))
+    for pattern, replacement in extra_patterns or []:
+        rules.append((re.compile(pattern), replacement))
+
+    def scrub(text: str) -> str:
+        for pattern, replacement in rules:
+            text = pattern.sub(replacement, text)
+        return re.sub(r"\[name\](?:\s+\[name\])+", "[name]", text)
+
+    return scrub
+
+
+def suppress_small_groups(table: pd.DataFrame, sizes: pd.Series, *, k: int, total_shown: bool = True) -> pd.DataFrame:
+    """Blank every row of ``table`` whose group has fewer than ``k`` people.
+
+    Parameters
+    ----------
+    table : one row per group (e.g. per role), any columns of figures.
+    sizes : people per group (indexed like ``table``).
+    k : the smallest group that may be shown.
+    total_shown : the report also shows the total over groups, so a single suppressed
+        group would be recoverable as total minus the others: then the next smallest group
+        is suppressed as well.
+
+    Returns
+    -------
+    The table as text, suppressed cells shown as ``"<k"`` (with k's value), and a column
+    ``people`` with each group's size or ``"<k"``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    sizes = sizes.reindex(table.index).fillna(0).astype(int)
+    hidden = sizes < k
+    if total_shown and hidden.sum() == 1 and len(sizes) > 1:
+        hidden[sizes[~hidden].idxmin()] = True
+    marker = f"<{k}"
+    shown = table.astype(object).where(~hidden.to_numpy()[:, None].repeat(table.shape[1], axis=1), marker)
+    shown.insert(0, "people", np.where(hidden, marker, sizes.astype(str)))
+    return shown
