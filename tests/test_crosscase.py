@@ -44,3 +44,39 @@ def test_survey_against_interviews_pairs_shared_characteristics():
     pairs = crosscase.survey_against_interviews(PROFILE, density)
     assert pairs.columns.tolist() == ["microsystem_id", "characteristic_id", "survey_mean", "interview_density"]
     assert len(pairs) == 4 and set(pairs["characteristic_id"]) == {"measurement"}
+
+
+def test_typology_finds_planted_groups_and_chooses_k_by_silhouette():
+    rng = np.random.default_rng(5)
+    high = pd.DataFrame(rng.normal(2.7, 0.05, (10, 4)), columns=list("abcd"))
+    low = pd.DataFrame(rng.normal(1.3, 0.05, (8, 4)), columns=list("abcd"))
+    profile = pd.concat([high, low], ignore_index=True).rename(index=lambda i: f"M{i:02d}")
+    types, scores = crosscase.typology(profile, k_range=(2, 5))
+    assert scores.loc[scores["chosen"], "k"].item() == 2
+    assert types.iloc[:10].eq(1).all() and types.iloc[10:].eq(2).all()  # type 1 is the stronger one
+    outcomes = pd.DataFrame({"microsystem_id": profile.index, "turnover": [10.0] * 10 + [20.0] * 8})
+    described = crosscase.describe_types(profile, types, outcomes, outcome_ids=["turnover"])
+    assert described.loc[1, "microsystems"] == 10 and described.loc[2, "turnover"] == 20.0
+
+
+def test_outcome_association_is_the_correlation_for_standardised_variables():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=40)
+    profile = pd.DataFrame({"m": x}, index=[f"M{i}" for i in range(40)])
+    outcomes = pd.DataFrame({"microsystem_id": profile.index, "y": 2 * x + rng.normal(size=40)})
+    row = crosscase.outcome_associations(profile, outcomes, outcome="y").iloc[0]
+    assert row["standardised_effect"] == pytest.approx(np.corrcoef(x, outcomes["y"])[0, 1])
+    assert row["ci_low"] < row["standardised_effect"] < row["ci_high"] and row["n"] == 40
+
+
+def test_meta_matrix_and_export(tmp_path):
+    profile = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "mean": [2.0, np.nan]})
+    flags = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "agreement": ["shared", "not shared"]})
+    density = pd.DataFrame({"m": [1.5, 0.0]}, index=["A", "B"])
+    quotes = pd.DataFrame({"microsystem_id": ["A"], "characteristic_id": ["m"], "excerpt": ["We chart it."]})
+    table = crosscase.meta_matrix(profile, flags, density, quotes, order=["B", "A"], characteristics=["m"])
+    assert list(table.index) == ["B", "A"]
+    assert table.loc["A", ("m", "quote")] == "We chart it." and pd.isna(table.loc["B", ("m", "survey")])
+    written = crosscase.export_table(table, tmp_path / "meta")
+    assert [p.name for p in written] == ["meta.csv", "meta.xlsx"]
+    assert "m | survey" in (tmp_path / "meta.csv").read_text()

@@ -89,3 +89,10 @@ def test_every_excerpt_comes_from_the_bank_and_loads_with_nobody_named():
         for part in name.split():
             assert part not in loaded, part
     assert "@" not in loaded and "555-01" not in loaded and "12/04/1979" not in loaded
+
+
+def test_patients_move_through_several_microsystems():
+    study = load_study(DEMO)
+    visits = study.journeys.groupby("patient_id").size()
+    assert visits.min() >= 2 and len(visits) == 400
+    assert study.journeys["patient_id"].str.startswith("PT-").all()  # pseudonymised at load

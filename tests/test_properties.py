@@ -43,6 +43,7 @@ def write_study(folder, ids, responses):
     (folder / "interviews.csv").write_text("interview_id,microsystem_id,interviewee_role,interview_date,word_count,characters\n"
                                            f"I1,{ids[0]},Manager,2026-01-05,10,60\n")
     (folder / "coded_segments.csv").write_text("segment_id,interview_id,coder,code,excerpt,start,end\nS1,I1,A,measurement,We chart falls.,0,15\n")
+    (folder / "journeys.csv").write_text(f"patient_id,visit,microsystem_id,visit_date\nPT1,1,{ids[0]},2026-01-01\nPT1,2,{ids[-1]},2026-01-09\n")
     pd.DataFrame({"microsystem_id": ids, "staff_turnover_pct": 10.0, "safety_events_per_1000_patient_days": 2.0,
                   "patient_experience_score": 80.0}).to_csv(folder / "outcomes.csv", index=False)
     return folder

@@ -196,3 +196,9 @@ def test_every_model_covers_exactly_the_positive_rows_it_must(rows):
             assert not any(t.covers(n, ["A", "B", "C"]) for t in model for n in negatives)
             fit = qca.fit(model, data[["A", "B", "C"]], data["Y"])
             assert fit[["inclS", "covS"]].stack().between(0, 1).all()
+
+
+def test_cases_at_the_crossover_are_named():
+    data = pd.DataFrame({"A": [0.5, 0.9], "B": [0.2, 0.5]}, index=["x", "y"])
+    assert qca.cases_at_crossover(data) == ["x", "y"]
+    assert qca.cases_at_crossover(data.replace(0.5, 0.6)) == []

@@ -31,7 +31,7 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
     assert cli.main(["regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"]) == 0
     assert tree_hashes(project / "data" / "raw") == raw_before, "regeneration must never write data/raw/"
     reports = project / "reports" / "demo"
-    study_level = ["01-study-overview", "02-survey-assessment", "03-interview-coding", "04-cross-case"]
+    study_level = ["01-study-overview", "02-survey-assessment", "03-interview-coding", "04-cross-case", "06-patient-journeys"]
     for name in study_level:
         assert (reports / f"{name}.html").stat().st_size > 10_000
         assert (reports / f"{name}.ipynb").exists()
@@ -43,7 +43,7 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
     assert "Willowdale Family Practice" in feedback
     assert "open_study(" not in feedback, "reports show outputs and narrative, not code"
     assert not list(reports.rglob("*.tmp*")), "no temporary file left behind"
-    assert "6 of 6 reports regenerated" in capsys.readouterr().out
+    assert "7 of 7 reports regenerated" in capsys.readouterr().out
 
     everything = "\n".join(p.read_text(errors="replace") for p in reports.rglob("*") if p.suffix in (".html", ".ipynb"))
     assert not re.search(r"\bR\d{4}\b", everything), "a raw respondent id reached a report"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -54,3 +55,171 @@ def rank_correlations(pairs: pd.DataFrame, *, x: str = "survey_mean", y: str = "
     for key, group in pairs.dropna(subset=[x, y]).groupby(by, sort=False):
         rows.append({by: key, "n": len(group), "spearman_rho": group[x].corr(group[y], method="spearman")})
     return pd.DataFrame(rows, columns=[by, "n", "spearman_rho"])
+
+
+def meta_matrix(
+    profile: pd.DataFrame,
+    unit_agreement: pd.DataFrame,
+    density: pd.DataFrame,
+    quotes: pd.DataFrame,
+    *,
+    order: list[str],
+    characteristics: list[str],
+) -> pd.DataFrame:
+    """The case-ordered meta-matrix (joint display): survey and interview evidence side by side.
+
+    Parameters
+    ----------
+    profile : :func:`workbench.survey.microsystem_profile` output.
+    unit_agreement : :func:`workbench.agreement.characteristic_agreement` output.
+    density : microsystem x characteristic coded segments per 1,000 words.
+    quotes : one row per microsystem x characteristic with an ``excerpt`` (may be empty).
+    order : microsystem ids, top row first (e.g. best outcome first).
+
+    Returns
+    -------
+    DataFrame indexed by ``microsystem_id`` (in ``order``) with a two-level column index:
+    characteristic x (``survey``, ``agreement``, ``interview_density``, ``quote``).
+    """
+    survey_means = profile.pivot(index="microsystem_id", columns="characteristic_id", values="mean")
+    flags = unit_agreement.pivot(index="microsystem_id", columns="characteristic_id", values="agreement")
+    quote = quotes.pivot(index="microsystem_id", columns="characteristic_id", values="excerpt")
+    parts = {}
+    for characteristic in characteristics:
+        parts[characteristic] = pd.DataFrame({
+            "survey": survey_means.get(characteristic),
+            "agreement": flags.get(characteristic),
+            "interview_density": density.get(characteristic),
+            "quote": quote.get(characteristic) if characteristic in quote else None,
+        }).reindex(order)
+    table = pd.concat(parts, axis=1)
+    table.index.name = "microsystem_id"
+    return table
+
+
+def typology(profile_wide: pd.DataFrame, *, k_range: tuple[int, int] = (2, 6), method: str = "ward") -> tuple[pd.Series, pd.DataFrame]:
+    """Types of microsystem by hierarchical clustering of their profiles, the number of
+    types chosen by the highest mean silhouette width within ``k_range``.
+
+    Missing means are filled with the characteristic's mean over microsystems.
+
+    Returns
+    -------
+    (types, silhouettes): ``types`` maps each microsystem to a type number (1 = the type
+    with the highest mean profile); ``silhouettes`` lists ``k`` and ``silhouette`` for each
+    number of types tried, ``chosen`` marking the one used.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
+    filled = profile_wide.astype(float).fillna(profile_wide.astype(float).mean())
+    low, high = k_range
+    if not 2 <= low <= high < len(filled):
+        raise ValueError(f"k_range must run from 2 up to fewer than the {len(filled)} microsystems, got {k_range}")
+    tree = linkage(filled.to_numpy(), method=method)
+    rows = []
+    for k in range(low, high + 1):
+        labels = fcluster(tree, k, criterion="maxclust")
+        rows.append({"k": k, "silhouette": float(silhouette_score(filled.to_numpy(), labels)) if len(set(labels)) > 1 else np.nan})
+    scores = pd.DataFrame(rows)
+    best = int(scores.loc[scores["silhouette"].idxmax(), "k"])
+    scores["chosen"] = scores["k"].eq(best)
+    labels = pd.Series(fcluster(tree, best, criterion="maxclust"), index=filled.index)
+    rank = filled.mean(axis=1).groupby(labels).mean().rank(ascending=False, method="first").astype(int)
+    return labels.map(rank).rename("type"), scores
+
+
+def describe_types(profile_wide: pd.DataFrame, types: pd.Series, outcomes: pd.DataFrame, *, outcome_ids: list[str]) -> pd.DataFrame:
+    """Each type's size, mean profile, how it differs from all microsystems, and its outcomes.
+
+    Returns
+    -------
+    DataFrame indexed by type: ``microsystems``, the characteristics' means, ``distinguishing``
+    (the characteristics furthest above and below the overall mean), and each outcome's mean.
+    """
+    means = profile_wide.groupby(types).mean()
+    differences = means - profile_wide.mean()
+    table = means.copy()
+    table.insert(0, "microsystems", types.value_counts().reindex(means.index))
+    table["distinguishing"] = [
+        f"high: {row.idxmax()} ({row.max():+.2f}); low: {row.idxmin()} ({row.min():+.2f})" for _, row in differences.iterrows()]
+    outcome_means = outcomes.set_index("microsystem_id")[outcome_ids].groupby(types).mean()
+    return table.join(outcome_means)
+
+
+def outcome_associations(profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, confidence: float = 0.95) -> pd.DataFrame:
+    """For each characteristic, an OLS of the (standardised) outcome on the (standardised)
+    microsystem mean, with heteroscedasticity-robust (HC3) standard errors.
+
+    One characteristic at a time, because 43 microsystems cannot carry eight predictors.
+
+    Returns
+    -------
+    DataFrame: ``characteristic_id``, ``n``, ``standardised_effect`` (SDs of outcome per SD
+    of characteristic), ``ci_low``, ``ci_high``, ``p``.
+    """
+    import statsmodels.api as sm
+
+    y_all = outcomes.set_index("microsystem_id")[outcome]
+    rows = []
+    for characteristic in profile_wide.columns:
+        data = pd.concat([profile_wide[characteristic].rename("x"), y_all.rename("y")], axis=1).dropna()
+        z = (data - data.mean()) / data.std(ddof=1)
+        result = sm.OLS(z["y"], sm.add_constant(z["x"])).fit(cov_type="HC3")
+        low, high = result.conf_int(alpha=1 - confidence).loc["x"]
+        rows.append({"characteristic_id": characteristic, "n": len(data), "standardised_effect": float(result.params["x"]),
+                     "ci_low": float(low), "ci_high": float(high), "p": float(result.pvalues["x"])})
+    return pd.DataFrame(rows)
+
+
+def multilevel_outcome_association(scores: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, confidence: float = 0.95) -> pd.DataFrame:
+    """For each characteristic, a mixed model of respondents' scores on their unit's
+    (standardised) outcome, with a random intercept per microsystem.
+
+    Returns
+    -------
+    DataFrame: ``characteristic_id``, ``respondents``, ``microsystems``, ``level_difference_per_sd``
+    (difference in mean level per SD of outcome), ``ci_low``, ``ci_high``, ``p``.
+    """
+    import warnings
+
+    import statsmodels.formula.api as smf
+
+    unit_outcome = outcomes.set_index("microsystem_id")[outcome]
+    standardised = ((unit_outcome - unit_outcome.mean()) / unit_outcome.std(ddof=1)).rename("outcome_z")
+    data = scores.dropna(subset=["score"]).join(standardised, on="microsystem_id").dropna(subset=["outcome_z"])
+    rows = []
+    for characteristic, part in data.groupby("characteristic_id", sort=False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = smf.mixedlm("score ~ outcome_z", part, groups=part["microsystem_id"]).fit(reml=True)
+        low, high = result.conf_int(alpha=1 - confidence).loc["outcome_z"]
+        rows.append({"characteristic_id": characteristic, "respondents": len(part), "microsystems": part["microsystem_id"].nunique(),
+                     "level_difference_per_sd": float(result.params["outcome_z"]), "ci_low": float(low), "ci_high": float(high),
+                     "p": float(result.pvalues["outcome_z"])})
+    return pd.DataFrame(rows)
+
+
+def small_sample_warning(n_microsystems: int, n_predictors: int = 1) -> str:
+    """A plain caution for outcome models on few microsystems."""
+    return (f"With {n_microsystems} microsystems, each association rests on few cases: read the intervals, not the p-values; "
+            f"{n_predictors} characteristic(s) per model at most, and none of this is causal.")
+
+
+def export_table(table: pd.DataFrame, stem) -> list:
+    """Write ``table`` as ``<stem>.csv`` and ``<stem>.xlsx`` (atomically); return the paths."""
+    from pathlib import Path
+
+    from workbench.io.files import atomic_path
+
+    stem = Path(stem)
+    flat = table.copy()
+    if isinstance(flat.columns, pd.MultiIndex):
+        flat.columns = [" | ".join(map(str, c)) for c in flat.columns]
+    written = []
+    for suffix, writer in ((".csv", lambda f, p: f.to_csv(p)), (".xlsx", lambda f, p: f.to_excel(p, engine="openpyxl"))):
+        target = stem.with_suffix(suffix)
+        with atomic_path(target) as temporary:
+            writer(flat, temporary)
+        written.append(target)
+    return written

@@ -140,3 +140,38 @@ def masked_level_heatmap(means: pd.DataFrame, shared: pd.DataFrame, *, ax=None, 
     ax.scatter(columns + 0.5, rows + 0.5, marker=".", s=12, color="#555555")
     ax.set_xlabel("· staff agreement too low to show a mean")
     return ax
+
+
+def handoff_network(links: pd.DataFrame, microsystems: pd.DataFrame, *, ax=None, colour_by: str = "weakest", min_handoffs: int = 1):
+    """The handoff network: microsystems on a circle grouped by setting, one line per link,
+    its width the number of handoffs and its colour ``colour_by`` (1 low - 3 high).
+
+    ``links`` is :func:`workbench.journeys.weak_handoffs` output.
+    """
+    ax = ax or plt.gca()
+    units = microsystems.sort_values(["setting", "microsystem_id"]).reset_index(drop=True)
+    angles = np.linspace(0, 2 * np.pi, len(units), endpoint=False)
+    position = {m: (np.cos(a), np.sin(a)) for m, a in zip(units["microsystem_id"], angles)}
+    shown = links[links["handoffs"] >= min_handoffs]
+    cmap = plt.get_cmap(LEVEL_PALETTE)
+    widest = max(1, shown["handoffs"].max() if len(shown) else 1)
+    for link in shown.sort_values("handoffs").itertuples(index=False):
+        (x0, y0), (x1, y1) = position[link.from_id], position[link.to_id]
+        value = getattr(link, colour_by)
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "-|>", "color": cmap((value - 1) / 2) if pd.notna(value) else "#999999",
+                                "lw": 0.5 + 4 * link.handoffs / widest, "alpha": 0.8, "shrinkA": 6, "shrinkB": 6,
+                                "connectionstyle": "arc3,rad=0.15"})
+    palette = dict(zip(units["setting"].unique(), sns.color_palette("tab10", units["setting"].nunique())))
+    for unit in units.itertuples(index=False):
+        x, y = position[unit.microsystem_id]
+        ax.scatter([x], [y], s=60, color=palette[unit.setting], zorder=3, edgecolor="white")
+        ax.text(1.1 * x, 1.1 * y, unit.microsystem_id, ha="center", va="center", fontsize=6)
+    for setting, colour in palette.items():
+        ax.scatter([], [], color=colour, label=setting)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=7, frameon=False, title="setting")
+    ax.set_aspect("equal")
+    ax.axis("off")
+    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, 3))
+    plt.colorbar(mappable, ax=ax, fraction=0.03, pad=0.25, label=f"{colour_by.replace('_', ' ')} score of the link (1 low - 3 high)")
+    return ax

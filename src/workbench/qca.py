@@ -320,3 +320,10 @@ def necessity(data: pd.DataFrame, outcome: pd.Series, *, negations: bool = True)
                            "RoN": (1 - x).sum() / (1 - both).sum() if (1 - both).sum() else np.nan,
                            "covN": both.sum() / x.sum() if x.sum() else np.nan}
     return pd.DataFrame(rows).T
+
+
+def cases_at_crossover(data: pd.DataFrame) -> list:
+    """Cases with a membership of exactly 0.5 in some condition: they belong to no
+    configuration (neither in nor out), so they drop out of the truth table. Move the
+    crossover anchor off a value the raw data take."""
+    return list(data.index[(data == 0.5).any(axis=1)])

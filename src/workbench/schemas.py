@@ -91,6 +91,19 @@ class Codings(_Tidy):
         return ~frame.duplicated(["segment_id", "coder", "code_id"], keep=False)
 
 
+class Journeys(_Tidy):
+    """One row per visit of a patient to a microsystem, in order: the patient's own health system."""
+
+    patient_id: Series[str]
+    visit: Series[int] = pa.Field(ge=1)
+    microsystem_id: Series[str]
+    visit_date: Series[pd.Timestamp]
+
+    @pa.dataframe_check(error="each patient's visits are numbered once each")
+    def _one_visit_number(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~frame.duplicated(["patient_id", "visit"], keep=False)
+
+
 class Outcomes(pa.DataFrameModel):
     """One row per microsystem; one float column per outcome measure named in the study config."""
 

@@ -25,7 +25,7 @@ from workbench.io.files import sha256_of, write_parquet_atomic, write_text_atomi
 from workbench.io.tables import check_columns, read_table, text
 
 STUDY_FILE = "study.yaml"
-FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes")
+FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
 
 
 class _Strict(BaseModel):
@@ -38,6 +38,7 @@ class StudyFiles(_Strict):
     interviews: str = "interviews.csv"
     coded_segments: str = "coded_segments.csv"
     outcomes: str = "outcomes.csv"
+    journeys: str | None = None  # patient journeys across microsystems, when the study has them
 
 
 class SurveyCoding(_Strict):
@@ -93,7 +94,8 @@ class Study:
 
     Frames (see :mod:`workbench.schemas` for their columns): ``microsystems``,
     ``respondents``, ``answers`` (respondent x item, long), ``interviews``, ``codings``
-    (segment x coder x code) and ``outcomes`` (one row per microsystem).
+    (segment x coder x code), ``outcomes`` (one row per microsystem) and ``journeys``
+    (patients' visits across microsystems; empty when the study has none).
     """
 
     config: StudyConfig
@@ -106,6 +108,7 @@ class Study:
     interviews: pd.DataFrame
     codings: pd.DataFrame
     outcomes: pd.DataFrame
+    journeys: pd.DataFrame
 
     @property
     def id(self) -> str:
@@ -173,7 +176,7 @@ def _shown(path: Path) -> str:
 
 
 def input_files(folder: Path, config: StudyConfig) -> list[Path]:
-    files = [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values())]
+    files = [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values() if name)]
     if config.privacy.roster:
         files.append(folder / config.privacy.roster)
     if config.survey_export:
@@ -227,8 +230,11 @@ def load_study(study: str | Path) -> Study:
         interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids, roles=config.roles)
         codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews, frameworks=list(frameworks))
     outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids, outcome_ids=[o.id for o in config.outcomes])
+    journeys = (study_csv.read_journeys(file("journeys"), shown=shown("journeys"), microsystem_ids=ids)
+                if config.files.journeys else study_csv.empty_journeys())
     respondents, answers, codings = _protect(config, folder, respondents, answers, codings)
-    return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings, outcomes)
+    journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], privacy.study_key(config.id), prefix="PT"))
+    return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings, outcomes, journeys)
 
 
 def _protect(config: StudyConfig, folder: Path, respondents, answers, codings):

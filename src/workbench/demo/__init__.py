@@ -98,6 +98,7 @@ class DemoStudy:
     latent: pd.DataFrame  # microsystem_id x characteristic, on a standard-normal scale
     config: dict
     transcripts: dict[str, str]  # interview_id -> the full transcript the excerpts were cut from
+    journeys: pd.DataFrame  # patients' visits across microsystems
 
 
 def generate(seed: int = SEED) -> DemoStudy:
@@ -109,7 +110,8 @@ def generate(seed: int = SEED) -> DemoStudy:
     survey = _survey(rng, microsystems, latent, instrument)
     interviews, coded_segments, transcripts = _interviews(rng, microsystems, latent)
     outcomes = _outcomes(rng, microsystems, latent)
-    return DemoStudy(microsystems, survey, interviews, coded_segments, outcomes, latent, _config(), transcripts)
+    journeys = _journeys(np.random.default_rng(seed + 2), microsystems)
+    return DemoStudy(microsystems, survey, interviews, coded_segments, outcomes, latent, _config(), transcripts, journeys)
 
 
 def _microsystems(rng: np.random.Generator, characteristics: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -273,6 +275,36 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
     return pd.DataFrame(interviews), pd.DataFrame(codings), transcripts
 
 
+# Pathways a patient's own health system commonly takes through the demo's kinds of unit.
+PATHWAYS = [
+    ["Primary care", "Emergency department", "Adult intensive care", "Geriatric unit", "Primary care"],
+    ["Primary care", "Diabetes clinic", "Dialysis", "Emergency department"],
+    ["Primary care", "Oncology clinic", "Emergency department", "Adult intensive care"],
+    ["Emergency department", "Cardiac surgery", "Adult intensive care", "Primary care"],
+    ["Neonatal intensive care", "Primary care"],
+    ["Primary care", "Emergency department", "Cardiac surgery", "Primary care"],
+]
+
+
+def _journeys(rng, microsystems, patients: int = 400) -> pd.DataFrame:
+    """Patients moving through several microsystems, mostly within one parent organisation."""
+    units = microsystems.set_index("microsystem_id")
+    rows = []
+    for number in range(1, patients + 1):
+        pathway = PATHWAYS[int(rng.integers(len(PATHWAYS)))]
+        length = int(rng.integers(2, len(pathway) + 1))
+        home = None
+        when = date(2025, 9, 1) + timedelta(days=int(rng.integers(0, 240)))
+        for visit, setting in enumerate(pathway[:length], start=1):
+            candidates = units.index[units["setting"].eq(setting)]
+            local = [u for u in candidates if home is not None and units.at[u, "organisation_id"] == home]
+            unit = str(rng.choice(local if local and rng.random() < 0.75 else candidates))
+            home = home or units.at[unit, "organisation_id"]
+            rows.append({"patient_id": f"PT{number:04d}", "visit": visit, "microsystem_id": unit, "visit_date": when.isoformat()})
+            when += timedelta(days=int(rng.integers(0, 30)))
+    return pd.DataFrame(rows)
+
+
 def _outcomes(rng, microsystems, latent) -> pd.DataFrame:
     unit = latent.to_numpy().mean(axis=1)
     turnover = 16 - 3.0 * latent["alignment_of_role_and_training"] - 2.0 * latent["constancy_of_purpose"] + rng.normal(0, 2.5, len(latent))
@@ -305,6 +337,7 @@ def _config() -> dict:
             "interviews": "interviews.csv",
             "coded_segments": "coded_segments.csv",
             "outcomes": "outcomes.csv",
+            "journeys": "journeys.csv",
         },
         "survey_coding": {"levels": {"1": 1, "2": 2, "3": 3}, "cant_rate": [CANT_RATE_CODE]},
         "outcomes": OUTCOMES,

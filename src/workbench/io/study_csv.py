@@ -205,3 +205,31 @@ def read_outcomes(path: Path, *, shown: str, microsystem_ids: list[str], outcome
     for outcome in outcome_ids:
         frame[outcome] = pd.to_numeric(frame[outcome].replace("", None), errors="raise").astype(float)
     return schemas.Outcomes.validate(frame.reset_index(drop=True))
+
+
+def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.DataFrame:
+    """One row per visit: ``patient_id``, ``visit`` (1, 2, ... in order), ``microsystem_id``, ``visit_date``."""
+    frame = check_columns(
+        read_table(path, label=shown),
+        [
+            identifier("patient_id"),
+            number("visit", minimum=1, integer=True),
+            one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
+            iso_date("visit_date"),
+        ],
+        file=shown,
+    )
+    repeated = frame.duplicated(["patient_id", "visit"])
+    if repeated.any():
+        row = int(repeated.index[repeated.to_numpy()][0])
+        raise InputError("expected each visit number once per patient; this patient's visit number appears above",
+                         file=shown, row=row + 2, column="visit")
+    frame = frame[["patient_id", "visit", "microsystem_id", "visit_date"]].copy()
+    frame["visit"] = frame["visit"].astype(int)
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"], format="ISO8601")
+    return empty_journeys() if frame.empty else schemas.Journeys.validate(frame.sort_values(["patient_id", "visit"]).reset_index(drop=True))
+
+
+def empty_journeys() -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": pd.Series(dtype="str"), "visit": pd.Series(dtype="int64"),
+                         "microsystem_id": pd.Series(dtype="str"), "visit_date": pd.Series(dtype="datetime64[ns]")})
