@@ -43,7 +43,7 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
     assert "Willowdale Family Practice" in feedback
     assert "open_study(" not in feedback, "reports show outputs and narrative, not code"
     assert not list(reports.rglob("*.tmp*")), "no temporary file left behind"
-    assert "7 of 7 reports regenerated" in capsys.readouterr().out
+    assert "7 ran, 0 skipped as unchanged, 0 failed" in capsys.readouterr().out
 
     everything = "\n".join(p.read_text(errors="replace") for p in reports.rglob("*") if p.suffix in (".html", ".ipynb"))
     assert not re.search(r"\bR\d{4}\b", everything), "a raw respondent id reached a report"

@@ -13,6 +13,7 @@ regeneration in which any report failed ends with exit status 1 after naming eac
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     regenerate.add_argument("--microsystem", action="append", dest="microsystems", metavar="ID",
                             help="only this microsystem's feedback report (repeatable; default: all)")
     regenerate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    regenerate.add_argument("--force", action="store_true", help="rerun every report, even those whose inputs did not change")
+    regenerate.add_argument("--executor", choices=["local", "dask"], default="local",
+                            help="local process pool (default) or a Dask distributed cluster")
+    regenerate.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                            help="with --executor dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
 
     demo = commands.add_parser("demo", help="rewrite the demo study's raw files from the generator")
     demo.add_argument("--out", type=Path, default=None, help="folder to write (default: data/raw/demo)")
@@ -78,19 +84,36 @@ def _build(arguments) -> int:
 
 
 def _regenerate(arguments) -> int:
-    from workbench import paths, regenerate
-    from workbench.study import build_processed
+    import time
 
+    from workbench import paths, regenerate
+    from workbench.io.files import write_text_atomic
+    from workbench.study import open_study
+
+    started = time.perf_counter()
     root = paths.project_root()
     os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(root))  # kernels find the project from any cwd
-    study = build_processed(arguments.study)
-    for folder in (paths.reports_dir(root) / study.id, paths.processed_dir(root) / study.id):
+    study = open_study(arguments.study)  # rebuilds the processed frames only when the raw files changed
+    target = paths.reports_dir(root) / study.id
+    for folder in (target, paths.processed_dir(root) / study.id):
         regenerate.remove_stale_temporaries(folder)
     jobs = regenerate.plan(study, root=root, microsystems=arguments.microsystems)
-    summary = regenerate.run(jobs, workers=arguments.jobs, progress=not arguments.no_progress)
+    digests = regenerate.study_digests(study)
+    prints = {job.output: regenerate.fingerprint(job, digests) for job in jobs}
+    recorded = regenerate.read_provenance(target)
+    skip = set() if arguments.force else {job.output for job in jobs if regenerate.unchanged(job, recorded, prints[job.output], target)}
+    summary = regenerate.run(jobs, workers=arguments.jobs, progress=not arguments.no_progress, executor=arguments.executor,
+                             scheduler=arguments.scheduler, skip=skip)
+    for outcome in summary.outcomes:
+        key = outcome.job.output.relative_to(target).as_posix()
+        if outcome.ok:
+            recorded[key] = prints[outcome.job.output]
+        else:
+            recorded.pop(key, None)
+    write_text_atomic(target / regenerate.PROVENANCE_FILE, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     index = regenerate.write_index(study, summary, root=root)
-    ran = len(summary.outcomes) - len(summary.failed)
-    print(f"{ran} of {len(summary.outcomes)} reports regenerated in {summary.seconds:.0f} s -> {index}")
+    summary.seconds = time.perf_counter() - started
+    print(f"{summary.line()} -> {index}")
     for outcome in summary.failed:
         print(f"failed: {outcome.job.notebook.name} {outcome.job.parameters}: {outcome.error}", file=sys.stderr)
     return 1 if summary.failed else 0

@@ -8,7 +8,10 @@ stop the others; the summary names every failure and the caller exits non-zero.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
+import json
 import os
 import shutil
 import tempfile
@@ -53,12 +56,18 @@ class Outcome:
 
 @dataclass
 class Summary:
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # the jobs that ran
     seconds: float = 0.0
+    skipped: list[Job] = field(default_factory=list)  # unchanged since they were last made
 
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
+
+    def line(self) -> str:
+        ran = len(self.outcomes) - len(self.failed)
+        return (f"{ran} ran, {len(self.skipped)} skipped as unchanged, {len(self.failed)} failed, "
+                f"in {self.seconds:.1f} s")
 
 
 def plan(study, *, root: Path | None = None, microsystems: list[str] | None = None) -> list[Job]:
@@ -88,18 +97,113 @@ def plan(study, *, root: Path | None = None, microsystems: list[str] | None = No
     return jobs
 
 
+# ---------------------------------------------------------------------------------------
+# What each report was made from, so that unchanged reports are not made again.
+
+PROVENANCE_FILE = ".provenance.json"
+ALL_FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
+
+
+def _digest(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def frame_digest(frame) -> str:
+    import pandas as pd
+
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+                          + "|".join(map(str, frame.columns)).encode()).hexdigest()
+
+
+@functools.cache
+def _notebook_facts(notebook: Path, modified: float) -> tuple[str, tuple[str, ...], str]:
+    """(source digest, frames the notebook reads, parameters cell) of a notebook file.
+
+    Only the cells' sources count: stored outputs do not change what a notebook computes.
+    The frames it reads are declared in its metadata (``workbench.reads``); all when absent.
+    """
+    # Plain JSON, not nbformat: importing nbformat pulls in a schema validator that costs
+    # seconds at start-up, and a regeneration with nothing to do must stay fast.
+    book = json.loads(notebook.read_text(encoding="utf-8"))
+    text = lambda cell: "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]  # noqa: E731
+    source = _digest([text(cell) for cell in book["cells"]])
+    reads = tuple(book.get("metadata", {}).get("workbench", {}).get("reads", ALL_FRAMES))
+    cells = [text(c) for c in book["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    return source, reads, json.dumps(cells)
+
+
+def notebook_facts(notebook: Path):
+    return _notebook_facts(notebook, notebook.stat().st_mtime)
+
+
+def study_digests(study) -> dict:
+    """Digests of the study's inputs: each frame, the configuration, and for every
+    microsystem what its feedback report shows (its own data, and the other microsystems'
+    distribution at the precision the report displays)."""
+    from workbench import survey
+
+    frames = {name: frame_digest(getattr(study, name)) for name in ALL_FRAMES}
+    frames["config"] = _digest(study.config.model_dump(), study.instrument.model_dump(), [f.model_dump() for f in study.frameworks])
+    units = {}
+    ids = study.microsystems["microsystem_id"]
+    answers_by_unit = _digests_by(study.answers, "microsystem_id")
+    codings_by_unit = _digests_by(study.codings, "microsystem_id")
+    interviews_by_unit = _digests_by(study.interviews, "microsystem_id")
+    scores = survey.respondent_scores(study.answers)
+    means = scores.groupby(["microsystem_id", "characteristic_id"])["score"].mean().unstack()
+    for unit in ids:
+        others = means.drop(index=unit, errors="ignore")
+        peers = others.quantile([0, 0.25, 0.5, 0.75, 1.0]).round(2)
+        below = (others < means.loc[unit]).mean().round(2) if unit in means.index else None  # where the unit stands
+        units[unit] = _digest(answers_by_unit.get(unit), codings_by_unit.get(unit), interviews_by_unit.get(unit),
+                              study.microsystems[ids.eq(unit)].to_dict("records"), peers.to_dict(),
+                              None if below is None else below.to_dict(), frames["config"])
+    return {"frames": frames, "units": units}
+
+
+def _digests_by(frame, column: str) -> dict:
+    import pandas as pd
+
+    hashes = pd.util.hash_pandas_object(frame, index=False)
+    return {key: hashlib.sha256(part.to_numpy().tobytes()).hexdigest() for key, part in hashes.groupby(frame[column].to_numpy(), sort=False)}
+
+
+def fingerprint(job: Job, digests: dict) -> str:
+    """What a report is made from: notebook source, parameters, package version and inputs."""
+    from workbench import __version__
+
+    source, reads, _ = notebook_facts(job.notebook)
+    if "microsystem_id" in job.parameters:
+        inputs = digests["units"][job.parameters["microsystem_id"]]
+    else:
+        inputs = [digests["frames"][name] for name in reads] + [digests["frames"]["config"]]
+    return _digest(source, job.parameters, __version__, inputs)
+
+
+def read_provenance(folder: Path) -> dict:
+    try:
+        return json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def unchanged(job: Job, recorded: dict, print_: str, folder: Path) -> bool:
+    key = job.output.relative_to(folder).as_posix()
+    return recorded.get(key) == print_ and job.output.exists() and job.html.exists()
+
+
 def notebook_parameters(notebook: Path) -> dict:
     """The defaults in a notebook's cell tagged ``parameters`` (plain literals only)."""
     import ast
 
-    import nbformat
-
-    book = nbformat.read(notebook, as_version=4)
-    cells = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    cells = json.loads(notebook_facts(notebook)[2])
     if len(cells) != 1:
         raise ValueError(f"{notebook.name} must have exactly one cell tagged 'parameters', found {len(cells)}")
     defaults = {}
-    for statement in ast.parse(cells[0].source).body:
+    for statement in ast.parse(cells[0]).body:
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
             raise ValueError(f"{notebook.name}: the parameters cell may only assign literals to names")
         defaults[statement.targets[0].id] = ast.literal_eval(statement.value)
@@ -186,32 +290,78 @@ def to_html(notebook: Path, *, title: str) -> str:
     return body
 
 
-def run(jobs: list[Job], *, workers: int | None = None, progress: bool = True) -> Summary:
-    """Execute ``jobs`` on a pool of ``workers`` processes (default: one per core)."""
+def run(
+    jobs: list[Job],
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    executor: str = "local",
+    scheduler: str | None = None,
+    skip: set[Path] | None = None,
+) -> Summary:
+    """Execute ``jobs``; those whose output is in ``skip`` are counted as unchanged.
+
+    ``executor``: ``"local"`` runs a pool of ``workers`` processes (default: one per core);
+    ``"dask"`` submits to a Dask distributed cluster at ``scheduler`` (an address such as
+    ``tcp://host:8786``), or to a local cluster of ``workers`` processes when none is given.
+    """
     from tqdm import tqdm
 
     workers = max(1, workers or os.cpu_count() or 1)
-    summary = Summary()
+    skip = skip or set()
+    summary = Summary(skipped=[job for job in jobs if job.output in skip])
+    todo = [job for job in jobs if job.output not in skip]
     started = time.perf_counter()
-    bar = tqdm(total=len(jobs), unit="report", disable=not progress, desc="regenerating")
-    if workers == 1:
-        for job in jobs:
-            summary.outcomes.append(execute(job))
-            bar.update()
+    bar = tqdm(total=len(jobs), initial=len(summary.skipped), unit="report", disable=not progress, desc="regenerating")
+
+    def finished(outcome: Outcome) -> None:
+        summary.outcomes.append(outcome)
+        if not outcome.ok:
+            bar.write(f"failed: {outcome.job.output.name}: {outcome.error}")
+        bar.update()
+
+    if not todo:
+        pass
+    elif executor == "dask":
+        for outcome in _run_on_dask(todo, workers, scheduler):
+            finished(outcome)
+    elif executor != "local":
+        raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
+    elif workers == 1 or len(todo) == 1:
+        for job in todo:
+            finished(execute(job))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(execute, job) for job in jobs]
-            for future in as_completed(futures):
-                outcome = future.result()
-                summary.outcomes.append(outcome)
-                if not outcome.ok:
-                    bar.write(f"failed: {outcome.job.output.name}: {outcome.error}")
-                bar.update()
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+            for future in as_completed([pool.submit(execute, job) for job in todo]):
+                finished(future.result())
     bar.close()
     order = {job.output: position for position, job in enumerate(jobs)}
     summary.outcomes.sort(key=lambda o: order[o.job.output])
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _run_on_dask(jobs: list[Job], workers: int, scheduler: str | None):
+    """Run jobs on Dask distributed: an existing cluster, or a local one for this run."""
+    from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                  dashboard_address=None, silence_logs=40)
+    client = Client(scheduler or cluster)
+    try:
+        environment = {paths.ROOT_ENVIRONMENT_VARIABLE: os.environ.get(paths.ROOT_ENVIRONMENT_VARIABLE, "")}
+        futures = client.map(_execute_with_environment, jobs, environment=environment, pure=False)
+        for future in dask_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _execute_with_environment(job: Job, environment: dict) -> Outcome:
+    os.environ.update({k: v for k, v in environment.items() if v})
+    return execute(job)
 
 
 def remove_stale_temporaries(folder: Path) -> int:

@@ -20,9 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from workbench import __version__, paths, privacy
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
-from workbench.io import refiqda, study_csv, survey_exports
 from workbench.io.files import sha256_of, write_parquet_atomic, write_text_atomic
-from workbench.io.tables import check_columns, read_table, text
 
 STUDY_FILE = "study.yaml"
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
@@ -183,6 +181,8 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
         mapping_path = folder / config.survey_export
         files.append(mapping_path)
         try:
+            from workbench.io import survey_exports
+
             mapping = survey_exports.read_mapping(mapping_path)
             files += [mapping_path.parent / name for name in (mapping.file, mapping.dictionary) if name]
         except InputError:
@@ -191,6 +191,8 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
         mapping_path = folder / config.coding_export
         files.append(mapping_path)
         try:
+            from workbench.io import refiqda
+
             files.append(mapping_path.parent / refiqda.read_coding_mapping(mapping_path).file)
         except InputError:
             pass
@@ -199,6 +201,8 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
 
 def load_study(study: str | Path) -> Study:
     """Read and check every raw file of a study; raise :class:`InputError` on the first bad one."""
+    from workbench.io import refiqda, study_csv, survey_exports  # the readers (and pandera) only when raw files are read
+
     folder = study_folder(study)
     config = read_config(folder)
     instrument = load_instrument(config.instrument, folder)
@@ -239,6 +243,8 @@ def load_study(study: str | Path) -> Study:
 
 def _protect(config: StudyConfig, folder: Path, respondents, answers, codings):
     """Pseudonymise respondents and scrub excerpts before anything is stored or shown."""
+    from workbench.io.tables import check_columns, read_table, text
+
     key = privacy.study_key(config.id)
     respondents = respondents.assign(respondent_id=privacy.pseudonymise(respondents["respondent_id"], key))
     answers = answers.assign(respondent_id=privacy.pseudonymise(answers["respondent_id"], key))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 LEVEL_COLUMNS_PREFIX = "share_level_"
 
@@ -110,6 +109,8 @@ def microsystem_profile(scores: pd.DataFrame, *, confidence: float = 0.95) -> pd
         aggregations["n_cant_rate"] = ("n_cant_rate", "sum")
     aggregations |= {"mean": ("score", "mean"), "median": ("score", "median"), "sd": ("score", "std")}
     profile = scores.groupby(["microsystem_id", "characteristic_id"], sort=False).agg(**aggregations).reset_index()
+    from scipy import stats  # here, not at import: scipy.stats alone costs most of a second of start-up
+
     n = profile["n_scored"]
     critical = stats.t.ppf(0.5 + confidence / 2, (n - 1).where(n > 1))
     half_width = critical * profile["sd"] / np.sqrt(n)
