@@ -14,15 +14,16 @@ CONDA_NAME = {}
 
 
 def requirement_name(requirement: str) -> tuple[str, str]:
-    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
-    return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
+    match = re.match(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*(.*)$", requirement)
+    name = re.sub(r"\[.*\]", "", match.group(1)) if match.group(1) else match.group(1)
+    return name.lower().replace("_", "-"), match.group(2).replace(" ", "")
 
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = dict(requirement_name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = dict(requirement_name(d) for d in environment["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
+    conda = dict(requirement_name(d.split("#")[0]) for d in environment["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
     assert {CONDA_NAME.get(n, n): v for n, v in declared.items()} == conda
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     assert pip_section == ["-e ."]
