@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 STUDY ?= demo
 JOBS ?=
 
-.PHONY: report test lab demo notebooks lock clean
+.PHONY: report test lab demo notebooks lock clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) reports data/processed/*/
+
+# Timings of regeneration and of a national-scale study (several minutes; not part of the tests).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from tests.conftest import DEMO
 from workbench import coding, demo, survey

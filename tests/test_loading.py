@@ -172,3 +172,11 @@ def test_open_study_rebuilds_when_raw_data_changes(demo_copy):
 def test_unknown_study_lists_the_known_ones(project):
     with pytest.raises(InputError, match=r"no study called 'nope'.*\['demo'\]"):
         load_study("nope")
+
+
+def test_codings_without_positions_load(demo_copy):
+    path = demo_copy / "coded_segments.csv"
+    rows = rows_of(path)
+    rewrite(path, [{k: v for k, v in row.items() if k not in ("start", "end")} for row in rows])
+    study = load_study("demo")
+    assert len(study.codings) == len(rows) and study.codings["start"].isna().all()

@@ -20,6 +20,11 @@ def level_heatmap(table: pd.DataFrame, *, ax=None, vmin: float = 1.0, vmax: floa
     ax = ax or plt.gca()
     sns.heatmap(table.astype(float), ax=ax, cmap=LEVEL_PALETTE, vmin=vmin, vmax=vmax, annot=annotate, fmt=".1f",
                 annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white", cbar_kws={"label": cbar_label}, **kwargs)
+    return _matrix_axes(ax)
+
+
+def _matrix_axes(ax):
+    """Row and column labels only, column labels slanted so long names stay readable."""
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.tick_params(axis="x", labelrotation=45)
@@ -33,12 +38,7 @@ def count_heatmap(table: pd.DataFrame, *, ax=None, fmt: str = "d", cbar_label: s
     ax = ax or plt.gca()
     sns.heatmap(table, ax=ax, cmap="Blues", annot=True, fmt=fmt, annot_kws={"fontsize": 7}, linewidths=0.5,
                 linecolor="white", cbar_kws={"label": cbar_label}, **kwargs)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.tick_params(axis="x", labelrotation=45)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-    return ax
+    return _matrix_axes(ax)
 
 
 def share_bars(data: pd.DataFrame, *, x: str, y: str, ax=None, color: str = "#7f7f7f", xlabel: str | None = None):

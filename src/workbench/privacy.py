@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import re
@@ -56,8 +55,17 @@ def study_key(study_id: str, *, root: Path | None = None) -> bytes:
 
 def pseudonymise(values: pd.Series, key: bytes, *, prefix: str = "P") -> pd.Series:
     """Keyed-hash pseudonyms: the same value and key always give the same pseudonym."""
-    mapping = {v: f"{prefix}-{hmac.new(key, str(v).encode('utf-8'), hashlib.sha256).hexdigest()[:12]}" for v in values.unique()}
-    return values.map(mapping).astype(values.dtype)
+    codes, uniques = pd.factorize(values)
+    pseudonyms = np.array([f"{prefix}-{hmac.digest(key, str(v).encode('utf-8'), 'sha256').hex()[:12]}" for v in uniques], dtype=object)
+    result = pseudonyms[codes] if len(uniques) else np.array([], dtype=object)
+    return pd.Series(result, index=values.index, name=values.name).astype(values.dtype)
+
+
+def scrub_series(texts: pd.Series, scrub) -> pd.Series:
+    """Apply ``scrub`` once per distinct text (excerpts repeat: one per coder of a segment)."""
+    codes, uniques = pd.factorize(texts)
+    cleaned = np.array([scrub(t) for t in uniques], dtype=object)
+    return pd.Series(cleaned[codes] if len(uniques) else np.array([], dtype=object), index=texts.index, name=texts.name).astype(texts.dtype)
 
 
 def scrubber(names: list[str] | None = None, extra_patterns: list[tuple[str, str]] | None = None):

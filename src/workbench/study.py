@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench import __version__, paths, privacy
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
-from workbench.io.files import sha256_of, write_parquet_atomic, write_text_atomic
+from workbench.io.files import read_yaml_model, sha256_of, write_parquet_atomic, write_text_atomic
 
 STUDY_FILE = "study.yaml"
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
@@ -150,19 +149,7 @@ def study_folder(study: str | Path) -> Path:
 
 def read_config(folder: Path) -> StudyConfig:
     path = folder / STUDY_FILE
-    shown = _shown(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"file not found; every study folder needs a {STUDY_FILE}", file=shown) from None
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", file=shown) from None
-    try:
-        return StudyConfig.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InputError(f"setting '{location}': {first['msg']}", file=shown, more=error.error_count() - 1) from None
+    return read_yaml_model(path, StudyConfig, shown=_shown(path), missing=f"file not found; every study folder needs a {STUDY_FILE}")
 
 
 def _shown(path: Path) -> str:
@@ -246,14 +233,17 @@ def _protect(config: StudyConfig, folder: Path, respondents, answers, codings):
     from workbench.io.tables import check_columns, read_table, text
 
     key = privacy.study_key(config.id)
-    respondents = respondents.assign(respondent_id=privacy.pseudonymise(respondents["respondent_id"], key))
-    answers = answers.assign(respondent_id=privacy.pseudonymise(answers["respondent_id"], key))
+    pseudonyms = privacy.pseudonymise(respondents["respondent_id"], key)
+    # answers hold each respondent many times: look their pseudonym up rather than hash again
+    position = pd.Index(respondents["respondent_id"]).get_indexer(answers["respondent_id"])
+    answers = answers.assign(respondent_id=pseudonyms.take(position).to_numpy())
+    respondents = respondents.assign(respondent_id=pseudonyms.to_numpy())
     names: list[str] = []
     if config.privacy.roster:
         roster_path = folder / config.privacy.roster
         names = check_columns(read_table(roster_path, label=_shown(roster_path)), [text("name")], file=_shown(roster_path))["name"].tolist()
     scrub = privacy.scrubber(names, [(p.pattern, p.replacement) for p in config.privacy.scrub_patterns])
-    codings = codings.assign(excerpt=codings["excerpt"].map(scrub))
+    codings = codings.assign(excerpt=privacy.scrub_series(codings["excerpt"], scrub))
     return respondents, answers, codings
 
 

@@ -37,29 +37,29 @@ def item_summary(
     [2, 1, 2.0]
     """
     by = list(by)
-    grouped = answers.groupby(by, sort=False, observed=True)
-    scored = answers["level"].astype("float64")
-    summary = pd.DataFrame({
-        "n_respondents": grouped.size(),
-        "n_rated": answers["answer"].eq("level").groupby([answers[c] for c in by], sort=False).sum(),
-        "n_cant_rate": answers["answer"].eq("cant_rate").groupby([answers[c] for c in by], sort=False).sum(),
-        "n_no_answer": answers["answer"].eq("no_answer").groupby([answers[c] for c in by], sort=False).sum(),
-        "mean": scored.groupby([answers[c] for c in by], sort=False).mean(),
-        "median": scored.groupby([answers[c] for c in by], sort=False).median(),
-        "sd": scored.groupby([answers[c] for c in by], sort=False).std(),
-    })
-    summary["cant_rate_share"] = summary["n_cant_rate"] / summary["n_respondents"]
-    rated = answers[answers["level"].notna()].astype({"level": "int64"})  # a masked-dtype column index reindexes wrongly in pandas 3.1
-    counts = rated.groupby(by + ["level"], sort=False).size().unstack("level", fill_value=0)
-    counts = counts.reindex(columns=list(levels), fill_value=0)
-    shares = counts.div(counts.sum(axis=1), axis=0).rename(columns=lambda value: f"{LEVEL_COLUMNS_PREFIX}{int(value)}")
-    shares.columns.name = None
     unexpected = sorted(set(answers["level"].dropna().astype(int)) - set(levels))
     if unexpected:
         raise ValueError(f"answers hold levels {unexpected}, which are not among levels={list(levels)}")
-    summary = summary.join(shares).reset_index()
-    share_columns = [c for c in summary.columns if c.startswith(LEVEL_COLUMNS_PREFIX)]
-    summary[share_columns] = summary[share_columns].fillna(0.0).mask(summary["n_rated"].eq(0), axis=0)  # no rating: no distribution
+    # One grouping, numeric columns only: grouping 2.5 million rows by text keys once, not once per statistic.
+    level = answers["level"].astype("float64")
+    numbers = pd.DataFrame({
+        "n_respondents": 1,
+        "n_rated": answers["answer"].eq("level").astype("int64"),
+        "n_cant_rate": answers["answer"].eq("cant_rate").astype("int64"),
+        "n_no_answer": answers["answer"].eq("no_answer").astype("int64"),
+        "mean": level,
+        **{f"{LEVEL_COLUMNS_PREFIX}{v}": level.eq(v).astype("int64") for v in levels},
+    })
+    grouped = numbers.groupby([answers[c] for c in by], sort=False, observed=True)
+    sums = grouped.sum()
+    summary = sums[["n_respondents", "n_rated", "n_cant_rate", "n_no_answer"]].copy()
+    summary["mean"] = grouped["mean"].mean()
+    summary["median"] = grouped["mean"].median()
+    summary["sd"] = grouped["mean"].std()
+    summary["cant_rate_share"] = summary["n_cant_rate"] / summary["n_respondents"]
+    share_columns = [f"{LEVEL_COLUMNS_PREFIX}{v}" for v in levels]
+    summary[share_columns] = sums[share_columns].div(summary["n_rated"].where(summary["n_rated"] > 0), axis=0)  # no rating: no distribution
+    summary = summary.reset_index()
     count_columns = ["n_respondents", "n_rated", "n_cant_rate", "n_no_answer"]
     summary[count_columns] = summary[count_columns].astype("int64")
     return summary

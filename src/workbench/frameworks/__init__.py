@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from workbench.errors import InputError
+from workbench.io.files import read_yaml_model
 
 SHIPPED = Path(__file__).parent
 
@@ -169,19 +169,7 @@ def _resolve(name_or_path: str | Path, base: Path | None) -> Path:
 
 
 def _read(path: Path, model: type[BaseModel]) -> BaseModel:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
-    except FileNotFoundError:
-        raise InputError("file not found", file=path) from None
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", file=path) from None
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InputError(f"element '{location}': {first['msg']}", file=path, more=error.error_count() - 1) from None
+    return read_yaml_model(path, model, kind="element")
 
 
 @cache

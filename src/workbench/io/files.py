@@ -81,3 +81,26 @@ def stable_zip(data: bytes, when: datetime) -> bytes:
                 content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, content)
             target.writestr(stable, content)
     return out.getvalue()
+
+
+def read_yaml_model(path: Path, model, *, shown=None, missing: str = "file not found", kind: str = "setting"):
+    """Read a YAML file into a pydantic ``model``; any problem is one InputError naming the
+    file and, for a wrong value, the dotted path of the ``kind`` ("setting", "element") at fault."""
+    import yaml
+    from pydantic import ValidationError
+
+    from workbench.errors import InputError
+
+    shown = shown or str(path)
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(missing, file=shown) from None
+    except yaml.YAMLError as error:
+        raise InputError(f"not valid YAML: {error}", file=shown) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise InputError(f"{kind} '{location}': {first['msg']}", file=shown, more=error.error_count() - 1) from None

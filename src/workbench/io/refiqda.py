@@ -41,12 +41,11 @@ from typing import Literal
 from xml.etree import ElementTree
 
 import pandas as pd
-import yaml
 from defusedxml import ElementTree as SafeElementTree
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from workbench.errors import InputError
-from workbench.io.files import stable_zip, write_bytes_atomic
+from workbench.io.files import read_yaml_model, stable_zip, write_bytes_atomic
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -313,17 +312,7 @@ class CodingMapping(BaseModel):
 
 
 def read_coding_mapping(path: Path, *, label: str | None = None) -> CodingMapping:
-    shown = label or str(path)
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return CodingMapping.model_validate(raw)
-    except FileNotFoundError:
-        raise InputError("mapping file not found", file=shown) from None
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", file=shown) from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise InputError(f"setting '{'.'.join(str(p) for p in first['loc'])}': {first['msg']}", file=shown, more=error.error_count() - 1) from None
+    return read_yaml_model(path, CodingMapping, shown=label, missing="mapping file not found")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from workbench import schemas
@@ -72,24 +73,28 @@ def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.
     """The canonical wide survey frame (item cells ``"1"``.., ``"cant_rate"`` or ``""``,
     already checked by its reader) to ``(respondents, answers)`` in long form."""
     respondents = schemas.Respondents.validate(wide[["respondent_id", "microsystem_id", "role"]].reset_index(drop=True))
-    long = wide.melt(
-        id_vars=["respondent_id", "microsystem_id", "role"],
-        value_vars=instrument.item_ids,
-        var_name="item_id",
-        value_name="code",
-    )
-    characteristic_of = {item.id: item.characteristic for item in instrument.items}
-    long["characteristic_id"] = long["item_id"].map(characteristic_of)
-    long["answer"] = "level"
-    long.loc[long["code"].eq("cant_rate"), "answer"] = "cant_rate"
-    long.loc[long["code"].eq(""), "answer"] = "no_answer"
-    long["level"] = pd.to_numeric(long["code"].where(long["answer"].eq("level")), errors="raise").astype("Int64")
-    item_order = {item_id: position for position, item_id in enumerate(instrument.item_ids)}
-    respondent_order = {rid: position for position, rid in enumerate(respondents["respondent_id"])}
-    long = long.sort_values(
-        ["respondent_id", "item_id"],
-        key=lambda column: column.map(respondent_order if column.name == "respondent_id" else item_order),
-    ).reset_index(drop=True)
+    # Respondent-major order (each respondent's items together), built by repeat/tile: no sort,
+    # and text columns taken from text columns, so nothing is converted cell by cell.
+    items = instrument.item_ids
+    count = len(wide)
+    per_respondent = np.repeat(np.arange(count), len(items))
+    per_item = np.tile(np.arange(len(items)), count)
+    item_ids = pd.Series(items, dtype="str")
+    characteristic_ids = pd.Series([item.characteristic for item in instrument.items], dtype="str")
+    codes = pd.Series(wide[items].to_numpy(dtype=object).ravel())
+    code_index, code_values = pd.factorize(codes)
+    kinds = np.array(["cant_rate" if c == "cant_rate" else "no_answer" if c == "" else "level" for c in code_values], dtype=object)
+    levels = pd.array([int(c) if kind == "level" else None for c, kind in zip(code_values, kinds)], dtype="Int64")
+    long = pd.DataFrame({
+        "respondent_id": respondents["respondent_id"].take(per_respondent).to_numpy(),
+        "microsystem_id": respondents["microsystem_id"].take(per_respondent).to_numpy(),
+        "role": respondents["role"].take(per_respondent).to_numpy(),
+        "item_id": item_ids.take(per_item).to_numpy(),
+        "characteristic_id": characteristic_ids.take(per_item).to_numpy(),
+        "answer": pd.Series(kinds, dtype="str").take(code_index).to_numpy(),
+        "level": levels.take(code_index),
+        "code": codes,
+    })
     answers = schemas.SurveyAnswers.validate(long.drop(columns="code")[list(schemas.SurveyAnswers.to_schema().columns)])
     if len(answers) != len(wide) * len(instrument.item_ids):  # pragma: no cover - guards the reshape itself
         raise InputError("internal error: answers lost while reshaping")
@@ -173,8 +178,8 @@ def codings_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _check_segments_consistent(frame: pd.DataFrame, shown: str) -> None:
     """A segment is one stretch of one interview: every row of it must agree on both."""
-    for column in ("interview_id", "excerpt", *(c for c in ("start", "end") if c in frame.columns)):
-        values = frame[column].astype(str)
+    for column in ("interview_id", "excerpt", *(c for c in ("start", "end") if c in frame.columns and frame[c].notna().any())):
+        values = frame[column].astype("string").fillna("")
         differs = values.ne(values.groupby(frame["segment_id"], sort=False).transform("first"))
         if differs.any():
             row = int(differs.index[differs.to_numpy()][0])

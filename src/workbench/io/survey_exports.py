@@ -50,11 +50,11 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from workbench.errors import InputError
 from workbench.frameworks import Instrument
+from workbench.io.files import read_yaml_model
 from workbench.io.tables import check_columns, header_rows_of, identifier, iso_date, one_of, read_table
 
 CANT_RATE = "cant_rate"
@@ -104,19 +104,7 @@ class ImportSummary:
 
 
 def read_mapping(path: Path, *, label: str | None = None) -> SurveyMapping:
-    shown = label or str(path)
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("mapping file not found", file=shown) from None
-    except yaml.YAMLError as error:
-        raise InputError(f"not valid YAML: {error}", file=shown) from None
-    try:
-        return SurveyMapping.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise InputError(f"setting '{location}': {first['msg']}", file=shown, more=error.error_count() - 1) from None
+    return read_yaml_model(path, SurveyMapping, shown=label, missing="mapping file not found")
 
 
 def read_survey_export(

@@ -118,7 +118,11 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     header-only file, an undecodable file and a row with more or fewer cells than the header.
     """
     shown = label or path
-    rows = list(csv.reader(io.StringIO(decode_file(path, label=label), newline="")))
+    content = decode_file(path, label=label)
+    fast = _read_fast(content, header_rows, number_repeated_headers)
+    if fast is not None:
+        return fast
+    rows = list(csv.reader(io.StringIO(content, newline="")))
     header = rows[0]
     # Blank lines are skipped but still counted, so row numbers stay those a spreadsheet shows:
     # the index of each data row is its row number minus (header_rows + 1).
@@ -146,6 +150,35 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     elif duplicated:
         raise InputError(f"the header names column '{duplicated[0]}' more than once", file=shown, row=1)
     return pd.DataFrame(data, columns=columns, dtype=str, index=index)
+
+
+def _read_fast(content: str, header_rows: int, number_repeated_headers: bool) -> pd.DataFrame | None:
+    """pandas' C parser for well-formed files (most of them, and the large ones); None when
+    the careful reader is needed to keep row numbers or to say exactly what is wrong
+    (blank lines, rows of the wrong length, repeated headers, no data rows)."""
+    if re.search(r"\n[ \t\r]*\n", content.strip("\r\n")):
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(content, newline="")))
+    except StopIteration:
+        return None
+    columns = [c.strip() for c in header]
+    if len(set(columns)) != len(columns) and not number_repeated_headers:
+        return None
+    width = len(header)
+    if any(len(row) != width for row in csv.reader(io.StringIO(content, newline=""))):  # pandas would pad short rows silently
+        return None
+    try:
+        frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False, na_filter=False, header=0,
+                            skiprows=range(1, header_rows), skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if frame.empty or frame.isna().to_numpy().any() or len(frame.columns) != len(header):  # short rows come back as NaN
+        return None
+    frame.columns = columns if len(set(columns)) == len(columns) else frame.columns
+    if len(set(columns)) != len(columns):
+        return None
+    return frame
 
 
 def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
