@@ -190,9 +190,10 @@ def read_provenance(folder: Path) -> dict:
         return {}
 
 
-def unchanged(job: Job, recorded: dict, print_: str, folder: Path) -> bool:
+def unchanged(job: Job, recorded: dict, current: str, folder: Path) -> bool:
+    """The report exists and was made from exactly what it would be made from now."""
     key = job.output.relative_to(folder).as_posix()
-    return recorded.get(key) == print_ and job.output.exists() and job.html.exists()
+    return recorded.get(key) == current and job.output.exists() and job.html.exists()
 
 
 def notebook_parameters(notebook: Path) -> dict:

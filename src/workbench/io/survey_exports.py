@@ -57,8 +57,7 @@ from workbench.frameworks import Instrument
 from workbench.io.files import read_yaml_model
 from workbench.io.tables import check_columns, header_rows_of, identifier, iso_date, one_of, read_table
 
-CANT_RATE = "cant_rate"
-CANONICAL_CANT_RATE = "cant_rate"
+CANT_RATE = "cant_rate"  # in a mapping's levels, and in the canonical frame
 NOT_COMPLETED = "[not completed]"
 REDCAP_FIXED_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group")
 
@@ -181,7 +180,7 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
         unknown_roles = sorted(set(out["role"]) - set(roles))
         if unknown_roles:
             raise InputError(f"roles: maps to {unknown_roles}, which are not roles named in study.yaml ({', '.join(roles)})")
-    to_canonical = {code: (CANONICAL_CANT_RATE if level == CANT_RATE else str(level)) for code, level in mapping.levels.items()}
+    to_canonical = {code: (CANT_RATE if level == CANT_RATE else str(level)) for code, level in mapping.levels.items()}
     to_canonical[""] = ""
     for item in instrument.item_ids:
         out[item] = checked[mapping.items[item]].map(to_canonical)
