@@ -77,15 +77,6 @@ def peer_comparison(position: pd.DataFrame, *, labels: dict[str, str] | None = N
     return ax
 
 
-def evidence_scatter(pairs: pd.DataFrame, *, x: str = "survey_mean", y: str = "interview_density", hue: str | None = None, ax=None, **kwargs):
-    """Scatter of survey score against interview evidence (one point per microsystem)."""
-    ax = ax or plt.gca()
-    sns.scatterplot(data=pairs, x=x, y=y, hue=hue, ax=ax, **kwargs)
-    ax.set_xlabel("survey mean level")
-    ax.set_ylabel("coded segments per 1,000 words")
-    return ax
-
-
 def diverging_levels(summary: pd.DataFrame, *, labels: dict[str, str] | None = None, ax=None, key: str = "item_id",
                      level_names: tuple[str, str, str] = ("low", "middle", "high")):
     """Diverging stacked bars of the three levels per item, centred on the middle level,

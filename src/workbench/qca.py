@@ -82,10 +82,6 @@ class Term:
 
     literals: tuple[tuple[str, int], ...]
 
-    @classmethod
-    def of(cls, literals: dict[str, int], order: list[str]) -> "Term":
-        return cls(tuple((c, literals[c]) for c in order if c in literals))
-
     def label(self) -> str:
         return "*".join(c if v else f"~{c}" for c, v in self.literals) or "1"
 

@@ -177,16 +177,17 @@ def _guid(value: str | None) -> str:
     return (value or "").strip("{}").lower()
 
 
-def _read_code(element, parent: str | None, prefix: str, project: QdaProject, shown: str) -> None:
+def _read_code(element, parent: str | None, prefix: str, project: QdaProject, shown: str, namespace: str = PROJECT_NS) -> None:
+    """A code and its children, keyed by guid, with its path from the codebook's root."""
     guid = _guid(element.get("guid"))
     name = element.get("name", "")
     if not guid:
         raise InputError(f"a <Code> named {name!r} has no guid", file=shown)
     path = f"{prefix}/{name}" if prefix else name
-    description = element.findtext(_q("Description")) or ""
+    description = element.findtext(_q("Description", namespace)) or ""
     project.codes[guid] = Code(guid, name, path, element.get("isCodable", "true").lower() == "true", description.strip(), element.get("color"), parent)
-    for child in element.findall(_q("Code")):
-        _read_code(child, guid, path, project, shown)
+    for child in element.findall(_q("Code", namespace)):
+        _read_code(child, guid, path, project, shown, namespace)
 
 
 def _variable_values(element, variables: dict[str, str]) -> dict[str, str]:
@@ -544,17 +545,8 @@ def read_qdc(path: Path, *, label: str | None = None) -> pd.DataFrame:
     project = QdaProject(name="")
     holder = root.find(_q("Codes", CODEBOOK_NS))
     for code in holder.findall(_q("Code", CODEBOOK_NS)) if holder is not None else []:
-        _read_code_ns(code, None, "", project, CODEBOOK_NS)
+        _read_code(code, None, "", project, shown, CODEBOOK_NS)
     return project.codebook()
-
-
-def _read_code_ns(element, parent, prefix, project, namespace) -> None:
-    guid, name = _guid(element.get("guid")), element.get("name", "")
-    path = f"{prefix}/{name}" if prefix else name
-    description = element.findtext(_q("Description", namespace)) or ""
-    project.codes[guid] = Code(guid, name, path, element.get("isCodable", "true").lower() == "true", description.strip(), element.get("color"), parent)
-    for child in element.findall(_q("Code", namespace)):
-        _read_code_ns(child, guid, path, project, namespace)
 
 
 def _with_transcripts(codings: pd.DataFrame, interviews: pd.DataFrame, transcripts: dict[str, str] | None):
