@@ -58,3 +58,51 @@ def test_excerpts_are_seeded_distinct_and_carry_no_person():
     assert first["excerpt"].is_unique and len(first) == 2
     assert list(first.columns) == ["microsystem_id", "interview_id", "interviewee_role", "excerpt"]
     assert coding.excerpts_for(kept, code_id="measurement", microsystem_id="B", n=5)["microsystem_id"].eq("B").all()
+
+
+QUOTABLE = pd.DataFrame(
+    [
+        # segment, unit, code, excerpt, coders who applied it, coders of the segment
+        ("q1", "A", "measurement", "we post the infection rate weekly", 2, 2),
+        ("q1", "A", "interdependence", "we post the infection rate weekly", 2, 2),
+        ("q2", "A", "measurement", "the run chart sits by the nurses' station", 2, 2),
+        ("q3", "A", "measurement", "numbers", 2, 2),
+        ("q4", "A", "measurement", "one coder thought this was about measuring turnaround", 1, 2),
+        ("q5", "B", "measurement", "audit results come back to the team each month", 1, 2),
+        ("q6", "B", "measurement", "audit results come back to the team each month", 1, 2),
+        ("q7", "B", "interdependence", "the pharmacist joins our huddle", 2, 2),
+    ],
+    columns=["segment_id", "microsystem_id", "code_id", "excerpt", "n_coders_applied", "n_coders_of_segment"],
+).assign(interview_id=lambda f: "i" + f["microsystem_id"], interviewee_role="Nurse")
+
+
+def test_representative_excerpts_prefer_agreed_pure_typical_segments():
+    best = coding.representative_excerpts(QUOTABLE, code_id="measurement", n=5)
+    # q2 is agreed and pure; q3 agreed and pure but far from the typical length; q1 agreed
+    # but shares its segment with another code; the single-coder segments come last, the
+    # repeated excerpt of B only once.
+    assert best["excerpt"].tolist() == [
+        "the run chart sits by the nurses' station", "numbers", "we post the infection rate weekly",
+        "audit results come back to the team each month", "one coder thought this was about measuring turnaround",
+    ]
+    assert best["other_codes"].tolist() == ["", "", "interdependence", "", ""]
+    assert best["coders_agreed"].tolist() == [True, True, True, False, False]
+    assert coding.representative_excerpts(QUOTABLE, code_id="measurement", microsystem_id="B", n=3)["excerpt"].tolist() == [
+        "audit results come back to the team each month"]
+    assert coding.representative_excerpts(QUOTABLE, code_id="constancy_of_purpose").empty
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        coding.representative_excerpts(QUOTABLE, code_id="measurement", n=0)
+
+
+def test_excerpts_by_microsystem_match_one_call_per_microsystem_and_code():
+    codes = ["measurement", "interdependence", "constancy_of_purpose"]
+    together = coding.representative_excerpts_by_microsystem(QUOTABLE, codes=codes, n=2)
+    one_by_one = pd.concat(
+        [coding.representative_excerpts(QUOTABLE, code_id=code, microsystem_id=unit, n=2).assign(code_id=code)
+         for unit in ["A", "B"] for code in codes],
+        ignore_index=True,
+    )
+    key = ["microsystem_id", "code_id", "excerpt"]
+    pd.testing.assert_frame_equal(together.sort_values(key).reset_index(drop=True),
+                                  one_by_one[together.columns].sort_values(key).reset_index(drop=True))
+    assert len(together) == 2 + 1 + 1 + 1  # A: two measurement, one interdependence; B: one of each

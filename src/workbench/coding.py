@@ -122,6 +122,9 @@ def cooccurrence(segments: pd.DataFrame, *, rows: list[str], columns: list[str] 
     return table
 
 
+EXCERPT_COLUMNS = ["microsystem_id", "interview_id", "interviewee_role", "excerpt", "other_codes", "coders_agreed"]
+
+
 def representative_excerpts(segments: pd.DataFrame, *, code_id: str, microsystem_id: str | None = None, n: int = 3) -> pd.DataFrame:
     """The excerpts that show a code most plainly: the verbatim evidence a paper quotes.
 
@@ -134,24 +137,45 @@ def representative_excerpts(segments: pd.DataFrame, *, code_id: str, microsystem
     DataFrame: ``microsystem_id``, ``interview_id``, ``interviewee_role``, ``excerpt``,
     ``other_codes`` (other codes on the segment), ``coders_agreed``.
     """
+    chosen = segments["code_id"].eq(code_id)
+    if microsystem_id is not None:
+        chosen &= segments["microsystem_id"].eq(microsystem_id)
+    best = _best_excerpts(segments, chosen, by=["code_id"], n=n)
+    return best[EXCERPT_COLUMNS].reset_index(drop=True)
+
+
+def representative_excerpts_by_microsystem(segments: pd.DataFrame, *, codes: list[str], n: int = 1) -> pd.DataFrame:
+    """:func:`representative_excerpts` for every microsystem x code at once (the quotes of a
+    meta-matrix); the same ranking, with the typical length taken within each microsystem.
+
+    Returns
+    -------
+    DataFrame: ``code_id`` and the columns of :func:`representative_excerpts`; up to ``n``
+    rows per microsystem x code, none where a microsystem has no segment with the code.
+    """
+    best = _best_excerpts(segments, segments["code_id"].isin(codes), by=["microsystem_id", "code_id"], n=n)
+    return best[["code_id", *EXCERPT_COLUMNS]].reset_index(drop=True)
+
+
+def _best_excerpts(segments: pd.DataFrame, chosen: pd.Series, *, by: list[str], n: int) -> pd.DataFrame:
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    codes_on = segments.groupby("segment_id")["code_id"].agg(lambda c: sorted(set(c)))
-    chosen = segments[segments["code_id"].eq(code_id)]
-    if microsystem_id is not None:
-        chosen = chosen[chosen["microsystem_id"].eq(microsystem_id)]
-    if chosen.empty:
-        return pd.DataFrame(columns=["microsystem_id", "interview_id", "interviewee_role", "excerpt", "other_codes", "coders_agreed"])
-    lengths = chosen["excerpt"].str.len()
-    ranked = chosen.assign(
-        coders_agreed=chosen["n_coders_applied"].eq(chosen["n_coders_of_segment"]),
-        other_codes=chosen["segment_id"].map(lambda s: ", ".join(c for c in codes_on[s] if c != code_id)),
-        distance=(lengths - lengths.median()).abs(),
+    rows = segments[chosen]
+    pairs = segments.loc[segments["segment_id"].isin(rows["segment_id"]), ["segment_id", "code_id"]].drop_duplicates()
+    others = pairs.merge(pairs, on="segment_id", suffixes=("", "_other"))
+    others = others[others["code_id"].ne(others["code_id_other"])].sort_values("code_id_other")
+    other_codes = others.groupby(["segment_id", "code_id"], sort=False)["code_id_other"].agg(", ".join)
+    lengths = rows["excerpt"].str.len()
+    ranked = rows.assign(
+        coders_agreed=rows["n_coders_applied"].eq(rows["n_coders_of_segment"]),
+        other_codes=pd.MultiIndex.from_frame(rows[["segment_id", "code_id"]]).map(other_codes.to_dict()).fillna("")
+        if not other_codes.empty else "",
+        distance=(lengths - lengths.groupby([rows[key] for key in by]).transform("median")).abs(),
     )
-    ranked = ranked.sort_values(["coders_agreed", "other_codes", "distance", "segment_id"], ascending=[False, True, True, True],
-                                key=lambda c: c.str.len() if c.name == "other_codes" else c)
-    ranked = ranked.drop_duplicates("excerpt").head(n)
-    return ranked[["microsystem_id", "interview_id", "interviewee_role", "excerpt", "other_codes", "coders_agreed"]].reset_index(drop=True)
+    ranked = ranked.assign(purity=ranked["other_codes"].str.len(), disagreed=~ranked["coders_agreed"])
+    ranked = ranked.sort_values([*by, "disagreed", "purity", "distance", "segment_id"])
+    ranked = ranked.drop_duplicates([*by, "excerpt"])
+    return ranked.groupby(by, sort=False).head(n)
 
 
 def through_crosswalk(segments: pd.DataFrame, crosswalk) -> pd.DataFrame:

@@ -13,20 +13,17 @@ import hashlib
 import html
 import json
 import os
-import shutil
-import tempfile
 import time
 import traceback
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import paths
 from workbench.io.files import atomic_path, write_text_atomic
+from workbench.kernels import KERNEL, WarmKernel
 
 FEEDBACK_NOTEBOOK = "05-feedback-report.ipynb"
-KERNEL = "python3"
 
 
 @dataclass(frozen=True)
@@ -235,16 +232,23 @@ def _title(notebook: Path) -> str:
     return notebook.stem.split("-", 1)[-1].replace("-", " ").capitalize()
 
 
-def execute(job: Job, *, cwd: Path | None = None) -> Outcome:
-    """Execute one job; on success write its .ipynb and .html, on failure write nothing."""
+def execute(job: Job, *, kernel: WarmKernel | None = None) -> Outcome:
+    """Execute one job; on success write its .ipynb and .html, on failure write nothing.
+
+    ``kernel``: a warm kernel to run in (see :mod:`workbench.kernels`); by default a
+    kernel is started for this job alone.
+    """
+    if kernel is None:
+        with WarmKernel(cwd=job.notebook.parent) as own:
+            return execute(job, kernel=own)
     import papermill
 
     started = time.perf_counter()
     try:
-        with atomic_path(job.output) as executed, _private_kernel_sockets() as kernel_config:
+        with atomic_path(job.output) as executed:
             papermill.execute_notebook(
                 str(job.notebook), str(executed), parameters=job.parameters, kernel_name=KERNEL,
-                cwd=str(cwd or job.notebook.parent), progress_bar=False, log_output=False, config=kernel_config,
+                progress_bar=False, log_output=False, **kernel.lease(cwd=job.notebook.parent),
             )
             with atomic_path(job.html) as page:
                 page.write_text(to_html(executed, title=job.title), encoding="utf-8")
@@ -253,20 +257,21 @@ def execute(job: Job, *, cwd: Path | None = None) -> Outcome:
     return Outcome(job, time.perf_counter() - started)
 
 
-@contextmanager
-def _private_kernel_sockets():
-    """Kernel configuration for local (ipc) sockets in a fresh private folder.
+# Each worker process of the local pool keeps one warm kernel for all the reports it runs.
+_worker_kernel: WarmKernel | None = None
 
-    Study data then never crosses a network port, and kernels started at the same time
-    by parallel workers cannot pick the same socket files.
-    """
-    from traitlets.config import Config
 
-    folder = tempfile.mkdtemp(prefix="workbench-kernel-")
-    try:
-        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def _start_worker(cwd: Path) -> None:
+    from multiprocessing.util import Finalize
+
+    global _worker_kernel
+    _worker_kernel = WarmKernel(cwd=cwd)
+    # Runs when the pool stops the worker (atexit does not run in pool workers).
+    Finalize(_worker_kernel, _worker_kernel.shutdown, exitpriority=10)
+
+
+def _execute_in_worker(job: Job) -> Outcome:
+    return execute(job, kernel=_worker_kernel)
 
 
 def _describe(error: Exception) -> str:
@@ -329,11 +334,13 @@ def run(
     elif executor != "local":
         raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
     elif workers == 1 or len(todo) == 1:
-        for job in todo:
-            finished(execute(job))
+        with WarmKernel(cwd=todo[0].notebook.parent) as kernel:
+            for job in todo:
+                finished(execute(job, kernel=kernel))
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            for future in as_completed([pool.submit(execute, job) for job in todo]):
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_start_worker,
+                                 initargs=(todo[0].notebook.parent,)) as pool:
+            for future in as_completed([pool.submit(_execute_in_worker, job) for job in todo]):
                 finished(future.result())
     bar.close()
     order = {job.output: position for position, job in enumerate(jobs)}
@@ -432,23 +439,25 @@ def refresh_source_notebooks(*, root: Path | None = None) -> list[Outcome]:
     """
     import nbformat
 
-    outcomes = []
-    for notebook in sorted(paths.notebooks_dir(root).glob("[0-9][0-9]-*.ipynb")):
-        job = Job(notebook, notebook, {}, _title(notebook))
-        started = time.perf_counter()
-        try:
-            import papermill
+    import papermill
 
-            with atomic_path(notebook) as executed, _private_kernel_sockets() as kernel_config:
-                papermill.execute_notebook(str(notebook), str(executed), kernel_name=KERNEL, cwd=str(notebook.parent),
-                                           progress_bar=False, log_output=False, config=kernel_config)
-                book = nbformat.read(executed, as_version=4)
-                book.metadata.pop("papermill", None)
-                for cell in book.cells:
-                    cell.metadata.pop("papermill", None)
-                    cell.metadata.pop("execution", None)
-                nbformat.write(book, executed)
-            outcomes.append(Outcome(job, time.perf_counter() - started))
-        except Exception as error:
-            outcomes.append(Outcome(job, time.perf_counter() - started, _describe(error)))
+    outcomes = []
+    folder = paths.notebooks_dir(root)
+    with WarmKernel(cwd=folder) as kernel:
+        for notebook in sorted(folder.glob("[0-9][0-9]-*.ipynb")):
+            job = Job(notebook, notebook, {}, _title(notebook))
+            started = time.perf_counter()
+            try:
+                with atomic_path(notebook) as executed:
+                    papermill.execute_notebook(str(notebook), str(executed), kernel_name=KERNEL, progress_bar=False,
+                                               log_output=False, **kernel.lease())
+                    book = nbformat.read(executed, as_version=4)
+                    book.metadata.pop("papermill", None)
+                    for cell in book.cells:
+                        cell.metadata.pop("papermill", None)
+                        cell.metadata.pop("execution", None)
+                    nbformat.write(book, executed)
+                outcomes.append(Outcome(job, time.perf_counter() - started))
+            except Exception as error:
+                outcomes.append(Outcome(job, time.perf_counter() - started, _describe(error)))
     return outcomes

@@ -1,0 +1,153 @@
+"""Warm kernels: one Jupyter kernel that runs report after report.
+
+Starting a kernel and importing pandas, statsmodels and seaborn into it costs more than
+most of our notebooks take to compute. A warm kernel pays that once: between reports its
+namespace is cleared (a fresh session, so cells number from 1 again), figures are closed,
+and the display settings a notebook may change (matplotlib rcParams, pandas display
+options, warning filters) are put back as they were before the first report. Modules
+stay imported, which is the point.
+
+What a reset cannot undo is a notebook changing a library's internals; our notebooks do
+not, and the regeneration tests compare warm and cold reports to keep it so.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+KERNEL = "python3"
+
+# Runs silently in the kernel before every report. The first run records the settings to
+# restore; later runs restore them. Kept in a module so that the namespace reset keeps it.
+_RESET = """
+import sys as _sys, types as _types, warnings as _warnings
+import matplotlib as _mpl, matplotlib.pyplot as _plt, pandas as _pd
+_state = _sys.modules.get("_workbench_warm_kernel")
+if _state is None:
+    _state = _sys.modules["_workbench_warm_kernel"] = _types.ModuleType("_workbench_warm_kernel")
+    _state.rc = {k: v for k, v in _mpl.rcParams.items() if k != "backend"}
+    _state.filters = list(_warnings.filters)
+_plt.close("all")
+_mpl.rcParams.update(_state.rc)
+_warnings.filters[:] = _state.filters
+getattr(_warnings, "_filters_mutated", lambda: None)()  # so cached 'once' decisions are dropped
+_pd.reset_option("display")
+get_ipython().reset(new_session=True)
+"""
+
+
+class WarmKernel:
+    """A kernel kept alive across reports; :meth:`lease` hands it out clean.
+
+    Its sockets are local (ipc) files in a private folder, so study data never crosses a
+    network port and parallel workers never pick the same socket.
+    """
+
+    def __init__(self, *, cwd: Path, kernel_name: str = KERNEL):
+        self.cwd = Path(cwd)
+        self.kernel_name = kernel_name
+        self.manager = None
+        self.client = None
+        self._folder = None
+        self.reports_run = 0
+
+    def lease(self, cwd: Path | None = None) -> dict:
+        """Keyword arguments that make ``papermill.execute_notebook`` run in this kernel,
+        after starting it (or restarting a dead one, or one in another folder than ``cwd``)
+        and clearing what the last report left."""
+        from jupyter_core.utils import run_sync
+
+        if cwd is not None and Path(cwd) != self.cwd:
+            self.shutdown()
+            self.cwd = Path(cwd)
+        if self.manager is None or not run_sync(self.manager.is_alive)():
+            self.shutdown()
+            self._start()
+        # A fresh client for every report: with nbclient 0.11, a client that has run one
+        # notebook was seen to receive no further replies.
+        self._connect()
+        self._reset()
+        self.reports_run += 1
+        return {"engine_name": _register_engine(), "km": self.manager, "kc": self.client}
+
+    def _start(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._folder = tempfile.mkdtemp(prefix="workbench-kernel-")
+        self.manager = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
+                                          ip=os.path.join(self._folder, "kernel"))
+        run_sync(self.manager.start_kernel)(cwd=str(self.cwd))
+
+    def _connect(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.client is not None:
+            self.client.stop_channels()
+        self.client = self.manager.client()
+        self.client.start_channels()
+        run_sync(self.client.wait_for_ready)(timeout=60)
+
+    def _reset(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        msg_id = self.client.execute(_RESET, silent=True, store_history=False)
+        while True:
+            reply = run_sync(self.client.get_shell_msg)(timeout=120)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"could not reset the kernel between reports: {content.get('ename')}: {content.get('evalue')}")
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.client is not None:
+            self.client.stop_channels()
+            self.client = None
+        if self.manager is not None:
+            try:
+                run_sync(self.manager.shutdown_kernel)(now=False)
+            except Exception:  # already gone; nothing left to stop
+                pass
+            self.manager = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def __enter__(self) -> WarmKernel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+ENGINE = "workbench-warm-kernel"
+
+
+@functools.cache
+def _register_engine() -> str:
+    """papermill's nbclient engine, made to run in a given kernel client as well as a given
+    kernel manager (papermill passes a manager through, but not a client, and a client
+    nbclient makes for a manager it does not own is never closed)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                     start_timeout=60, execution_timeout=None, km=None, kc=None, **_unused):
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, log=logger, log_output=log_output,
+                                             stdout_file=stdout_file, stderr_file=stderr_file,
+                                             timeout=execution_timeout, startup_timeout=start_timeout)
+            client.kc = kc
+            return client.execute()
+
+    papermill_engines.register(ENGINE, WarmKernelEngine)
+    return ENGINE
