@@ -30,6 +30,15 @@ def timed(command: list[str], env: dict) -> float:
     return time.perf_counter() - started
 
 
+def best_of(runs: int, function) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def project_copy() -> Path:
     root = Path(tempfile.mkdtemp(prefix="workbench-bench-"))
     shutil.copytree(CHECKOUT / "data" / "raw" / "demo", root / "data" / "raw" / "demo")
@@ -111,10 +120,10 @@ def large_study() -> None:
     segments = stage("coding: segment codes (all coders agree)", lambda: coding.segment_codes(study.codings))
     stage("coding: case x code matrix", lambda: coding.case_code_matrix(segments, codes=sorted(segments["code_id"].unique()),
                                                                         microsystems=study.microsystems["microsystem_id"].tolist()))
+    # Sub-second timings on a busy 2-core machine jitter: compare the best of three runs each.
     rated = study.answers[study.answers["level"].notna()].astype({"level": "float64"})
-    started = time.perf_counter()
-    rated.groupby(["microsystem_id", "item_id"])["level"].mean()
-    floor = time.perf_counter() - started
+    floor = best_of(3, lambda: rated.groupby(["microsystem_id", "item_id"])["level"].mean())
+    item_summary_time = best_of(3, lambda: survey.item_summary(study.answers))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n3. Large study: {counts['microsystems']:,} microsystems, {counts['respondents']:,} respondents, "
           f"{counts['answers']:,} answers, {counts['codings']:,} codings")
@@ -122,8 +131,8 @@ def large_study() -> None:
         print(f"   {name:<55} {seconds:7.2f} s")
     total = sum(seconds for _, seconds in stages)
     print(f"   {'total':<55} {total:7.2f} s   (target < 15 s)")
-    item_summary_time = stages[1][1]
-    print(f"   bare pandas groupby-mean of the same answers (floor)     {floor:7.2f} s   item summary / floor {item_summary_time / floor:.1f}x (target <= 2x)")
+    print(f"   item summary, best of 3                                  {item_summary_time:7.2f} s")
+    print(f"   bare pandas groupby-mean of the same answers, best of 3  {floor:7.2f} s   item summary / floor {item_summary_time / floor:.1f}x (target <= 2x)")
     print(f"   peak memory of this process                              {peak:7.0f} MB  (target < 4096 MB)")
     del scores
     shutil.rmtree(root, ignore_errors=True)

@@ -67,7 +67,26 @@ def test_icc_by_item_gives_one_row_per_item():
     table = agreement.icc_by_item(REFERENCE).set_index("item_id")
     assert list(table.index) == ["item1", "item2", "item3"]
     assert table.loc["item2", "n"] == 19
-    assert table.loc["item3", "icc1"] == pytest.approx(R_ICC["item3"][0], abs=1e-9)
+    for item, (icc1, icc2) in R_ICC.items():
+        assert table.loc[item, ["icc1", "icc2"]].tolist() == pytest.approx([icc1, icc2], abs=1e-9)
+
+
+def test_icc_by_item_equals_one_anova_per_item_and_keeps_items_too_thin_for_one():
+    rng = np.random.default_rng(7)
+    answers = pd.DataFrame({
+        "microsystem_id": rng.choice(list("ABCDEFG"), 400),
+        "item_id": rng.choice(["m", "c", "s"], 400),
+        "answer": "level",
+        "level": pd.array(rng.integers(1, 4, 400), dtype="Int64"),
+    })
+    thin = pd.DataFrame({"microsystem_id": ["A", "A", "A"], "item_id": "lonely", "answer": "level", "level": pd.array([1, 2, 3], dtype="Int64")})
+    for size in ("mean", "adjusted"):
+        table = agreement.icc_by_item(pd.concat([answers, thin], ignore_index=True), group_size=size).set_index("item_id")
+        for item, part in answers.groupby("item_id"):
+            one = agreement.icc_oneway(part.astype({"level": "float64"}), group="microsystem_id", value="level", group_size=size)
+            assert table.loc[item].astype(float).tolist() == pytest.approx(one.astype(float).tolist(), rel=1e-12)
+        assert table.loc["lonely", ["n", "n_groups"]].tolist() == [3, 1]
+        assert table.loc["lonely", ["icc1", "icc2", "F", "p"]].isna().all()
 
 
 def test_alpha_and_item_total_match_r_multilevel():

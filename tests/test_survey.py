@@ -114,3 +114,36 @@ def test_no_rating_means_no_distribution_and_no_position():
     assert np.isnan(row[["share_level_1", "share_level_2", "share_level_3"]].astype(float)).all()
     profile = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "mean": [np.nan, 2.0], "ci_low": np.nan, "ci_high": np.nan, "n_scored": 0})
     assert np.isnan(survey.position_among_peers(profile, "A")["share_of_peers_below"].iloc[0])
+
+
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from([1, 2, 3, None])), min_size=1, max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_item_summary_moments_from_level_counts_equal_pandas_on_the_answers(rows):
+    answers = pd.DataFrame({
+        "microsystem_id": [unit for unit, _ in rows],
+        "item_id": "measurement",
+        "answer": ["level" if level else "cant_rate" for _, level in rows],
+        "level": pd.array([level for _, level in rows], dtype="Int64"),
+    })
+    summary = survey.item_summary(answers).set_index("microsystem_id").sort_index()
+    grouped = answers["level"].astype("float64").groupby(answers["microsystem_id"])
+    expected = pd.DataFrame({"mean": grouped.mean(), "median": grouped.median(), "sd": grouped.std()}).sort_index()
+    pd.testing.assert_frame_equal(summary[["mean", "median", "sd"]], expected, check_names=False, rtol=1e-12)
+
+
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["Nurse", "Physician"]),
+                          st.sampled_from(["level", "cant_rate", "no_answer"]), st.sampled_from([1, 2, 3])), min_size=1, max_size=40))
+@settings(max_examples=100, deadline=None)
+def test_item_summary_groups_and_counts_as_pandas_groupby_does(rows):
+    answers = pd.DataFrame(rows, columns=["microsystem_id", "role", "answer", "level"])
+    answers["level"] = pd.array(answers["level"].where(answers["answer"].eq("level")), dtype="Int64")
+    summary = survey.item_summary(answers, by=("microsystem_id", "role"))
+    grouped = answers.groupby(["microsystem_id", "role"], sort=False)
+    expected = pd.DataFrame({
+        "n_respondents": grouped.size(),
+        "n_rated": grouped["answer"].apply(lambda a: a.eq("level").sum()),
+        "n_cant_rate": grouped["answer"].apply(lambda a: a.eq("cant_rate").sum()),
+        "n_no_answer": grouped["answer"].apply(lambda a: a.eq("no_answer").sum()),
+    }).reset_index()
+    pd.testing.assert_frame_equal(summary[expected.columns].astype({"microsystem_id": object, "role": object}),
+                                  expected.astype({"microsystem_id": object, "role": object}), check_dtype=False)

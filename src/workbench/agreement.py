@@ -136,50 +136,66 @@ def icc_oneway(
     ``df_between``, ``df_within``, ``p``, ``icc1``, ``icc2``, ``eta_squared``.
     """
     frame = data[[group, value]].dropna()
-    values = frame[value].astype("float64")
-    sizes = values.groupby(frame[group], sort=False).size()
-    means = values.groupby(frame[group], sort=False).mean()
-    n, j = len(values), len(sizes)
-    if j < 2 or n <= j:
-        raise ValueError(f"an ICC needs at least two groups and more answers than groups; got {n} answers in {j} groups")
-    grand = values.mean()
-    ss_between = float((sizes * (means - grand) ** 2).sum())
-    ss_within = float(((values - frame[group].map(means)) ** 2).sum())
-    df_between, df_within = j - 1, n - j
-    ms_between, ms_within = ss_between / df_between, ss_within / df_within
-    if group_size == "mean":
-        k = n / j
-    elif group_size == "adjusted":
-        k = (n - float((sizes**2).sum()) / n) / (j - 1)
-    else:
-        raise ValueError(f"group_size must be 'mean' or 'adjusted', got {group_size!r}")
-    f = _ratio(ms_between, ms_within)
-    return pd.Series({
-        "n": n, "n_groups": j, "group_size": k, "ms_between": ms_between, "ms_within": ms_within, "F": f,
-        "df_between": df_between, "df_within": df_within, "p": float(stats.f.sf(f, df_between, df_within)),
-        "icc1": _ratio(ms_between - ms_within, ms_between + (k - 1) * ms_within),
-        "icc2": (ms_between - ms_within) / ms_between if ms_between > 0 else np.nan,
-        "eta_squared": ss_between / (ss_between + ss_within) if ss_between + ss_within > 0 else np.nan,
-    })
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """numerator / denominator, NaN when nothing varies (0 / 0), inf when only the numerator does."""
-    if denominator == 0:
-        return np.nan if numerator == 0 else np.inf
-    return numerator / denominator
+    result = _oneway_anova(frame[value].to_numpy(dtype="float64"), np.zeros(len(frame), dtype="int64"), 1,
+                           pd.factorize(frame[group])[0], group_size).iloc[0]
+    if not result["n_groups"] >= 2 or not result["n"] > result["n_groups"]:
+        raise ValueError(f"an ICC needs at least two groups and more answers than groups; "
+                         f"got {int(result['n'])} answers in {int(result['n_groups'])} groups")
+    return result
 
 
 def icc_by_item(answers: pd.DataFrame, *, group: str = "microsystem_id", group_size: Literal["mean", "adjusted"] = "mean") -> pd.DataFrame:
-    """:func:`icc_oneway` for each item: do microsystems differ more than their staff do?"""
+    """:func:`icc_oneway` for each item: do microsystems differ more than their staff do?
+
+    All items in one pass over the answers. An item with too few answers for an ICC
+    (fewer than two groups, or no more answers than groups) keeps its row, with its
+    counts and NaN statistics.
+    """
     rated = _rated(answers)
-    rows = {}
-    for item, part in rated.groupby("item_id", sort=False):
-        try:
-            rows[item] = icc_oneway(part, group=group, value="level", group_size=group_size)
-        except ValueError:  # too few answers for this item: say so with NaN, keep the others
-            rows[item] = pd.Series({"n": len(part), "n_groups": part[group].nunique()})
-    return pd.DataFrame(rows).T.rename_axis("item_id").reset_index()
+    item_index, items = pd.factorize(rated["item_id"])
+    table = _oneway_anova(rated["level"].to_numpy(dtype="float64"), item_index, len(items),
+                          pd.factorize(rated[group])[0], group_size)
+    too_few = (table["n_groups"] < 2) | (table["n"] <= table["n_groups"])
+    table.loc[too_few, [c for c in table.columns if c not in ("n", "n_groups")]] = np.nan
+    return table.assign(item_id=list(items))[["item_id", *table.columns]]
+
+
+def _oneway_anova(values: np.ndarray, part: np.ndarray, n_parts: int, group: np.ndarray, group_size: str) -> pd.DataFrame:
+    """One-way ANOVA of ``values`` on ``group`` within each of ``n_parts`` parts (e.g. items),
+    from counts and sums per part x group (bincount): one row of statistics per part."""
+    if group_size not in ("mean", "adjusted"):
+        raise ValueError(f"group_size must be 'mean' or 'adjusted', got {group_size!r}")
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    cell = part * n_groups + group
+    cells = n_parts * n_groups
+    cell_n = np.bincount(cell, minlength=cells).astype("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cell_mean = np.bincount(cell, weights=values, minlength=cells) / cell_n
+        n = np.bincount(part, minlength=n_parts).astype("float64")
+        grand = np.bincount(part, weights=values, minlength=n_parts) / n
+        # Deviations from each cell's own mean, not sums of squares, so nothing cancels.
+        ss_within = np.bincount(part, weights=(values - cell_mean[cell]) ** 2, minlength=n_parts)
+        sizes = cell_n.reshape(n_parts, n_groups)
+        ss_between = np.nansum(sizes * (cell_mean.reshape(n_parts, n_groups) - grand[:, None]) ** 2, axis=1)
+        j = (sizes > 0).sum(axis=1).astype("float64")
+        df_between, df_within = j - 1, n - j
+        ms_between, ms_within = ss_between / df_between, ss_within / df_within
+        k = n / j if group_size == "mean" else (n - (sizes**2).sum(axis=1) / n) / (j - 1)
+        f = _ratio(ms_between, ms_within)
+        icc1 = _ratio(ms_between - ms_within, ms_between + (k - 1) * ms_within)
+        icc2 = np.where(ms_between > 0, (ms_between - ms_within) / ms_between, np.nan)
+        eta_squared = np.where(ss_between + ss_within > 0, ss_between / (ss_between + ss_within), np.nan)
+    return pd.DataFrame({
+        "n": n.astype("int64"), "n_groups": j.astype("int64"), "group_size": k, "ms_between": ms_between, "ms_within": ms_within,
+        "F": f, "df_between": df_between, "df_within": df_within, "p": stats.f.sf(f, df_between, df_within),
+        "icc1": icc1, "icc2": icc2, "eta_squared": eta_squared,
+    })
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN when nothing varies (0 / 0), inf when only the numerator does."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator == 0, np.where(numerator == 0, np.nan, np.inf), np.asarray(numerator) / denominator)
 
 
 def agreement_flags(

@@ -258,6 +258,7 @@ def _manifest(folder: Path, config: StudyConfig) -> dict:
         "inputs": {path.relative_to(folder).as_posix(): sha256_of(path) for path in input_files(folder, config)},
         # Pseudonyms depend on the study's key: a new key must rebuild the processed frames.
         "pseudonym_key": hashlib.sha256(privacy.study_key(config.id)).hexdigest()[:16],
+        "pseudonym_scheme": privacy.PSEUDONYM_SCHEME,
     }
 
 

@@ -37,32 +37,81 @@ def item_summary(
     [2, 1, 2.0]
     """
     by = list(by)
-    unexpected = sorted(set(answers["level"].dropna().astype(int)) - set(levels))
-    if unexpected:
+    # Each answer becomes one outcome (a level's position, then can't rate, then no answer),
+    # counted per group with one bincount. The mean, median and sd of answers that can only
+    # take the given levels follow exactly from how often each level was chosen.
+    group, keys = _groups(answers, by)
+    kinds = len(levels) + 2
+    outcome = np.full(len(answers), -1, dtype="int64")
+    outcome[answers["answer"].eq("cant_rate").to_numpy()] = len(levels)
+    outcome[answers["answer"].eq("no_answer").to_numpy()] = len(levels) + 1
+    is_level = answers["level"].notna().to_numpy()
+    given = answers["level"].to_numpy(dtype="float64", na_value=np.nan)[is_level]
+    position = pd.Index(np.asarray(levels, dtype="float64")).get_indexer(given)
+    if (position < 0).any():
+        unexpected = sorted({int(v) if float(v).is_integer() else float(v) for v in given[position < 0]})
         raise ValueError(f"answers hold levels {unexpected}, which are not among levels={list(levels)}")
-    # One grouping, numeric columns only: grouping 2.5 million rows by text keys once, not once per statistic.
-    level = answers["level"].astype("float64")
-    numbers = pd.DataFrame({
-        "n_respondents": 1,
-        "n_rated": answers["answer"].eq("level").astype("int64"),
-        "n_cant_rate": answers["answer"].eq("cant_rate").astype("int64"),
-        "n_no_answer": answers["answer"].eq("no_answer").astype("int64"),
-        "mean": level,
-        **{f"{LEVEL_COLUMNS_PREFIX}{v}": level.eq(v).astype("int64") for v in levels},
-    })
-    grouped = numbers.groupby([answers[c] for c in by], sort=False, observed=True)
-    sums = grouped.sum()
-    summary = sums[["n_respondents", "n_rated", "n_cant_rate", "n_no_answer"]].copy()
-    summary["mean"] = grouped["mean"].mean()
-    summary["median"] = grouped["mean"].median()
-    summary["sd"] = grouped["mean"].std()
+    outcome[is_level] = position
+    counted = (group >= 0) & (outcome >= 0)
+    counts = np.bincount(group[counted] * kinds + outcome[counted], minlength=len(keys) * kinds).reshape(len(keys), kinds)
+    level_counts = counts[:, : len(levels)]
+    summary = keys.assign(
+        n_respondents=np.bincount(group[group >= 0], minlength=len(keys)),
+        n_rated=level_counts.sum(axis=1), n_cant_rate=counts[:, len(levels)], n_no_answer=counts[:, len(levels) + 1],
+    )
+    summary["mean"], summary["median"], summary["sd"] = _moments_from_counts(level_counts.astype("float64"), np.asarray(levels, dtype="float64"))
     summary["cant_rate_share"] = summary["n_cant_rate"] / summary["n_respondents"]
-    share_columns = [f"{LEVEL_COLUMNS_PREFIX}{v}" for v in levels]
-    summary[share_columns] = sums[share_columns].div(summary["n_rated"].where(summary["n_rated"] > 0), axis=0)  # no rating: no distribution
-    summary = summary.reset_index()
+    with np.errstate(invalid="ignore", divide="ignore"):  # no rating: no distribution
+        shares = level_counts / np.where(summary["n_rated"] > 0, summary["n_rated"], np.nan)[:, None]
+    for column, value in enumerate(levels):
+        summary[f"{LEVEL_COLUMNS_PREFIX}{value}"] = shares[:, column]
     count_columns = ["n_respondents", "n_rated", "n_cant_rate", "n_no_answer"]
     summary[count_columns] = summary[count_columns].astype("int64")
     return summary
+
+
+def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group number (-1 where a key is missing, as groupby drops those) and the
+    groups' keys, numbered in order of first appearance, from integer codes rather than text."""
+    rows = len(frame)
+    cell = np.zeros(rows, dtype="int64")
+    cells = 1
+    missing = np.zeros(rows, dtype=bool)
+    for column in by:
+        codes, uniques = pd.factorize(frame[column])
+        missing |= codes < 0
+        cell = cell * (len(uniques) + 1) + codes + 1
+        cells *= len(uniques) + 1
+        if cells > 4 * rows + 1024:  # sparse combinations: number the ones that occur instead
+            cell, seen = pd.factorize(cell)
+            cells = len(seen)
+    first = np.full(cells, rows, dtype="int64")
+    kept = np.flatnonzero(~missing)
+    np.minimum.at(first, cell[kept], kept)
+    occurring = np.flatnonzero(first < rows)
+    ordered = occurring[np.argsort(first[occurring], kind="stable")]
+    number = np.full(cells, -1, dtype="int64")
+    number[ordered] = np.arange(len(ordered))
+    group = np.where(missing, -1, number[cell])
+    return group, frame[by].iloc[first[ordered]].reset_index(drop=True)
+
+
+def _moments_from_counts(counts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, median and sample sd of each row's answers, given how many times (``counts``,
+    rows x values) each of ``values`` was chosen; NaN where there are too few."""
+    order = np.argsort(values)
+    counts, values = counts[:, order], values[order]
+    n = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = counts @ values / n
+        sd = np.sqrt((counts * (values[None, :] - mean[:, None]) ** 2).sum(axis=1) / (n - 1))
+    sd[n < 2] = np.nan
+    # The median is the mean of the middle two order statistics (the middle one when n is odd).
+    cumulative = counts.cumsum(axis=1)
+    lower = values[np.argmax(cumulative > ((n - 1) // 2)[:, None], axis=1)]
+    upper = values[np.argmax(cumulative > (n // 2)[:, None], axis=1)]
+    median = np.where(n > 0, (lower + upper) / 2, np.nan)
+    return mean, median, sd
 
 
 def respondent_scores(answers: pd.DataFrame, *, min_items: int = 1) -> pd.DataFrame:

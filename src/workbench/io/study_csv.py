@@ -30,7 +30,7 @@ def read_microsystems(path: Path, *, shown: str) -> pd.DataFrame:
         ],
         file=shown,
     )
-    return schemas.Microsystems.validate(frame[list(schemas.Microsystems.to_schema().columns)])
+    return schemas.Microsystems.validate(frame[list(schemas.Microsystems.columns)])
 
 
 def read_survey(
@@ -73,29 +73,28 @@ def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.
     """The canonical wide survey frame (item cells ``"1"``.., ``"cant_rate"`` or ``""``,
     already checked by its reader) to ``(respondents, answers)`` in long form."""
     respondents = schemas.Respondents.validate(wide[["respondent_id", "microsystem_id", "role"]].reset_index(drop=True))
-    # Respondent-major order (each respondent's items together), built by repeat/tile: no sort,
-    # and text columns taken from text columns, so nothing is converted cell by cell.
+    # Respondent-major order (each respondent's items together), built by repeat/tile on the
+    # columns' own (Arrow) arrays: no sort, and no text converted to Python objects cell by cell.
     items = instrument.item_ids
     count = len(wide)
     per_respondent = np.repeat(np.arange(count), len(items))
     per_item = np.tile(np.arange(len(items)), count)
-    item_ids = pd.Series(items, dtype="str")
-    characteristic_ids = pd.Series([item.characteristic for item in instrument.items], dtype="str")
-    codes = pd.Series(wide[items].to_numpy(dtype=object).ravel())
-    code_index, code_values = pd.factorize(codes)
-    kinds = np.array(["cant_rate" if c == "cant_rate" else "no_answer" if c == "" else "level" for c in code_values], dtype=object)
+    code_values = pd.unique(pd.concat([pd.Series(wide[item].unique(), dtype="str") for item in items]))
+    code_index = np.column_stack([pd.Categorical(wide[item], categories=code_values).codes for item in items]).ravel()
+    if (code_index < 0).any():  # pragma: no cover - a missing cell, which readers turn into ""
+        raise InputError("internal error: a survey cell is missing instead of empty")
+    kinds = ["cant_rate" if c == "cant_rate" else "no_answer" if c == "" else "level" for c in code_values]
     levels = pd.array([int(c) if kind == "level" else None for c, kind in zip(code_values, kinds)], dtype="Int64")
     long = pd.DataFrame({
-        "respondent_id": respondents["respondent_id"].take(per_respondent).to_numpy(),
-        "microsystem_id": respondents["microsystem_id"].take(per_respondent).to_numpy(),
-        "role": respondents["role"].take(per_respondent).to_numpy(),
-        "item_id": item_ids.take(per_item).to_numpy(),
-        "characteristic_id": characteristic_ids.take(per_item).to_numpy(),
-        "answer": pd.Series(kinds, dtype="str").take(code_index).to_numpy(),
+        "respondent_id": respondents["respondent_id"].array.take(per_respondent),
+        "microsystem_id": respondents["microsystem_id"].array.take(per_respondent),
+        "role": respondents["role"].array.take(per_respondent),
+        "item_id": pd.array(items, dtype="str").take(per_item),
+        "characteristic_id": pd.array([item.characteristic for item in instrument.items], dtype="str").take(per_item),
+        "answer": pd.array(kinds, dtype="str").take(code_index),
         "level": levels.take(code_index),
-        "code": codes,
     })
-    answers = schemas.SurveyAnswers.validate(long.drop(columns="code")[list(schemas.SurveyAnswers.to_schema().columns)])
+    answers = schemas.SurveyAnswers.validate(long[list(schemas.SurveyAnswers.columns)])
     if len(answers) != len(wide) * len(instrument.item_ids):  # pragma: no cover - guards the reshape itself
         raise InputError("internal error: answers lost while reshaping")
     return respondents, answers
@@ -123,7 +122,7 @@ def read_interviews(path: Path, *, shown: str, microsystem_ids: list[str], roles
 
 def interviews_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Checked interview cells (text) to the typed, validated interviews frame."""
-    frame = frame[list(schemas.Interviews.to_schema().columns)].copy()
+    frame = frame[list(schemas.Interviews.columns)].copy()
     frame["interview_date"] = pd.to_datetime(frame["interview_date"], format="ISO8601")
     frame["word_count"] = pd.to_numeric(frame["word_count"]).astype(int)
     frame["characters"] = pd.to_numeric(frame["characters"].replace("", None)).astype("Int64")
@@ -172,7 +171,7 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
 
 def codings_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The validated codings frame, in a stable order: by interview, position, segment, coder, code."""
-    frame = frame[list(schemas.Codings.to_schema().columns)]
+    frame = frame[list(schemas.Codings.columns)]
     return schemas.Codings.validate(frame.reset_index(drop=True))
 
 
