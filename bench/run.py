@@ -53,9 +53,9 @@ def regeneration(quick: bool) -> None:
     units = ["MS01", "MS02", "MS03", "MS04"] if quick else None
     selection = [arg for unit in units for arg in ("--microsystem", unit)] if units else []
     workbench = [str(BIN / "workbench"), "regenerate", "--study", "demo", "--no-progress", *selection]
-    ours = timed([*workbench, "--force"], env)
 
     # The naive baseline: a shell-style loop of the papermill and nbconvert command lines.
+    # It runs first, so its first notebook also builds data/processed/ from the raw files.
     baseline_dir = root / "baseline"
     baseline_dir.mkdir()
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]-*.ipynb"))
@@ -72,6 +72,10 @@ def regeneration(quick: bool) -> None:
         subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(output)], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     naive = time.perf_counter() - started
+
+    # Ours from the same cold start: no processed data, no reports.
+    shutil.rmtree(root / "data" / "processed" / "demo")
+    ours = timed([*workbench, "--force"], env)
 
     unchanged = timed(workbench, env)
     survey = root / "data" / "raw" / "demo" / "survey_responses.csv"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench import intercoder
 
@@ -114,3 +116,35 @@ def test_status_says_plainly_when_agreement_cannot_be_computed():
     one = CODINGS[CODINGS["coder"] == "A"]
     assert "coded by one person (A)" in intercoder.reliability_status(one)
     assert "nothing to compare" in intercoder.reliability_status(CODINGS.iloc[0:0])
+
+
+segment = st.tuples(st.sampled_from(["i1", "i2"]), st.sampled_from(["A", "B", "C"]), st.sampled_from(["x", "y"]),
+                    st.integers(0, 40), st.integers(1, 15))
+
+
+@given(st.lists(segment, min_size=1, max_size=25))
+@settings(max_examples=100, deadline=None)
+def test_character_agreement_equals_counting_character_by_character(segments):
+    lengths = {"i1": 45, "i2": 30}
+    codings = pd.DataFrame(
+        [(f"s{n}", interview, coder, code, start, start + width) for n, (interview, coder, code, start, width) in enumerate(segments)],
+        columns=["segment_id", "interview_id", "coder", "code_id", "start", "end"],
+    ).astype({"start": "Int64", "end": "Int64"})
+    interviews = pd.DataFrame({"interview_id": list(lengths), "characters": pd.array(list(lengths.values()), dtype="Int64")})
+    coders = ["A", "B", "C"]
+    table = intercoder.character_agreement(codings, interviews, codes=["x", "y"], coders=coders).set_index("code_id")
+    compared = list(dict.fromkeys(codings["interview_id"]))
+    for code in ["x", "y"]:
+        characters = coded = agreed = 0
+        covered = {}  # (interview, coder) -> characters their segments with this code cover
+        for _, interview, coder, code_id, start, end in codings.itertuples(index=False):
+            if code_id == code:
+                covered.setdefault((interview, coder), set()).update(range(start, min(end, lengths[interview])))
+        for interview in compared:
+            for character in range(lengths[interview]):
+                marked = {coder: character in covered.get((interview, coder), ()) for coder in coders}
+                characters += 1
+                coded += any(marked.values())
+                agreed += len(set(marked.values())) == 1
+        assert table.loc[code, ["characters", "coded_characters"]].tolist() == [characters, coded]
+        assert table.loc[code, "agreement_with_uncoded"] == pytest.approx(agreed / characters)

@@ -91,6 +91,7 @@ def _regenerate(arguments) -> int:
     from workbench.study import open_study
 
     started = time.perf_counter()
+    regenerate.skip_slow_format_checkers()
     root = paths.project_root()
     os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(root))  # kernels find the project from any cwd
     study = open_study(arguments.study)  # rebuilds the processed frames only when the raw files changed
@@ -153,6 +154,7 @@ def _export_qdpx(arguments) -> int:
 def _refresh_notebooks(arguments) -> int:
     from workbench import paths, regenerate
 
+    regenerate.skip_slow_format_checkers()
     os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(paths.project_root()))
     outcomes = regenerate.refresh_source_notebooks()
     for outcome in outcomes:

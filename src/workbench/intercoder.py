@@ -142,19 +142,25 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
     positioned = positioned[positioned["interview_id"].isin(lengths.index)]
     coder_list = sorted(positioned["coder"].unique()) if coders is None else list(coders)
     codes = list(dict.fromkeys(positioned["code_id"])) if codes is None else list(codes)
+    # All compared transcripts laid end to end: a segment becomes a +1 where it starts and a
+    # -1 where it ends on that one line, and a running sum marks every character it covers.
+    compared = lengths.loc[list(dict.fromkeys(positioned["interview_id"]))].astype("int64")
+    offset = pd.Series(np.concatenate([[0], np.cumsum(compared.to_numpy())[:-1]]), index=compared.index)
+    total = int(compared.sum())
+    length = positioned["interview_id"].map(compared).to_numpy()
+    starts = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["start"].to_numpy(dtype="int64"), 0, length)
+    ends = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["end"].to_numpy(dtype="int64"), 0, length)
     totals = {code: np.zeros(3) for code in [*codes, ALL_CODES]}  # characters, coded by anyone, agreed
-    for interview, part in positioned.groupby("interview_id", sort=False):
-        length = int(lengths[interview])
-        for code in codes:
-            marks = np.zeros((len(coder_list), length), dtype=bool)
-            for position, coder in enumerate(coder_list):
-                rows = part[(part["coder"] == coder) & (part["code_id"] == code)]
-                for start, end in zip(rows["start"], rows["end"]):
-                    marks[position, int(start):int(end)] = True
-            anyone = marks.any(axis=0)
-            agreed = marks.all(axis=0) | ~anyone
-            for key in (code, ALL_CODES):
-                totals[key] += (length, anyone.sum(), agreed.sum())
+    for code in codes:
+        marks = np.zeros((len(coder_list), total), dtype=bool)
+        for row, coder in enumerate(coder_list):
+            chosen = (positioned["code_id"].eq(code) & positioned["coder"].eq(coder)).to_numpy()
+            edges = np.bincount(starts[chosen], minlength=total + 1) - np.bincount(ends[chosen], minlength=total + 1)
+            marks[row] = np.cumsum(edges[:total]) > 0
+        anyone = marks.any(axis=0)
+        agreed = marks.all(axis=0) | ~anyone
+        for key in (code, ALL_CODES):
+            totals[key] += (total, anyone.sum(), agreed.sum())
     rows = []
     for code, (characters, coded, agreed) in totals.items():
         uncoded = characters - coded
