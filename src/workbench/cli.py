@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
     export.add_argument("--out", type=Path, default=None, help="the .qdpx to write (default: reports/<study>/<study>.qdpx)")
 
-    commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
+    refresh = commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
+    refresh.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (default: every notebook under notebooks/)")
     return parser
 
 
@@ -156,9 +157,9 @@ def _refresh_notebooks(arguments) -> int:
 
     regenerate.skip_slow_format_checkers()
     os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(paths.project_root()))
-    outcomes = regenerate.refresh_source_notebooks()
+    outcomes = regenerate.refresh_source_notebooks(only=[p.resolve() for p in arguments.notebooks] or None)
     for outcome in outcomes:
-        print(f"{'ok    ' if outcome.ok else 'FAILED'} {outcome.job.notebook.name} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
+        print(f"{'ok    ' if outcome.ok else 'FAILED'} {outcome.job.notebook.relative_to(paths.notebooks_dir()).as_posix()} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -446,26 +446,32 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; 
     return index
 
 
-def refresh_source_notebooks(*, root: Path | None = None) -> list[Outcome]:
-    """Execute each notebook in ``notebooks/`` in place with its default parameters.
+def source_notebooks(root: Path | None = None) -> list[Path]:
+    """Every notebook kept under ``notebooks/`` (reports, explorer, teaching set), in order."""
+    folder = paths.notebooks_dir(root)
+    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def refresh_source_notebooks(*, root: Path | None = None, only: list[Path] | None = None) -> list[Outcome]:
+    """Execute each notebook under ``notebooks/`` in place with its default parameters.
 
     The stored outputs are what nbval compares against, so they are refreshed after a
     deliberate change. Papermill's timing metadata is stripped to keep diffs readable.
+    ``only`` limits the refresh to those notebooks.
     """
     import nbformat
-
     import papermill
 
     outcomes = []
-    folder = paths.notebooks_dir(root)
-    with WarmKernel(cwd=folder) as kernel:
-        for notebook in sorted(folder.glob("[0-9][0-9]-*.ipynb")):
+    chosen = only if only is not None else source_notebooks(root)
+    with WarmKernel(cwd=paths.notebooks_dir(root)) as kernel:
+        for notebook in chosen:
             job = Job(notebook, notebook, {}, _title(notebook))
             started = time.perf_counter()
             try:
                 with atomic_path(notebook) as executed:
                     papermill.execute_notebook(str(notebook), str(executed), kernel_name=KERNEL, progress_bar=False,
-                                               log_output=False, **kernel.lease())
+                                               log_output=False, **kernel.lease(cwd=notebook.parent))
                     book = nbformat.read(executed, as_version=4)
                     book.metadata.pop("papermill", None)
                     for cell in book.cells:
