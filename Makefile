@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 STUDY ?= demo
 JOBS ?=
 
-.PHONY: report test lab demo notebooks lock clean bench
+.PHONY: report test lab explorer demo notebooks lock clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,15 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The explorer as an app in the browser (Voilà): open the address it prints.
+explorer: $(STAMP)
+	$(BIN)/voila notebooks/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --KernelManager.transport=ipc
+
 # Rewrite data/raw/demo from the generator (the only writer of data/raw/).
 demo: $(STAMP)
 	$(BIN)/workbench demo
 
-# Re-execute the notebooks in place against the demo study, so nbval compares fresh outputs.
+# Re-execute every notebook under notebooks/ in place against the demo study, so nbval compares fresh outputs.
 notebooks: $(STAMP)
 	$(BIN)/workbench refresh-notebooks
 

@@ -8,14 +8,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(p for p in FOLDER.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)  # reports, explorer, teaching set
+
+
+def shown(path: Path) -> str:
+    return path.relative_to(FOLDER).as_posix()
 
 
 def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 5
+    assert len(NOTEBOOKS) >= 7
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=shown)
 def test_one_parameters_cell_of_literals_that_names_the_study(path):
     book = nbformat.read(path, as_version=4)
     tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
@@ -31,7 +36,7 @@ def test_one_parameters_cell_of_literals_that_names_the_study(path):
         assert "#" in line, f"document each parameter with a comment: {line!r}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=shown)
 def test_no_definitions_in_notebooks_and_a_question_first(path):
     book = nbformat.read(path, as_version=4)
     assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# ")
@@ -41,7 +46,7 @@ def test_no_definitions_in_notebooks_and_a_question_first(path):
                 assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)), "no def or class in a notebook"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=shown)
 def test_stored_outputs_have_no_errors_and_no_papermill_noise(path):
     book = nbformat.read(path, as_version=4)
     assert "papermill" not in book.metadata

@@ -456,8 +456,8 @@ def refresh_source_notebooks(*, root: Path | None = None, only: list[Path] | Non
     """Execute each notebook under ``notebooks/`` in place with its default parameters.
 
     The stored outputs are what nbval compares against, so they are refreshed after a
-    deliberate change. Papermill's timing metadata is stripped to keep diffs readable.
-    ``only`` limits the refresh to those notebooks.
+    deliberate change. Papermill's timing metadata and saved widget state are stripped to
+    keep diffs readable. ``only`` limits the refresh to those notebooks.
     """
     import nbformat
     import papermill
@@ -474,6 +474,7 @@ def refresh_source_notebooks(*, root: Path | None = None, only: list[Path] | Non
                                                log_output=False, **kernel.lease(cwd=notebook.parent))
                     book = nbformat.read(executed, as_version=4)
                     book.metadata.pop("papermill", None)
+                    book.metadata.pop("widgets", None)  # saved widget state: new model ids on every run, and large
                     for cell in book.cells:
                         cell.metadata.pop("papermill", None)
                         cell.metadata.pop("execution", None)
