@@ -4,6 +4,7 @@
     workbench regenerate [--study demo]       build, then execute every notebook into reports/<study>/
     workbench demo                            rewrite data/raw/demo/ from the generator
     workbench export-qdpx [--study demo]      the coded interviews as a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA…
+    workbench form [--study demo] [--microsystem ID]   the printable self-assessment form (HTML and PDF)
     workbench refresh-notebooks               re-execute notebooks/ in place (stored outputs for nbval)
 
 Bad input ends with one line naming the file, row and column, and exit status 2; a
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-qdpx", help="write the study's coded interviews as a REFI-QDA project (.qdpx) and codebook (.qdc)")
     export.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
     export.add_argument("--out", type=Path, default=None, help="the .qdpx to write (default: reports/<study>/<study>.qdpx)")
+
+    form = commands.add_parser("form", help="write the printable self-assessment form (HTML and PDF), blank or pre-filled for one microsystem")
+    form.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
+    form.add_argument("--microsystem", default=None, metavar="ID", help="pre-fill with how this unit's staff answered (default: a blank form)")
+    form.add_argument("--out", type=Path, default=None, help="folder to write (default: reports/<study>/forms/)")
+    form.add_argument("--no-pdf", action="store_true", help="HTML only; no Chromium needed")
+    form.add_argument("--paper", choices=["A4", "letter"], default="A4", help="page size (default: A4)")
 
     refresh = commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
     refresh.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (default: every notebook under notebooks/)")
@@ -152,6 +160,12 @@ def _export_qdpx(arguments) -> int:
     return 0
 
 
+def _form(arguments) -> int:
+    from workbench.form import main_form
+
+    return main_form(arguments.study, arguments.microsystem, arguments.out, not arguments.no_pdf, paper=arguments.paper)
+
+
 def _refresh_notebooks(arguments) -> int:
     from workbench import paths, regenerate
 
@@ -163,7 +177,8 @@ def _refresh_notebooks(arguments) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
-_COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "export-qdpx": _export_qdpx, "refresh-notebooks": _refresh_notebooks}
+_COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "export-qdpx": _export_qdpx, "form": _form,
+             "refresh-notebooks": _refresh_notebooks}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
