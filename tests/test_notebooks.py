@@ -8,8 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from workbench import regenerate
+
 FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = sorted(p for p in FOLDER.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)  # reports, explorer, teaching set
+NOTEBOOKS = regenerate.source_notebooks(FOLDER.parent)  # reports, explorer, teaching set
 
 
 def shown(path: Path) -> str:

@@ -5,6 +5,7 @@
     workbench demo                            rewrite data/raw/demo/ from the generator
     workbench export-qdpx [--study demo]      the coded interviews as a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA…
     workbench form [--study demo] [--microsystem ID]   the printable self-assessment form (HTML and PDF)
+    workbench teaching                        rewrite notebooks/teaching/ (learner + instructor) from the lesson sources and run them
     workbench refresh-notebooks               re-execute notebooks/ in place (stored outputs for nbval)
 
 Bad input ends with one line naming the file, row and column, and exit status 2; a
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     form.add_argument("--out", type=Path, default=None, help="folder to write (default: reports/<study>/forms/)")
     form.add_argument("--no-pdf", action="store_true", help="HTML only; no Chromium needed")
     form.add_argument("--paper", choices=["A4", "letter"], default="A4", help="page size (default: A4)")
+
+    teaching = commands.add_parser("teaching", help="rewrite the teaching set's learner and instructor notebooks from their lesson sources, then run them")
+    teaching.add_argument("--no-execute", action="store_true", help="only write the notebooks (their stored outputs stay empty until refresh-notebooks)")
 
     refresh = commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
     refresh.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (default: every notebook under notebooks/)")
@@ -166,6 +170,12 @@ def _form(arguments) -> int:
     return main_form(arguments.study, arguments.microsystem, arguments.out, not arguments.no_pdf, paper=arguments.paper)
 
 
+def _teaching(arguments) -> int:
+    from workbench.teaching.generator import command
+
+    return command(execute=not arguments.no_execute)
+
+
 def _refresh_notebooks(arguments) -> int:
     from workbench import paths, regenerate
 
@@ -178,7 +188,7 @@ def _refresh_notebooks(arguments) -> int:
 
 
 _COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "export-qdpx": _export_qdpx, "form": _form,
-             "refresh-notebooks": _refresh_notebooks}
+             "teaching": _teaching, "refresh-notebooks": _refresh_notebooks}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

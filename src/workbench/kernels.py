@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 KERNEL = "python3"
+CELL_TIMEOUT_SECONDS = 1800  # a cell running longer is taken to hang: the report fails instead of blocking the run
 
 # Runs silently in the kernel before every report. The first run records the settings to
 # restore; later runs restore them. Kept in a module so that the namespace reset keeps it.
@@ -72,7 +73,7 @@ class WarmKernel:
         self._connect()
         self._reset()
         self.reports_run += 1
-        return {"engine_name": _register_engine(), "km": self.manager, "kc": self.client}
+        return {"engine_name": _register_engine(), "km": self.manager, "kc": self.client, "execution_timeout": CELL_TIMEOUT_SECONDS}
 
     def _start(self) -> None:
         from jupyter_client.manager import AsyncKernelManager

@@ -254,6 +254,7 @@ def execute(job: Job, *, kernel: WarmKernel | None = None) -> Outcome:
             with atomic_path(job.html) as page:
                 page.write_text(to_html(executed, title=job.title), encoding="utf-8")
     except Exception as error:  # the run goes on; the summary reports it
+        kernel.shutdown()  # a failed or timed-out report may leave the kernel busy or odd: the next one starts afresh
         return Outcome(job, time.perf_counter() - started, _describe(error))
     return Outcome(job, time.perf_counter() - started)
 
@@ -449,7 +450,7 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; 
 def source_notebooks(root: Path | None = None) -> list[Path]:
     """Every notebook kept under ``notebooks/`` (reports, explorer, teaching set), in order."""
     folder = paths.notebooks_dir(root)
-    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
 
 
 def refresh_source_notebooks(*, root: Path | None = None, only: list[Path] | None = None) -> list[Outcome]:
@@ -481,5 +482,6 @@ def refresh_source_notebooks(*, root: Path | None = None, only: list[Path] | Non
                     nbformat.write(book, executed)
                 outcomes.append(Outcome(job, time.perf_counter() - started))
             except Exception as error:
+                kernel.shutdown()
                 outcomes.append(Outcome(job, time.perf_counter() - started, _describe(error)))
     return outcomes

@@ -1,0 +1,484 @@
+"""The teaching set: generated notebooks are exactly what their sources make, every worked
+solution passes its check and every check's answer agrees with plain pandas, and the
+self-assessment form scores what it is given (can't rate missing, never zero)."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from workbench import teaching  # noqa: E402
+from workbench.frameworks import SHIPPED  # noqa: E402
+from workbench.study import open_study  # noqa: E402
+from workbench.teaching import generator  # noqa: E402
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+GENERATED = CHECKOUT / "notebooks" / "teaching"
+SOURCES = generator.source_paths()
+VERSIONS = [(path, version) for path in SOURCES for version in generator.VERSIONS]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+INFORMATION = ["information_providers_staff", "information_patients", "information_technology"]
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def tags(cell) -> list[str]:
+    return list(cell.metadata.get("tags", []))
+
+
+def shape(book) -> list[tuple]:
+    """What the generator decides: cell types, sources and tags (not outputs, counts or ids)."""
+    return [(cell.cell_type, cell.source, tuple(tags(cell))) for cell in book.cells]
+
+
+def made(path: Path, version: str):
+    return (generator.learner_version if version == "learner" else generator.instructor_version)(read(path), name=path.stem)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return open_study("demo")
+
+
+# ---------------------------------------------------------------------------------------
+# The generated notebooks never drift from their sources.
+
+def test_the_lessons_fill_ninety_minutes_and_each_has_a_source():
+    assert [path.stem for path in SOURCES] == [lesson.name for lesson in generator.LESSONS]
+    plan = teaching.lesson_plan()
+    assert plan["minutes"].sum() == 90
+    assert plan["starts_at"].tolist() == [0, 15, 40, 55, 75]
+
+
+@pytest.mark.parametrize("source, version", VERSIONS, ids=lambda v: v if isinstance(v, str) else v.stem)
+def test_committed_notebook_is_what_the_generator_makes(source, version):
+    committed = GENERATED / version / source.name
+    assert committed.exists(), f"run `workbench teaching`: {committed} is missing"
+    assert shape(read(committed)) == shape(made(source, version)), f"{committed} drifted from {source}: run `workbench teaching`"
+
+
+def test_no_generated_notebook_without_a_source():
+    for version in generator.VERSIONS:
+        assert sorted(p.name for p in (GENERATED / version).glob("*.ipynb")) == sorted(p.name for p in SOURCES)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_learner_version_holds_no_solution_and_instructor_version_every_one(source):
+    book = read(source)
+    solutions = [cell.source for cell in book.cells if "solution" in tags(cell)]
+    exercises = [cell.source for cell in book.cells if "exercise" in tags(cell)]
+    assert len(solutions) == len(exercises) >= 2
+    learner, instructor = read(GENERATED / "learner" / source.name), read(GENERATED / "instructor" / source.name)
+    learner_text = "\n".join(cell.source for cell in learner.cells)
+    for solution in solutions:
+        code = [line for line in solution.splitlines() if line.strip() and not line.startswith("#")]
+        assert all(line not in learner_text for line in code), f"solution text in the learner version: {solution!r}"
+    assert not any("solution" in tags(cell) for cell in learner.cells)
+    assert [c.source for c in learner.cells if "exercise" in tags(c)] == exercises
+    assert [c.source for c in instructor.cells if "solution" in tags(c)] == solutions
+    assert not any("exercise" in tags(cell) for cell in instructor.cells)
+    for cell in instructor.cells:
+        if cell.cell_type == "code":
+            tree = ast.parse(cell.source)
+            assert not any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(tree)), f"`...` left in {cell.source!r}"
+    assert instructor.cells[0].source == book.cells[0].source
+    assert "Instructor version" in instructor.cells[1].source and "instructor-note" in tags(instructor.cells[1])
+
+
+ALL_NOTEBOOKS = SOURCES + [GENERATED / version / path.name for path in SOURCES for version in generator.VERSIONS]
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_notebooks_are_thin_with_one_parameters_cell_naming_the_study(path):
+    book = read(path)
+    assert book.cells[0].cell_type == "markdown" and book.cells[0].source.startswith("# ")
+    parameters = [cell for cell in book.cells if "parameters" in tags(cell)]
+    assert len(parameters) == 1
+    defaults = {}
+    for statement in ast.parse(parameters[0].source).body:
+        assert isinstance(statement, ast.Assign), "the parameters cell only assigns defaults"
+        defaults[statement.targets[0].id] = ast.literal_eval(statement.value)
+    assert defaults["study"] == "demo"
+    assert all("#" in line for line in parameters[0].source.splitlines())
+    for cell in book.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        assert not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(tree))
+        if "plt.subplots" in cell.source:
+            assert cell.source.rstrip().endswith("plt.show()"), f"a plot cell ends with plt.show(): {cell.source[:60]!r}"
+
+
+@pytest.mark.parametrize("source, version", VERSIONS, ids=lambda v: v if isinstance(v, str) else v.stem)
+def test_stored_outputs_are_clean_and_only_widget_cells_skip_nbval(source, version):
+    book = read(GENERATED / version / source.name)
+    assert "papermill" not in book.metadata and "widgets" not in book.metadata
+    verdicts = []
+    for cell in book.cells:
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is not None, "run `workbench teaching`: a cell was not executed"
+        assert "papermill" not in cell.metadata and "execution" not in cell.metadata
+        shows_widget = any(WIDGET_VIEW in output.get("data", {}) for output in cell.outputs)
+        assert ("nbval-ignore-output" in tags(cell)) == shows_widget, "tag nbval-ignore-output exactly the cells that show a widget"
+        for output in cell.outputs:
+            assert output.output_type != "error" and output.get("name") != "stderr", f"{cell.source[:60]!r}: {output}"
+            text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+            assert not re.search(r"np\.(float|int)\d+\(", text), f"numpy repr in an output: {text[:120]!r}"
+        if cell.source.startswith("teaching.check("):
+            verdicts.append(cell.outputs[0]["data"]["text/plain"])
+    assert verdicts and all(v.startswith("… Not answered yet" if version == "learner" else "✔ Right") for v in verdicts)
+    if source.stem.startswith("02"):
+        assert any("nbval-ignore-output" in tags(cell) for cell in book.cells)
+
+
+def test_every_registered_exercise_is_asked_and_checked_once_in_its_lesson():
+    checked = []
+    for path in SOURCES:
+        book = read(path)
+        ids = generator.validate(book, name=path.stem)
+        number = int(path.stem[:2])
+        assert ids and all(teaching.exercise(i).lesson == number for i in ids)
+        asked = re.findall(r'teaching\.ask\("([0-9.]+)"', "\n".join(cell.source for cell in book.cells))
+        assert asked == ids
+        checked += ids
+    assert sorted(checked) == sorted(teaching.EXERCISES) and len(set(checked)) == len(checked)
+
+
+# ---------------------------------------------------------------------------------------
+# Worked solutions pass; wrong and missing answers do not; answers agree with plain pandas.
+
+def run_cells(book) -> dict:
+    """Execute a notebook's code cells in one namespace, as a kernel would (last expression evaluated)."""
+    namespace: dict = {}
+    for cell in book.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, f"<{cell.id}>", "exec"), namespace)
+        if last is not None:
+            eval(compile(ast.Expression(last.value), f"<{cell.id}>", "eval"), namespace)
+    plt.close("all")
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def solved(demo):
+    """Every exercise as the instructor versions check it: (id, answer, context, feedback)."""
+    calls = {}
+    real_check = teaching.check
+
+    def recording(exercise_id, answer, study, **context):
+        feedback = real_check(exercise_id, answer, study, **context)
+        calls[exercise_id] = (answer, context, feedback)
+        return feedback
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(teaching, "check", recording)
+        for path in SOURCES:
+            run_cells(generator.instructor_version(read(path), name=path.stem))
+    return calls
+
+
+def test_every_worked_solution_is_right(solved):
+    assert sorted(solved) == sorted(teaching.EXERCISES)
+    for exercise_id, (answer, _, feedback) in solved.items():
+        assert feedback.status == "right", f"{exercise_id}: {answer!r} -> {feedback}"
+        assert repr(feedback).startswith("✔ Right: ")
+
+
+def wrong_answer(exercise_id, demo, context):
+    right = teaching.expected(exercise_id, demo, **context)
+    found = teaching.exercise(exercise_id)
+    if found.kind == "number":
+        return 1.0 if right is None else float(right) + 1 + found.tolerance
+    options = {"characteristic": demo.characteristics.element_ids, "item": demo.instrument.item_ids,
+               "microsystem": demo.microsystems["microsystem_id"].tolist()}[found.kind]
+    return next(option for option in options if option not in right)
+
+
+def test_wrong_answers_are_not_quite_with_a_hint_and_ellipsis_is_not_answered(solved, demo):
+    for exercise_id, (_, context, _) in solved.items():
+        wrong = teaching.check(exercise_id, wrong_answer(exercise_id, demo, context), demo, **context)
+        assert wrong.status == "not quite" and repr(wrong).startswith("✘ Not quite: "), exercise_id
+        assert len(wrong.message) > 20
+        missing = teaching.check(exercise_id, ..., demo, **context)
+        assert missing.status == "not answered"
+        assert repr(missing) == (f"… Not answered yet: replace the ... in `{teaching.exercise(exercise_id).answer_name} = ...` "
+                                 "with your answer, then run that cell and this one again.")
+
+
+def plain_unit_means(answers: pd.DataFrame) -> pd.DataFrame:
+    """Each respondent's mean of the items they rated per characteristic, then the unit's mean of those."""
+    rated = answers[answers["answer"].eq("level")].assign(level=lambda t: t["level"].astype(float))
+    per_person = rated.groupby(["microsystem_id", "respondent_id", "characteristic_id"])["level"].mean()
+    return per_person.groupby(["microsystem_id", "characteristic_id"]).mean().unstack()
+
+
+def plain_rwg(levels) -> float:
+    return max(0.0, 1 - float(np.var(np.asarray(levels, dtype=float), ddof=1)) / (8 / 12))
+
+
+def test_expected_answers_agree_with_plain_pandas(solved, demo):
+    a = demo.answers
+    means = plain_unit_means(a)
+    expected = {i: teaching.expected(i, demo, **solved[i][1]) for i in solved}
+    instrument = yaml.safe_load((SHIPPED / "microsystem_self_assessment.yaml").read_text())
+    assert expected["1.1"] == sum(item["characteristic"] == "integration_of_information" for item in instrument["items"]) == 3
+    framework = yaml.safe_load((SHIPPED / "microsystem_characteristics.yaml").read_text())
+    assert set(expected["1.2"]) <= {element["id"] for element in framework["elements"]}
+    assert a["answer"].eq("cant_rate").groupby(a["item_id"]).mean().idxmax() in expected["1.3"]
+    assert expected["2.1"] == pytest.approx((3 + 2) / 2)
+
+    mine = solved["2.2"][1]["answers"]
+    characteristic_of = dict(zip(a["item_id"], a["characteristic_id"]))
+    scores = pd.Series({i: v for i, v in mine.items() if v is not None}, dtype=float).groupby(characteristic_of).mean()
+    percentiles = {c: ((means[c].dropna() < s).sum() + (means[c].dropna() == s).sum() / 2) / means[c].notna().sum()
+                   for c, s in scores.items()}
+    assert max(percentiles, key=percentiles.get) in expected["2.2"]
+    on = solved["2.3"][1]["characteristic"]
+    assert expected["2.3"] == int((means[on] > scores[on]).sum())
+
+    unit, on = solved["3.1"][1]["microsystem_id"], solved["3.1"][1]["characteristic"]
+    assert expected["3.1"] == pytest.approx(means.loc[unit, on])
+    assert means.loc[solved["3.2"][1]["microsystem_id"]].idxmin() in expected["3.2"]
+    assert means.median().idxmin() in expected["3.3"]
+
+    unit, on = solved["4.1"][1]["microsystem_id"], solved["4.1"][1]["characteristic"]
+    item_answers = a[a["characteristic_id"].eq(on) & a["answer"].eq("level")]
+    levels = item_answers.groupby("microsystem_id")["level"].apply(lambda s: s.astype(float).tolist())
+    assert expected["4.1"] == pytest.approx(plain_rwg(levels[unit]))
+    threshold, min_size = solved["4.3"][1]["threshold"], demo.config.privacy.min_cell_size
+    shared = {m for m, values in levels.items() if len(values) >= min_size and plain_rwg(values) >= threshold}
+    assert set(expected["4.2"]) == set(solved["4.2"][1]["microsystem_ids"]) & shared
+    assert expected["4.3"] == len(demo.microsystems) - len(shared)
+
+    outcome, n = solved["5.2"][1]["outcome"], solved["5.2"][1]["n"]
+    ranked = demo.outcomes.dropna(subset=[outcome]).sort_values([outcome, "microsystem_id"])["microsystem_id"].tolist()  # lower is better
+    assert demo.outcome(outcome).better == "lower" and ranked[0] in expected["5.1"]
+    difference = means.loc[ranked[:n]].mean() - means.loc[ranked[-n:]].mean()
+    assert difference.idxmax() in expected["5.2"]
+    assert expected["5.3"] == pytest.approx(difference.max())
+
+
+def test_check_accepts_labels_and_numpy_numbers_and_explains_wrong_kinds(demo):
+    assert teaching.check("1.2", "Alignment of role and training", demo).ok
+    assert teaching.check("1.2", "  ALIGNMENT-of-role-and-training ", demo).ok
+    assert teaching.check("2.1", np.float64(2.5), demo).ok
+    assert teaching.check("2.1", 2.509, demo).ok and not teaching.check("2.1", 2.52, demo).ok  # tolerance 0.01
+    zeros = teaching.check("2.1", 5 / 3, demo)
+    assert zeros.status == "not quite" and "can't rate as a zero" in zeros.message and "np." not in repr(zeros)
+    assert "answer with a number" in teaching.check("2.1", "2.5", demo).message
+    assert "as text in quotes" in teaching.check("1.2", 8, demo).message
+    assert "is not a characteristic of this study" in teaching.check("1.2", "leadership", demo).message
+    assert "training and licence" in teaching.check("1.2", "interdependence_of_care_team", demo).message  # a mistake with its own hint
+    with pytest.raises(ValueError, match=r"exercise_id must be one of \['1.1'"):
+        teaching.check("9.9", 1, demo)
+    with pytest.raises(TypeError, match=r"needs the context \['answers', 'characteristic'\]; missing \['characteristic'\]"):
+        teaching.check("2.3", 1, demo, answers={})
+
+
+def test_a_characteristic_you_cannot_rate_has_no_position(demo):
+    mine = {"measurement": None, "constancy_of_purpose": 2}
+    assert teaching.expected("2.3", demo, answers=mine, characteristic="measurement") is None
+    assert teaching.check("2.3", None, demo, answers=mine, characteristic="measurement").ok
+    assert not teaching.check("2.3", 0, demo, answers=mine, characteristic="measurement").ok
+
+
+def test_questions_name_the_lesson_context(demo):
+    question = teaching.ask("3.1", demo, microsystem_id="MS07", characteristic="measurement")
+    assert repr(question).startswith("Exercise 3.1. ") and "**MS07** (Brookside Family Practice)" in repr(question)
+    assert question._repr_markdown_().startswith("**Exercise 3.1.** ")
+
+
+# ---------------------------------------------------------------------------------------
+# Scoring a learner's answers and placing them among units.
+
+def test_cant_rate_is_missing_never_zero_and_information_averages_rated_items(demo):
+    tool = demo.instrument
+    profile = teaching.profile_from_answers({"information_providers_staff": 3, "information_patients": "can't rate",
+                                             "information_technology": 2, "measurement": 1}, tool)
+    assert profile["integration_of_information"] == 2.5  # not (3 + 0 + 2) / 3
+    assert profile["measurement"] == 1.0
+    assert profile.drop(["integration_of_information", "measurement"]).isna().all()  # unanswered: missing
+    assert list(profile.index) == list(dict.fromkeys(item.characteristic for item in tool.items))
+    assert teaching.profile_from_answers(dict.fromkeys(INFORMATION, "cant_rate"), tool).isna().all()
+    assert teaching.profile_from_answers(dict(zip(INFORMATION, [3, 3, 1])), tool)["integration_of_information"] == pytest.approx(7 / 3)
+    assert np.isnan(teaching.profile_from_answers(dict(zip(INFORMATION, [3, None, None])), tool, min_items=2)["integration_of_information"])
+    with pytest.raises(ValueError, match=r"answers\['measurement'\] must be one of the levels \[1, 2, 3\].*got 4"):
+        teaching.profile_from_answers({"measurement": 4}, tool)
+    with pytest.raises(ValueError, match=r"answers name \['leadership'\]"):
+        teaching.profile_from_answers({"leadership": 2}, tool)
+    with pytest.raises(TypeError, match="answers must be a dict"):
+        teaching.profile_from_answers([2] * 10, tool)
+
+
+def tiny_study(demo):
+    """Four units: measurement means A 1, B 2.5, C 2, D 3; constancy of purpose B 1, C 1, D 2 (A can't rate it)."""
+    rows = []
+    for unit, measurement, purpose in [("A", [1], ["cant_rate"]), ("B", [2, 3], [1, 1]), ("C", [2], [1]), ("D", [3, 3], [2, 2])]:
+        for number, (m, p) in enumerate(zip(measurement, purpose * len(measurement))):
+            person = f"{unit}{number}"
+            for item, value in (("measurement", m), ("constancy_of_purpose", p)):
+                rows.append({"respondent_id": person, "microsystem_id": unit, "role": "Nurse", "item_id": item, "characteristic_id": item,
+                             "answer": "level" if value != "cant_rate" else "cant_rate", "level": value if value != "cant_rate" else None})
+    answers = pd.DataFrame(rows).astype({"level": "Int64"})
+    return dataclasses.replace(demo, answers=answers)
+
+
+def test_position_among_matches_hand_computed_percentiles(demo):
+    tiny = tiny_study(demo)
+    table = teaching.position_among({"measurement": 2.0, "constancy_of_purpose": 2.0}, tiny).set_index("characteristic_id")
+    assert list(table.index) == ["measurement", "constancy_of_purpose"]
+    # measurement: units 1, 2.5, 2, 3; a score of 2 has one unit below, one level, two above: (1 + 1/2) / 4.
+    assert table.loc["measurement", ["units", "units_below", "units_level", "units_above"]].tolist() == [4, 1, 1, 2]
+    assert table.loc["measurement", "percentile"] == pytest.approx(37.5)
+    assert table.loc["measurement", "units_median"] == pytest.approx(2.25)
+    # constancy of purpose: A has no mean, so three units 1, 1, 2; a score of 2: (2 + 1/2) / 3.
+    assert table.loc["constancy_of_purpose", ["units", "units_below", "units_level", "units_above"]].tolist() == [3, 2, 1, 0]
+    assert table.loc["constancy_of_purpose", "percentile"] == pytest.approx(250 / 3)
+    top = teaching.position_among({"measurement": 3.0}, tiny).set_index("characteristic_id")
+    assert top.loc["measurement", "percentile"] == pytest.approx(87.5)
+    assert np.isnan(top.loc["constancy_of_purpose", "percentile"]) and pd.isna(top.loc["constancy_of_purpose", "units_above"])
+    assert teaching.position_among({"measurement": 1.0}, tiny).set_index("characteristic_id").loc["measurement", "percentile"] == pytest.approx(12.5)
+
+
+def diamonds(ax) -> dict[str, float]:
+    """The learner's plotted scores by row label (NaN where nothing is drawn), rows top to bottom."""
+    (points,) = [c for c in ax.collections if c.get_gid() == "your-profile"]
+    xs = np.ma.filled(np.ma.masked_invalid(points.get_offsets()[:, 0]).astype(float), np.nan)
+    return dict(zip([tick.get_text() for tick in ax.get_yticklabels()], xs))
+
+
+def test_form_rescores_and_redraws_as_each_answer_changes(demo):
+    form = teaching.SelfAssessmentForm(demo)
+    assert set(form.choices) == set(demo.instrument.item_ids) and all(v is None for v in form.answers.values())
+    assert form.profile.isna().all()
+    first = demo.instrument.items[0]
+    options = form.choices[first.id].options
+    assert [label for label, _ in options] == ["Low", "Middle", "High", "Can't rate"]
+    ladder = form.children[1].children[0].children[0].children[0].value
+    assert all(text.replace("'", "&#x27;") in ladder for text in first.levels.values())  # the three descriptions are shown
+    chosen = dict(zip(demo.instrument.item_ids, [3, teaching.CANT_RATE, 2, 1, 3, 2, 2, teaching.CANT_RATE, 1, 2]))
+    for item_id, value in chosen.items():  # one at a time, as a learner clicks
+        form.choices[item_id].value = value
+    expected = teaching.profile_from_answers(form.answers, demo.instrument)
+    assert form.answers["information_patients"] is None and form.answers["measurement"] == 1
+    pd.testing.assert_series_equal(form.profile, expected)
+    assert form.profile["integration_of_information"] == 2.5 and np.isnan(form.profile["connection_to_community"])
+    plotted = diamonds(form.figure.axes[0])
+    labels = demo.characteristics.labels(short=False)
+    for characteristic, score in expected.items():
+        assert plotted[labels[characteristic]] == pytest.approx(score, nan_ok=True)
+    assert "can't rate" in [text.get_text() for text in form.figure.axes[0].texts]
+    assert form.image.value[:8] == b"\x89PNG\r\n\x1a\n" and form.summary.value.startswith("8 of 10 items rated")
+    pd.testing.assert_frame_equal(form.position, teaching.position_among(expected, demo))
+
+
+def test_form_starts_from_given_answers_in_one_redraw(demo, monkeypatch):
+    given = {"measurement": 3, "constancy_of_purpose": None, "information_technology": 1}
+    form = teaching.SelfAssessmentForm(demo, answers=given)
+    assert form.choices["constancy_of_purpose"].value == teaching.CANT_RATE
+    assert form.choices["alignment_of_role_and_training"].value is None  # not given: unanswered
+    assert {k: form.answers[k] for k in given} == given
+    assert form.profile["measurement"] == 3.0 and np.isnan(form.profile["constancy_of_purpose"])
+    redraws = []
+    monkeypatch.setattr(form, "_refresh", lambda: redraws.append(1))
+    form.set_answers(dict.fromkeys(demo.instrument.item_ids, 2))
+    assert redraws == [1]
+    with pytest.raises(ValueError, match="not items of"):
+        form.set_answers({"nonsense": 1})
+
+
+# ---------------------------------------------------------------------------------------
+# The views lessons 4 and 5 lean on.
+
+def test_contrasting_pair_has_one_mean_and_two_agreements(demo):
+    pair = teaching.contrasting_pair(demo, characteristic="measurement", threshold=0.7, min_group_size=5)
+    assert pair["agreement"].tolist() == ["shared", "not shared"]
+    levels = {m: demo.answers.loc[demo.answers["microsystem_id"].eq(m) & demo.answers["item_id"].eq("measurement"), "level"].dropna().astype(float)
+              for m in pair["microsystem_id"]}
+    for row in pair.itertuples():
+        assert row.mean == pytest.approx(levels[row.microsystem_id].mean()) and row.rwg == pytest.approx(plain_rwg(levels[row.microsystem_id]))
+    assert abs(pair["mean"].iloc[0] - pair["mean"].iloc[1]) < 0.05
+    with pytest.raises(ValueError, match="measured by a single item"):
+        teaching.contrasting_pair(demo, characteristic="integration_of_information")
+    with pytest.raises(ValueError, match="no unit pair"):
+        teaching.contrasting_pair(demo, characteristic="measurement", threshold=0.0)
+
+
+def test_answer_counts_keep_cant_rate_apart(demo):
+    counts = teaching.answer_counts(demo.answers[demo.answers["item_id"].eq("connection_to_community")])
+    assert list(counts.columns) == ["1 low", "2 middle", "3 high", "can't rate", "no answer"]
+    a = demo.answers[demo.answers["item_id"].eq("connection_to_community")]
+    assert counts.to_numpy().sum() == len(a)
+    assert counts["can't rate"].sum() == a["answer"].eq("cant_rate").sum()
+
+
+def test_top_bottom_breaks_outcome_ties_by_id():
+    means = pd.DataFrame({"x": [3.0, 2.0, 1.0, 2.5]}, index=pd.Index(["A", "B", "C", "D"], name="microsystem_id"))
+    outcomes = pd.DataFrame({"microsystem_id": ["A", "B", "C", "D"], "turnover": [5.0, 5.0, 9.0, None]})
+    table = teaching.top_bottom(means, outcomes, outcome="turnover", better="lower", n=1)
+    assert table.iloc[0].tolist() == ["x", 3.0, 1.0, 2.0]  # A before B on the tie; D has no outcome
+    with pytest.raises(ValueError, match="n must be between 1 and half"):
+        teaching.top_bottom(means, outcomes, outcome="turnover", better="lower", n=2)
+
+
+# ---------------------------------------------------------------------------------------
+# The generator refuses broken sources and writes atomically.
+
+def broken(change) -> nbformat.NotebookNode:
+    book = read(SOURCES[0])
+    change(book)
+    return book
+
+
+def index_of(book, tag: str) -> int:
+    return next(i for i, cell in enumerate(book.cells) if tag in tags(cell))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b.cells.pop(index_of(b, "solution")), "must be followed directly by its solution"),
+    (lambda b: setattr(b.cells[index_of(b, "solution")], "source", "answer_1_1 = ..."), "must not contain `...`"),
+    (lambda b: setattr(b.cells[index_of(b, "solution")], "source", "answer_9 = 3"), "the solution must assign answer_1_1"),
+    (lambda b: b.cells.insert(1, copy.deepcopy(b.cells[index_of(b, "parameters")])), "exactly one cell must be tagged 'parameters'"),
+    (lambda b: b.cells.append(nbformat.v4.new_code_cell("teaching.check(\"7.7\", answer_7_7, s)")), "'7.7', which is not registered"),
+    (lambda b: b.cells.append(nbformat.v4.new_code_cell("def helper():\n    pass")), "no def or class"),
+    (lambda b: setattr(b.cells[0], "source", "Lesson without a title"), "must open with a Markdown cell"),
+    (lambda b: setattr(b.cells[index_of(b, "parameters")], "source", "study = 'demo'"), "document each parameter"),
+])
+def test_generator_refuses_a_broken_source(change, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        generator.learner_version(broken(change), name="01-broken")
+
+
+def test_generate_writes_both_versions_and_removes_stale_ones(tmp_path, capsys):
+    stale = tmp_path / "learner" / "09-old-lesson.ipynb"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    written = generator.generate(tmp_path)
+    assert len(written) == 2 * len(SOURCES) and not stale.exists()
+    assert not list(tmp_path.rglob(".*.tmp.*"))
+    for path in written:
+        book = read(path)
+        assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in book.cells if cell.cell_type == "code")
+        assert book.metadata["workbench"]["teaching"]["version"] == path.parent.name
+    assert generator.command(execute=False, target=tmp_path) == 0
+    assert "10 teaching notebooks written" in capsys.readouterr().out
