@@ -230,3 +230,10 @@ def test_pairwise_alpha_does_not_count_respondents_who_rated_nothing():
     alone = agreement.cronbach_alpha(rated, nan_policy="pairwise")
     assert with_empty["n_respondents"] == 10
     assert (with_empty["ci_low"], with_empty["ci_high"]) == (alone["ci_low"], alone["ci_high"])
+
+
+def test_icc_by_item_leaves_out_answers_without_a_group():
+    answers = pd.DataFrame({"microsystem_id": ["A", "A", "B", "B", None], "item_id": "m", "answer": "level",
+                            "level": pd.array([1, 2, 3, 3, 1], dtype="Int64")})
+    table = agreement.icc_by_item(answers).set_index("item_id")
+    assert table.loc["m", "n"] == 4 and table.loc["m", "n_groups"] == 2

@@ -46,19 +46,55 @@ def test_profile_shows_chosen_microsystems_against_the_others(demo, explorer_dat
     assert outcome.loc["MS10", "staff_turnover_pct"] == turnover["MS10"]
 
 
+def rated_counts(answers: pd.DataFrame, item: str) -> pd.Series:
+    return answers[answers["item_id"].eq(item) & answers["level"].notna()].groupby("microsystem_id").size()
+
+
 def test_narrowing_the_roles_recomputes_and_hides_small_groups(demo, explorer_data):
-    nurses = Selection(("MS01", "MS02", "MS03"), "measurement", ("Nurse",), "staff_turnover_pct")
+    k = demo.config.privacy.min_cell_size
+    units = tuple(demo.microsystems["microsystem_id"])
+    nurses = Selection(units, "measurement", ("Nurse",), "staff_turnover_pct")
     tables = explorer_data.tables(nurses)
     only_nurses = demo.answers[demo.answers["role"].eq("Nurse")]
+    rated = rated_counts(only_nurses, "measurement").reindex(list(units), fill_value=0)
+    left_out = rated_counts(demo.answers, "measurement").reindex(list(units), fill_value=0) - rated
+    should_hide = (rated < k) | ((left_out > 0) & (left_out < k))
+    distribution = tables["distribution"].set_index("microsystem_id")
+    shown = distribution["share_level_1"].reindex(list(units)).notna()
+    assert (shown == ~should_hide).all()
+    assert should_hide.any() and (~should_hide).any(), "the demo has units on both sides of the rule"
     expected = unit_means(only_nurses, "measurement")
-    counts = only_nurses[only_nurses["item_id"].eq("measurement")].groupby("microsystem_id")["respondent_id"].nunique()
-    for unit in nurses.microsystems:
-        shown = tables["profile"].loc["measurement", unit]
-        assert (pd.isna(shown) and pd.isna(expected[unit])) or shown == pytest.approx(expected[unit])
-        row = tables["distribution"].set_index("microsystem_id").loc[unit]
-        assert row["n_respondents"] == counts[unit]
-        assert pd.isna(row["share_level_1"]) == (counts[unit] < demo.config.privacy.min_cell_size)
-    assert tables["profile"].loc["measurement"].isna().any(), "some demo units have fewer than five nurses"
+    visible = tables["profile"].loc["measurement"][list(units)].dropna()
+    assert len(visible) > 0
+    for unit, mean in visible.items():
+        assert mean == pytest.approx(expected[unit])
+
+
+def test_leaving_out_one_role_cannot_reveal_the_people_left_out(demo, explorer_data):
+    # Find a microsystem with exactly one respondent in some role: leaving that role out
+    # must not give figures that differ from the all-roles view by that one person.
+    per_role = demo.respondents.groupby(["microsystem_id", "role"]).size()
+    unit, role = per_role[per_role.eq(1)].index[0]
+    others = tuple(r for r in demo.config.roles if r != role)
+    everyone = explorer_data.tables(Selection((unit,), "integration_of_information", tuple(demo.config.roles), ""))
+    without = explorer_data.tables(Selection((unit,), "integration_of_information", others, ""))
+    mine = demo.answers[demo.answers["microsystem_id"].eq(unit)]
+    for item, row in without["distribution"].set_index("item_id").iterrows():
+        left_out_rated = rated_counts(mine, item).get(unit, 0) - rated_counts(mine[mine["role"].ne(role)], item).get(unit, 0)
+        assert row[["share_level_1", "share_level_2", "share_level_3"]].isna().all() or left_out_rated == 0, item
+    assert pd.isna(without["profile"].loc["integration_of_information", unit])
+    assert not pd.isna(everyone["profile"].loc["integration_of_information", unit])
+    assert without["agreement"]["agreement"].tolist() == ["hidden"]
+
+
+def test_roles_nobody_holds_give_empty_views_not_an_error(demo):
+    import dataclasses
+
+    without_managers = dataclasses.replace(demo, answers=demo.answers[demo.answers["role"].ne("Manager")])
+    explorer = Explorer(without_managers, roles=["Manager"])
+    assert explorer.tables["distribution"].empty and "Nothing to show" in explorer.distribution.value
+    explorer.roles.value = ("Manager", "Nurse")
+    assert not explorer.tables["distribution"].empty
 
 
 def test_distribution_agreement_and_quotes_follow_the_characteristic(demo, explorer_data):
@@ -73,6 +109,8 @@ def test_distribution_agreement_and_quotes_follow_the_characteristic(demo, explo
     assert tables["iccs"]["item_id"].tolist() == ["information_providers_staff", "information_patients", "information_technology"]
     quotes = tables["quotes"]
     assert set(quotes["microsystem_id"]) <= {"MS05"} and list(quotes.columns) == ["microsystem_id", "excerpt"]
+    one_role = explorer_data.tables(Selection(("MS05",), "integration_of_information", ("Clerical",), "staff_turnover_pct"))
+    assert one_role["quotes"].equals(quotes), "quotes are never narrowed to a role"
 
 
 def test_unknown_choices_are_refused_by_name(explorer_data, demo):

@@ -148,3 +148,11 @@ def test_character_agreement_equals_counting_character_by_character(segments):
                 agreed += len(set(marked.values())) == 1
         assert table.loc[code, ["characters", "coded_characters"]].tolist() == [characters, coded]
         assert table.loc[code, "agreement_with_uncoded"] == pytest.approx(agreed / characters)
+
+
+def test_character_agreement_without_any_positioned_transcript_gives_empty_rows():
+    codings = pd.DataFrame({"segment_id": ["s1", "s1"], "interview_id": "i1", "coder": ["A", "B"], "code_id": "x",
+                            "start": pd.array([0, 0], dtype="Int64"), "end": pd.array([5, 5], dtype="Int64")})
+    interviews = pd.DataFrame({"interview_id": ["i1"], "characters": pd.array([None], dtype="Int64")})
+    table = intercoder.character_agreement(codings, interviews, codes=["x"]).set_index("code_id")
+    assert table.loc["x", "characters"] == 0 and pd.isna(table.loc["x", "agreement_with_uncoded"])

@@ -19,11 +19,16 @@ pytestmark = pytest.mark.slow
 MESSY = [  # a report that changes everything a reset must put back
     "import matplotlib.pyplot as plt\nimport pandas as pd\nimport warnings\nleftover = 42",
     "plt.rcParams['lines.linewidth'] = 9\npd.set_option('display.max_rows', 3)\nwarnings.simplefilter('error')\nfigure = plt.figure()",
+    "import os, sys, numpy as np\nos.chdir('/')\nos.environ['WORKBENCH_LEAK'] = '1'\nsys.path.append('/leak')\n"
+    "np.set_printoptions(precision=2)\n%config InlineBackend.figure_formats = ['svg']",
 ]
 PROBE = [  # a report that shows that state
     "import matplotlib.pyplot as plt\nimport pandas as pd\nimport warnings",
     "print('leftover' in globals(), plt.rcParams['lines.linewidth'], pd.get_option('display.max_rows'), len(plt.get_fignums()))\n"
     "warnings.warn('only a warning')\nprint('still running')",
+    "import os, sys, numpy as np\nfrom matplotlib_inline.config import InlineBackend\n"
+    "print(os.path.basename(os.getcwd()), 'WORKBENCH_LEAK' in os.environ, '/leak' in sys.path, np.get_printoptions()['precision'], "
+    "sorted(InlineBackend.instance().figure_formats))",
 ]
 
 
@@ -46,6 +51,7 @@ def test_a_report_after_another_in_a_warm_kernel_matches_a_fresh_kernel(tmp_path
     with WarmKernel(cwd=tmp_path) as new_kernel:
         fresh = run(new_kernel, probe, tmp_path / "fresh.ipynb")
     assert fresh[1] == (2, ["False 1.5 60 0\nstill running\n"])
+    assert fresh[2] == (3, [f"{tmp_path.name} False False 8 ['png']\n"])
     with WarmKernel(cwd=tmp_path) as kernel:
         run(kernel, messy, tmp_path / "messy-out.ipynb")
         assert run(kernel, probe, tmp_path / "warm.ipynb") == fresh

@@ -152,6 +152,7 @@ def icc_by_item(answers: pd.DataFrame, *, group: str = "microsystem_id", group_s
     counts and NaN statistics.
     """
     rated = _rated(answers)
+    rated = rated[rated[group].notna() & rated["item_id"].notna()]  # as groupby would: no group, no place in the ANOVA
     item_index, items = pd.factorize(rated["item_id"])
     table = _oneway_anova(rated["level"].to_numpy(dtype="float64"), item_index, len(items),
                           pd.factorize(rated[group])[0], group_size)

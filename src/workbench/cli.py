@@ -181,7 +181,14 @@ def _refresh_notebooks(arguments) -> int:
 
     regenerate.skip_slow_format_checkers()
     os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(paths.project_root()))
-    outcomes = regenerate.refresh_source_notebooks(only=[p.resolve() for p in arguments.notebooks] or None)
+    folder = paths.notebooks_dir().resolve()
+    chosen = [p.resolve() for p in arguments.notebooks]
+    for path in chosen:  # refreshing rewrites a notebook in place: only ever the project's own
+        if not path.is_file():
+            raise InputError("no such notebook", file=path)
+        if folder not in path.parents or path.suffix != ".ipynb":
+            raise InputError(f"only notebooks under {folder} are refreshed", file=path)
+    outcomes = regenerate.refresh_source_notebooks(only=chosen or None)
     for outcome in outcomes:
         print(f"{'ok    ' if outcome.ok else 'FAILED'} {outcome.job.notebook.relative_to(paths.notebooks_dir()).as_posix()} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
     return 0 if all(o.ok for o in outcomes) else 1

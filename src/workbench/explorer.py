@@ -10,8 +10,10 @@ them when a control changes. Figures are drawn off-screen to PNG and tables to H
 the widgets show can be checked in a test as well as in a browser.
 
 Privacy holds here as in the reports: a microsystem's figures computed from fewer than the
-study's minimum cell size of respondents (easily reached once the roles are narrowed) are
-hidden, and quotes carry neither respondent nor role.
+study's minimum cell size of people (easily reached once the roles are narrowed) are hidden,
+and so are figures whose role filter sets apart fewer than that many people (the difference
+from the all-roles view would describe them). Quotes come from every role, and carry
+neither respondent nor role.
 """
 
 from __future__ import annotations
@@ -25,9 +27,6 @@ import pandas as pd
 
 from workbench import agreement, coding, survey
 from workbench.study import Study
-
-HIDDEN = "hidden: fewer than {k} respondents"
-
 
 @dataclass(frozen=True)
 class Selection:
@@ -77,20 +76,50 @@ class StudyExplorer:
             raise ValueError(f"outcome must be one of {list(self.outcome_labels)}, got {selection.outcome!r}")
 
     def _for_roles(self, roles: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-        """Profiles, item summaries and agreement from the answers of ``roles`` (cached:
-        moving between microsystems or characteristics does not recompute them)."""
+        """Profiles, item summaries and agreement from the answers of ``roles``, with what
+        may not be shown already hidden (cached: moving between microsystems or
+        characteristics does not recompute them)."""
         key = tuple(sorted(roles))
-        if key not in self._by_roles:
-            answers = self.study.answers[self.study.answers["role"].isin(key)]
-            profile = survey.microsystem_profile(survey.respondent_scores(answers))
-            small = profile["n_scored"] < self.min_cell_size
-            profile.loc[small, ["mean", "median", "sd", "ci_low", "ci_high"]] = np.nan
-            items = survey.item_summary(answers, levels=tuple(self.study.instrument.level_values))
-            unit_agreement = (agreement.characteristic_agreement(answers, n_levels=len(self.study.instrument.level_values))
-                              if len(answers) else pd.DataFrame(columns=["microsystem_id", "characteristic_id"]))
-            iccs = agreement.icc_by_item(answers) if len(answers) else pd.DataFrame(columns=["item_id"])
-            self._by_roles[key] = {"profile": profile, "items": items, "agreement": unit_agreement, "iccs": iccs}
-        return self._by_roles[key]
+        if key in self._by_roles:
+            return self._by_roles[key]
+        k = self.min_cell_size
+        levels = tuple(self.study.instrument.level_values)
+        answers = self.study.answers[self.study.answers["role"].isin(key)]
+        if answers.empty:
+            computed = {"profile": pd.DataFrame(columns=["microsystem_id", "characteristic_id", "n_scored", "mean"]),
+                        "items": pd.DataFrame(columns=["microsystem_id", "item_id", "n_respondents", "n_rated", "cant_rate_share",
+                                                       *[f"{survey.LEVEL_COLUMNS_PREFIX}{v}" for v in levels]]),
+                        "agreement": pd.DataFrame(columns=["microsystem_id", "characteristic_id", "n_rated", "index",
+                                                           "agreement_index", "agreement"]),
+                        "iccs": pd.DataFrame(columns=["item_id", "n", "n_groups", "icc1", "icc2"])}
+            self._by_roles[key] = computed
+            return computed
+        profile = survey.microsystem_profile(survey.respondent_scores(answers))
+        items = survey.item_summary(answers, levels=levels)
+        unit_agreement = agreement.characteristic_agreement(answers, n_levels=len(levels), min_group_size=k)
+        # A figure from fewer than k people is never shown.
+        profile_hidden = profile["n_scored"] < k
+        shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
+        level_hidden = items["n_rated"] < k
+        cant_rate_hidden = items["n_respondents"] < k
+        agreement_hidden = unit_agreement["agreement"].eq("too few")
+        all_roles = tuple(sorted(self.study.config.roles))
+        if key != all_roles:
+            # Nor may the people a role filter leaves out be fewer than k: set against the
+            # all-roles view, the difference between the two would describe them.
+            full = self._for_roles(all_roles)
+            profile_hidden |= _few_left_out(profile, full["profile"], ["microsystem_id", "characteristic_id"], "n_scored", k)
+            level_hidden |= _few_left_out(items, full["items"], ["microsystem_id", "item_id"], "n_rated", k)
+            cant_rate_hidden |= _few_left_out(items, full["items"], ["microsystem_id", "item_id"], "n_respondents", k)
+            agreement_hidden |= _few_left_out(unit_agreement, full["agreement"], ["microsystem_id", "characteristic_id"], "n_rated", k)
+        profile.loc[profile_hidden, ["mean", "median", "sd", "ci_low", "ci_high"]] = np.nan
+        items[shares] = items[shares].astype("float64").mask(level_hidden, axis=0)
+        items["cant_rate_share"] = items["cant_rate_share"].astype("float64").mask(cant_rate_hidden)
+        unit_agreement["agreement_index"] = unit_agreement["agreement_index"].astype("float64").mask(agreement_hidden)
+        unit_agreement.loc[agreement_hidden, "agreement"] = "hidden"
+        computed = {"profile": profile, "items": items, "agreement": unit_agreement, "iccs": agreement.icc_by_item(answers)}
+        self._by_roles[key] = computed
+        return computed
 
     def tables(self, selection: Selection) -> dict[str, pd.DataFrame]:
         """``profile``: characteristic x (each chosen microsystem's mean, the other
@@ -122,12 +151,10 @@ class StudyExplorer:
         summary = computed["items"]
         distribution = summary[summary["microsystem_id"].isin(chosen) & summary["item_id"].isin(items)].copy()
         shares = [c for c in distribution.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)] + ["cant_rate_share"]
-        too_few = distribution["n_respondents"] < self.min_cell_size
-        distribution[shares] = distribution[shares].astype("float64").mask(too_few)
         distribution = distribution.assign(
             order=distribution["microsystem_id"].map({m: p for p, m in enumerate(chosen)}) * 100
             + distribution["item_id"].map({i: p for p, i in enumerate(items)}),
-        ).sort_values("order")[["microsystem_id", "item_id", "n_respondents", *shares]].reset_index(drop=True)
+        ).sort_values("order")[["microsystem_id", "item_id", "n_respondents", "n_rated", *shares]].reset_index(drop=True)
 
         unit_agreement = computed["agreement"]
         unit_agreement = unit_agreement[unit_agreement["microsystem_id"].isin(chosen)
@@ -143,16 +170,24 @@ class StudyExplorer:
         }
 
     def quotes(self, selection: Selection, *, per_microsystem: int = 2) -> pd.DataFrame:
-        """Excerpts coded with the characteristic, in the chosen microsystems, from
-        interviewees of the chosen roles: up to ``per_microsystem`` each, the plainest first."""
+        """Excerpts coded with the characteristic in the chosen microsystems: up to
+        ``per_microsystem`` each, the plainest first. From every role, whatever the role
+        filter: a quote shown for one role in one unit could point to the one person
+        interviewed in that role there."""
         columns = ["microsystem_id", "excerpt"]
         if self.segments is None:
             return pd.DataFrame(columns=columns)
-        segments = self.segments[self.segments["microsystem_id"].isin(selection.microsystems)
-                                 & self.segments["interviewee_role"].isin(selection.roles)]
+        segments = self.segments[self.segments["microsystem_id"].isin(selection.microsystems)]
         best = coding.representative_excerpts_by_microsystem(segments, codes=[selection.characteristic], n=per_microsystem)
         order = {m: p for p, m in enumerate(selection.microsystems)}
         return best.sort_values("microsystem_id", key=lambda s: s.map(order), kind="stable")[columns].reset_index(drop=True)
+
+
+def _few_left_out(shown: pd.DataFrame, everyone: pd.DataFrame, keys: list[str], count: str, k: int) -> pd.Series:
+    """Rows of ``shown`` whose ``count`` falls short of the all-roles count by 1 to k - 1."""
+    full = shown[keys].merge(everyone[[*keys, count]], on=keys, how="left")[count].fillna(0).to_numpy()
+    left_out = full - shown[count].to_numpy()
+    return pd.Series((left_out > 0) & (left_out < k), index=shown.index)
 
 
 # ---------------------------------------------------------------------------------------
@@ -330,14 +365,18 @@ class Explorer:
                                               outcome_label=data.outcome_labels.get(selection.outcome, ""), characteristic_label=label)
         shares = [c for c in tables["distribution"].columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)] + ["cant_rate_share"]
         level_names = {f"{survey.LEVEL_COLUMNS_PREFIX}{level.value}": level.label.lower() for level in data.study.instrument.levels}
-        distribution = tables["distribution"].assign(item_id=tables["distribution"]["item_id"].map(data.item_labels)).rename(
-            columns={**level_names, "cant_rate_share": "can't rate", "item_id": "item", "microsystem_id": "microsystem",
-                     "n_respondents": "n"})
+        counted = lambda column: column.map(lambda n: f"<{data.min_cell_size}" if n < data.min_cell_size else str(n))  # noqa: E731
+        distribution = tables["distribution"].assign(
+            item_id=tables["distribution"]["item_id"].map(data.item_labels),
+            n_respondents=counted(tables["distribution"]["n_respondents"]), n_rated=counted(tables["distribution"]["n_rated"]),
+        ).rename(columns={**level_names, "cant_rate_share": "can't rate", "item_id": "item", "microsystem_id": "microsystem",
+                          "n_respondents": "n", "n_rated": "rated"})
         self.distribution.value = table_html(
-            distribution, caption=f"Survey answers: {label} (shares of rated answers; can't rate of all; "
-                                  f"{HIDDEN.format(k=data.min_cell_size)} shown as –)",
+            distribution, caption=f"Survey answers: {label} (shares of rated answers; can't rate of all; hidden (–) where "
+                                  f"fewer than {data.min_cell_size} people, or as few set apart by the role filter)",
             percent=[level_names.get(c, "can't rate") for c in shares])
-        unit_agreement = tables["agreement"][["microsystem_id", "n_rated", "index", "agreement_index", "agreement"]].rename(
+        unit_agreement = tables["agreement"][["microsystem_id", "n_rated", "index", "agreement_index", "agreement"]]
+        unit_agreement = unit_agreement.assign(n_rated=counted(unit_agreement["n_rated"].fillna(0).astype(int))).rename(
             columns={"microsystem_id": "microsystem", "n_rated": "n", "agreement_index": "value"})
         iccs = tables["iccs"][["item_id", "n", "n_groups", "icc1", "icc2"]].rename(
             columns={"item_id": "item", "n_groups": "microsystems", "icc1": "ICC(1)", "icc2": "ICC(2)"})

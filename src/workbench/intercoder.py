@@ -145,7 +145,7 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
     # All compared transcripts laid end to end: a segment becomes a +1 where it starts and a
     # -1 where it ends on that one line, and a running sum marks every character it covers.
     compared = lengths.loc[list(dict.fromkeys(positioned["interview_id"]))].astype("int64")
-    offset = pd.Series(np.concatenate([[0], np.cumsum(compared.to_numpy())[:-1]]), index=compared.index)
+    offset = pd.Series(np.cumsum(compared.to_numpy()) - compared.to_numpy(), index=compared.index)
     total = int(compared.sum())
     length = positioned["interview_id"].map(compared).to_numpy()
     starts = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["start"].to_numpy(dtype="int64"), 0, length)

@@ -3,12 +3,15 @@
 Starting a kernel and importing pandas, statsmodels and seaborn into it costs more than
 most of our notebooks take to compute. A warm kernel pays that once: between reports its
 namespace is cleared (a fresh session, so cells number from 1 again), figures are closed,
-and the display settings a notebook may change (matplotlib rcParams, pandas display
-options, warning filters) are put back as they were before the first report. Modules
-stay imported, which is the point.
+and what a notebook may change in its process is put back as it was before the first
+report: matplotlib rcParams and inline figure formats, warning filters, the working
+folder, environment variables, ``sys.path``, the global random states of ``random`` and
+numpy, numpy's print options; pandas' display options go back to pandas' defaults.
+Modules stay imported, which is the point.
 
 What a reset cannot undo is a notebook changing a library's internals; our notebooks do
-not, and the regeneration tests compare warm and cold reports to keep it so.
+not. ``tests/test_kernels.py`` runs a notebook that changes all of the above before one
+that looks at it, and nbval compares notebooks refreshed in warm kernels with fresh runs.
 """
 
 from __future__ import annotations
@@ -25,17 +28,33 @@ CELL_TIMEOUT_SECONDS = 1800  # a cell running longer is taken to hang: the repor
 # Runs silently in the kernel before every report. The first run records the settings to
 # restore; later runs restore them. Kept in a module so that the namespace reset keeps it.
 _RESET = """
-import sys as _sys, types as _types, warnings as _warnings
-import matplotlib as _mpl, matplotlib.pyplot as _plt, pandas as _pd
+import os as _os, random as _random, sys as _sys, types as _types, warnings as _warnings
+import matplotlib as _mpl, matplotlib.pyplot as _plt, numpy as _np, pandas as _pd
+from matplotlib_inline.config import InlineBackend as _InlineBackend
 _state = _sys.modules.get("_workbench_warm_kernel")
 if _state is None:
     _state = _sys.modules["_workbench_warm_kernel"] = _types.ModuleType("_workbench_warm_kernel")
     _state.rc = {k: v for k, v in _mpl.rcParams.items() if k != "backend"}
     _state.filters = list(_warnings.filters)
+    _state.cwd = _os.getcwd()
+    _state.environ = dict(_os.environ)
+    _state.path = list(_sys.path)
+    _state.random = _random.getstate()
+    _state.numpy_random = _np.random.get_state()
+    _state.printoptions = _np.get_printoptions()
+    _state.figure_formats = set(_InlineBackend.instance().figure_formats)
 _plt.close("all")
 _mpl.rcParams.update(_state.rc)
 _warnings.filters[:] = _state.filters
 getattr(_warnings, "_filters_mutated", lambda: None)()  # so cached 'once' decisions are dropped
+_os.chdir(_state.cwd)
+_os.environ.clear()
+_os.environ.update(_state.environ)
+_sys.path[:] = _state.path
+_random.setstate(_state.random)
+_np.random.set_state(_state.numpy_random)
+_np.set_printoptions(**_state.printoptions)
+_InlineBackend.instance().figure_formats = set(_state.figure_formats)
 _pd.reset_option("display")
 get_ipython().reset(new_session=True)
 """

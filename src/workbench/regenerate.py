@@ -373,7 +373,8 @@ def _run_on_dask(jobs: list[Job], workers: int, scheduler: str | None):
     client = Client(scheduler or cluster)
     try:
         environment = {paths.ROOT_ENVIRONMENT_VARIABLE: os.environ.get(paths.ROOT_ENVIRONMENT_VARIABLE, "")}
-        futures = client.map(_execute_with_environment, jobs, environment=environment, pure=False)
+        # Workers of a cluster we started are ours to trim; an existing cluster's are not.
+        futures = client.map(_execute_with_environment, jobs, environment=environment, lean=scheduler is None, pure=False)
         for future in dask_completed(futures):
             yield future.result()
     finally:
@@ -382,8 +383,9 @@ def _run_on_dask(jobs: list[Job], workers: int, scheduler: str | None):
             cluster.close()
 
 
-def _execute_with_environment(job: Job, environment: dict) -> Outcome:
-    skip_slow_format_checkers()
+def _execute_with_environment(job: Job, environment: dict, lean: bool = True) -> Outcome:
+    if lean:
+        skip_slow_format_checkers()
     os.environ.update({k: v for k, v in environment.items() if v})
     return execute(job)
 

@@ -16,8 +16,8 @@ import pandera.pandas as pa
 ANSWER_KINDS = ("level", "cant_rate", "no_answer")
 
 
-def _tidy(columns: dict[str, pa.Column], *checks: pa.Check, strict: bool = True) -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(columns, checks=list(checks), strict=strict, coerce=True)
+def _tidy(name: str, columns: dict[str, pa.Column], *checks: pa.Check, strict: bool = True) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(columns, checks=list(checks), strict=strict, coerce=True, name=name)
 
 
 def _text(*, unique: bool = False) -> pa.Column:
@@ -25,10 +25,10 @@ def _text(*, unique: bool = False) -> pa.Column:
 
 
 def _once_per(*keys: str, error: str) -> pa.Check:
-    return pa.Check(lambda frame: ~frame.duplicated(list(keys), keep=False), error=error)
+    return pa.Check(lambda frame: ~frame.duplicated(list(keys), keep=False), error=error, name="once_per_" + "_".join(keys))
 
 
-Microsystems = _tidy({  # one row per microsystem (the cases of a cross-case study)
+Microsystems = _tidy("Microsystems", {  # one row per microsystem (the cases of a cross-case study)
     "microsystem_id": _text(unique=True),
     "name": _text(),
     "setting": _text(),
@@ -36,13 +36,13 @@ Microsystems = _tidy({  # one row per microsystem (the cases of a cross-case stu
     "organisation": _text(),
 })
 
-Respondents = _tidy({  # one row per survey respondent; respondent_id is never shown in a report
+Respondents = _tidy("Respondents", {  # one row per survey respondent; respondent_id is never shown in a report
     "respondent_id": _text(unique=True),
     "microsystem_id": _text(),
     "role": _text(),
 })
 
-SurveyAnswers = _tidy(  # one row per respondent x item; level is missing unless answer is "level"
+SurveyAnswers = _tidy("SurveyAnswers",  # one row per respondent x item; level is missing unless answer is "level"
     {
         "respondent_id": _text(),
         "microsystem_id": _text(),
@@ -53,11 +53,11 @@ SurveyAnswers = _tidy(  # one row per respondent x item; level is missing unless
         "level": pa.Column(pd.Int64Dtype(), pa.Check.ge(1), nullable=True),
     },
     pa.Check(lambda frame: frame["level"].notna() == frame["answer"].eq("level"),
-             error="level must be given exactly when answer is 'level'"),
+             error="level must be given exactly when answer is 'level'", name="level_only_for_levels"),
     _once_per("respondent_id", "item_id", error="each respondent answers each item once"),
 )
 
-Interviews = _tidy({  # one row per interview transcript
+Interviews = _tidy("Interviews", {  # one row per interview transcript
     "interview_id": _text(unique=True),
     "microsystem_id": _text(),
     "interviewee_role": _text(),
@@ -66,7 +66,7 @@ Interviews = _tidy({  # one row per interview transcript
     "characters": pa.Column(pd.Int64Dtype(), pa.Check.ge(0), nullable=True),  # transcript length, when known
 })
 
-Codings = _tidy(  # one row per code applied by one coder to one segment of an interview
+Codings = _tidy("Codings",  # one row per code applied by one coder to one segment of an interview
     {
         "segment_id": _text(),
         "interview_id": _text(),
@@ -80,11 +80,11 @@ Codings = _tidy(  # one row per code applied by one coder to one segment of an i
         "start": pa.Column(pd.Int64Dtype(), pa.Check.ge(0), nullable=True),
         "end": pa.Column(pd.Int64Dtype(), pa.Check.ge(0), nullable=True),
     },
-    pa.Check(lambda frame: (frame["end"] > frame["start"]).fillna(True).astype(bool), error="a segment ends after it starts"),
+    pa.Check(lambda frame: (frame["end"] > frame["start"]).fillna(True).astype(bool), error="a segment ends after it starts", name="segment_span"),
     _once_per("segment_id", "coder", "code_id", error="a coder applies a code to a segment once"),
 )
 
-Journeys = _tidy(  # one row per visit of a patient to a microsystem, in order
+Journeys = _tidy("Journeys",  # one row per visit of a patient to a microsystem, in order
     {
         "patient_id": _text(),
         "visit": pa.Column(int, pa.Check.ge(1)),
@@ -95,4 +95,4 @@ Journeys = _tidy(  # one row per visit of a patient to a microsystem, in order
 )
 
 # One row per microsystem; one float column per outcome measure named in the study config.
-Outcomes = _tidy({"microsystem_id": _text(unique=True)}, strict=False)
+Outcomes = _tidy("Outcomes", {"microsystem_id": _text(unique=True)}, strict=False)
