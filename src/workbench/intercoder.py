@@ -128,6 +128,9 @@ def categorical_agreement(ratings: pd.DataFrame, *, confidence: float = 0.95) ->
     return result
 
 
+CHARACTERS_AT_ONCE = 1 << 24
+
+
 def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, codes: list[str] | None = None,
                         coders: list[str] | None = None) -> pd.DataFrame:
     """Agreement per character of transcript, for interviews with known positions and length.
@@ -142,25 +145,35 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
     positioned = positioned[positioned["interview_id"].isin(lengths.index)]
     coder_list = sorted(positioned["coder"].unique()) if coders is None else list(coders)
     codes = list(dict.fromkeys(positioned["code_id"])) if codes is None else list(codes)
-    # All compared transcripts laid end to end: a segment becomes a +1 where it starts and a
-    # -1 where it ends on that one line, and a running sum marks every character it covers.
+    # Compared transcripts laid end to end: a segment becomes a +1 where it starts and a -1
+    # where it ends on that one line, and a running sum marks every character it covers.
+    # The line is cut into stretches of about CHARACTERS_AT_ONCE, so memory stays bounded
+    # however many transcripts a study has.
     compared = lengths.loc[list(dict.fromkeys(positioned["interview_id"]))].astype("int64")
     offset = pd.Series(np.cumsum(compared.to_numpy()) - compared.to_numpy(), index=compared.index)
-    total = int(compared.sum())
+    stretch_of = offset // CHARACTERS_AT_ONCE
     length = positioned["interview_id"].map(compared).to_numpy()
     starts = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["start"].to_numpy(dtype="int64"), 0, length)
     ends = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["end"].to_numpy(dtype="int64"), 0, length)
+    stretch = positioned["interview_id"].map(stretch_of).to_numpy()
+    code_of, coder_of = positioned["code_id"].to_numpy(), positioned["coder"].to_numpy()
     totals = {code: np.zeros(3) for code in [*codes, ALL_CODES]}  # characters, coded by anyone, agreed
-    for code in codes:
-        marks = np.zeros((len(coder_list), total), dtype=bool)
-        for row, coder in enumerate(coder_list):
-            chosen = (positioned["code_id"].eq(code) & positioned["coder"].eq(coder)).to_numpy()
-            edges = np.bincount(starts[chosen], minlength=total + 1) - np.bincount(ends[chosen], minlength=total + 1)
-            marks[row] = np.cumsum(edges[:total]) > 0
-        anyone = marks.any(axis=0)
-        agreed = marks.all(axis=0) | ~anyone
-        for key in (code, ALL_CODES):
-            totals[key] += (total, anyone.sum(), agreed.sum())
+    for number in pd.unique(stretch_of):
+        interviews_here = stretch_of.index[stretch_of.to_numpy() == number]
+        first = int(offset[interviews_here].min())
+        size = int((offset[interviews_here] + compared[interviews_here]).max()) - first
+        here = stretch == number
+        for code in codes:
+            marks = np.zeros((len(coder_list), size), dtype=bool)
+            for row, coder in enumerate(coder_list):
+                chosen = here & (code_of == code) & (coder_of == coder)
+                edges = (np.bincount(starts[chosen] - first, minlength=size + 1)
+                         - np.bincount(ends[chosen] - first, minlength=size + 1)).astype("int32")
+                marks[row] = np.cumsum(edges[:size]) > 0
+            anyone = marks.any(axis=0)
+            agreed = marks.all(axis=0) | ~anyone
+            for key in (code, ALL_CODES):
+                totals[key] += (size, anyone.sum(), agreed.sum())
     rows = []
     for code, (characters, coded, agreed) in totals.items():
         uncoded = characters - coded
