@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import agreement, coding, survey
+from workbench.plotting import rows_on_level_scale
 from workbench.study import Study
 
 @dataclass(frozen=True)
@@ -220,13 +221,9 @@ def profile_png(profile: pd.DataFrame, *, labels: dict[str, str], highlight: str
         offset = (position - (len(units) - 1) / 2) * 0.12
         ax.scatter(profile[unit], ys + offset, s=45, zorder=4, color=UNIT_COLOURS[position % len(UNIT_COLOURS)],
                    label=f"{unit} {names.get(unit, '')}".strip())
-    ax.set_yticks(ys)
-    ax.set_yticklabels([labels.get(c, c) for c in profile.index])
+    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in profile.index])
     for tick, characteristic in zip(ax.get_yticklabels(), profile.index):
         tick.set_fontweight("bold" if characteristic == highlight else "normal")
-    ax.set_xlim(0.9, 3.1)
-    ax.set_xticks([1, 2, 3])
-    ax.set_xticklabels(["1 low", "2 middle", "3 high"])
     ax.set_xlabel("mean level (hidden where fewer respondents than the minimum)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
     return _png(figure)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal, Mapping
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from workbench.frameworks import Instrument
+from workbench.frameworks import CANT_RATE, Instrument
 from workbench.io.files import write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 TEMPLATE = "self_assessment_form.html.j2"
 TEMPLATES = Path(__file__).with_name("templates")
 FORM_STEM = "self-assessment-form"
-CANT_RATE = "cant_rate"
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
 
 CHROMIUM_VARIABLE = "WORKBENCH_CHROMIUM"

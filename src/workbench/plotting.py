@@ -67,14 +67,20 @@ def peer_comparison(position: pd.DataFrame, *, labels: dict[str, str] | None = N
     ax.scatter(rows["peer_median"], ys, marker="|", s=200, color="black", zorder=3, label="other microsystems: median")
     ax.errorbar(rows["mean"], ys, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]], fmt="o",
                 color="#d62728", ecolor="#d62728", capsize=3, zorder=4, label=f"{own_label} (95% CI)")
-    ax.set_yticks(ys)
-    ax.set_yticklabels([labels.get(c, c) for c in rows["characteristic_id"]])
-    ax.set_xlim(0.9, 3.1)
-    ax.set_xticks([1, 2, 3])
-    ax.set_xticklabels(["1 low", "2 middle", "3 high"])
+    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in rows["characteristic_id"]])
     ax.set_xlabel("mean level")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8, frameon=False)
     return ax
+
+
+def rows_on_level_scale(ax, ys, row_labels: list[str], *, right: float = 3.1) -> None:
+    """One labelled row per ``ys`` on the y axis; the three levels of the instrument on the x axis
+    (``right`` leaves room for notes beside the highest level)."""
+    ax.set_yticks(ys)
+    ax.set_yticklabels(row_labels)
+    ax.set_xlim(0.9, right)
+    ax.set_xticks([1, 2, 3])
+    ax.set_xticklabels(["1 low", "2 middle", "3 high"])
 
 
 def diverging_levels(summary: pd.DataFrame, *, labels: dict[str, str] | None = None, ax=None, key: str = "item_id",

@@ -20,6 +20,8 @@ from workbench.errors import InputError
 from workbench.io.files import read_yaml_model
 
 SHIPPED = Path(__file__).parent
+# How a "can't rate" answer is written wherever answers are held as text: missing information, never a level.
+CANT_RATE = "cant_rate"
 
 
 class _Strict(BaseModel):

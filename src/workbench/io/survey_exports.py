@@ -53,11 +53,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench.errors import InputError
-from workbench.frameworks import Instrument
+from workbench.frameworks import CANT_RATE, Instrument
 from workbench.io.files import read_yaml_model
 from workbench.io.tables import check_columns, header_rows_of, identifier, iso_date, one_of, read_table
 
-CANT_RATE = "cant_rate"  # in a mapping's levels, and in the canonical frame
 NOT_COMPLETED = "[not completed]"
 REDCAP_FIXED_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group")
 

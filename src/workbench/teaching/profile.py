@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from workbench import survey
-from workbench.frameworks import Instrument
+from workbench.plotting import rows_on_level_scale
+from workbench.frameworks import CANT_RATE, Instrument
 
-CANT_RATE = "cant_rate"
 _CANT_RATE_SPELLINGS = {"cant_rate", "can't rate", "cant rate", "can't_rate"}
 _TIE = 1e-9  # unit means this close to the learner's score count as level with it
 
@@ -182,11 +182,7 @@ def plot_profile_among(position: pd.DataFrame, means: pd.DataFrame, *, ax=None, 
             ax.text(3.2, y, "can't rate", va="center", ha="left", fontsize=8, color="#d62728", style="italic")
         else:
             ax.text(3.2, y, f"percentile {percentile:.0f}", va="center", ha="left", fontsize=8, color="#d62728")
-    ax.set_yticks(ys)
-    ax.set_yticklabels([labels.get(c, c) for c in rows["characteristic_id"]])
-    ax.set_xlim(0.9, 3.65)
-    ax.set_xticks([1, 2, 3])
-    ax.set_xticklabels(["1 low", "2 middle", "3 high"])
+    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in rows["characteristic_id"]], right=3.65)
     ax.set_xlabel("score (a unit's: the mean of its staff's scores)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.15), ncol=2, fontsize=8, frameon=False)
     return ax
