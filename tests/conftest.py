@@ -1,26 +1,79 @@
-"""Shared fixtures: a throwaway copy of the project so tests never write into the checkout."""
+"""Shared fixtures. The suite never writes into the checkout:
+
+* Before anything runs, a session project is made in a temporary folder (the demo study and
+  the notebooks, built) and ``$WORKBENCH_ROOT`` points at it, so every test and every nbval
+  kernel that looks for "the project" finds that copy, not the checkout.
+* ``project`` gives a test its own copy of it, free to change.
+* Hypothesis keeps no example database (it would be ``.hypothesis/`` in the checkout).
+
+``.ci/run`` checks that ``git status --porcelain`` is empty after the suite.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-from workbench import paths
+from workbench.project import ROOT_ENVIRONMENT_VARIABLE, Project
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEMO = CHECKOUT / "data" / "raw" / "demo"
 
+settings.register_profile("workbench", database=None)
+settings.load_profile("workbench")
 
-@pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
-    """A project folder with the demo study and the notebooks, set as the workbench root."""
-    root = tmp_path / "project"
+_SESSION: dict[str, Path] = {}
+
+
+def _fresh_project(root: Path) -> Path:
     shutil.copytree(DEMO, root / "data" / "raw" / "demo")
     (root / "data" / "processed").mkdir(parents=True)
     shutil.copytree(CHECKOUT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    monkeypatch.setenv(paths.ROOT_ENVIRONMENT_VARIABLE, str(root))
+    return root
+
+
+def pytest_configure(config):
+    from workbench.study import build_processed
+
+    folder = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
+    _SESSION["folder"] = folder
+    template = _fresh_project(folder / "template")
+    build_processed("demo", Project(template))
+    _SESSION["template"] = template
+    # The project every test, and every kernel nbval starts, finds by default: a built copy.
+    session_root = folder / "session"
+    shutil.copytree(template, session_root, symlinks=True)
+    _SESSION["session"] = session_root
+    os.environ[ROOT_ENVIRONMENT_VARIABLE] = str(session_root)
+
+
+def pytest_unconfigure(config):
+    folder = _SESSION.get("folder")
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project folder of the test's own: the demo study (built) and the notebooks, set as the
+    workbench root."""
+    root = tmp_path / "project"
+    shutil.copytree(_SESSION["template"], root, symlinks=True)
+    monkeypatch.setenv(ROOT_ENVIRONMENT_VARIABLE, str(root))
+    return root
+
+
+@pytest.fixture
+def unbuilt_project(tmp_path, monkeypatch) -> Path:
+    """A project folder with the demo study's raw files and the notebooks, never built (no
+    processed data, no pseudonym key), set as the workbench root."""
+    root = _fresh_project(tmp_path / "project")
+    monkeypatch.setenv(ROOT_ENVIRONMENT_VARIABLE, str(root))
     return root
 
 

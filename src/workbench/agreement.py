@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-DEFAULT_AGREEMENT_THRESHOLD = 0.70
+from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
+
+__all__ = [
+    "agreement_flags", "characteristic_agreement", "cronbach_alpha", "icc_by_item", "icc_oneway", "item_total_statistics",
+    "respondent_item_matrix", "rwg", "rwg_j", "uniform_null_variance",
+]
 
 
 def uniform_null_variance(n_levels: int) -> float:
@@ -87,29 +92,39 @@ def rwg_j(
     DataFrame: ``group``, ``n_respondents`` (those used), ``n_items``, ``mean_item_variance``, ``rwg_j``.
     """
     null = uniform_null_variance(n_levels)
-    items = list(dict.fromkeys(answers["item_id"])) if items is None else list(items)
-    wide = _rated(answers[answers["item_id"].isin(items)]).pivot_table(
-        index=[group, "respondent_id"], columns="item_id", values="level", aggfunc="first", observed=True
-    ).reindex(columns=items)
-    if missing == "listwise":
-        wide = wide.dropna()
-    elif missing != "available":
+    if missing not in ("listwise", "available"):
         raise ValueError(f"missing must be 'listwise' or 'available', got {missing!r}")
-    grouped = wide.groupby(level=group, sort=False)
-    variances = grouped.var(ddof=1)
-    counts = grouped.count()
-    variances = variances.where(counts >= 2)
-    mean_variance = variances.mean(axis=1).clip(upper=null)
-    j = len(items)
+    items = list(pd.unique(answers["item_id"])) if items is None else list(items)
+    rated = _rated(answers[answers["item_id"].isin(items)]).drop_duplicates(["respondent_id", "item_id"])
+    respondent, _ = pd.factorize(rated["respondent_id"])
+    if missing == "listwise":  # only respondents who rated every item of the scale
+        complete = np.bincount(respondent, minlength=respondent.max() + 1 if len(respondent) else 0) == len(items)
+        rated = rated[complete[respondent]]
+        respondent = respondent[complete[respondent]]
+    group_codes, groups = pd.factorize(rated[group])
+    item_codes = pd.Index(items).get_indexer(rated["item_id"])
+    n_groups, j = len(groups), len(items)
+    values = rated["level"].to_numpy(dtype="float64")
+    # Per group x item: count, mean, and squared deviations from that cell's own mean.
+    cell = group_codes * j + item_codes
+    count = np.bincount(cell, minlength=n_groups * j).astype("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(cell, weights=values, minlength=n_groups * j) / count
+        squares = np.bincount(cell, weights=(values - mean[cell]) ** 2, minlength=n_groups * j)
+        variances = np.where(count >= 2, squares / (count - 1), np.nan).reshape(n_groups, j)
+        known = ~np.isnan(variances)
+        mean_variance = np.clip(np.where(known, variances, 0).sum(axis=1) / known.sum(axis=1), None, null)
+    people = np.zeros(n_groups, dtype="int64")
+    if len(respondent):
+        first = pd.Series(group_codes).groupby(respondent).first()  # each respondent's group
+        people = np.bincount(first.to_numpy(), minlength=n_groups)
     ratio = mean_variance / null
     table = pd.DataFrame({
-        "n_respondents": grouped.size(),
-        "n_items": j,
-        "mean_item_variance": mean_variance,
+        group: groups, "n_respondents": people, "n_items": j, "mean_item_variance": mean_variance,
         "rwg_j": (j * (1 - ratio)) / (j * (1 - ratio) + ratio),
     })
     table.loc[table["n_respondents"] < 2, ["mean_item_variance", "rwg_j"]] = np.nan
-    return table.rename_axis(group).reset_index()
+    return table
 
 
 def icc_oneway(
@@ -199,17 +214,13 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator == 0, np.where(numerator == 0, np.nan, np.inf), np.asarray(numerator) / denominator)
 
 
-def agreement_flags(
-    rwg_table: pd.DataFrame, *, column: str = "rwg", threshold: float = DEFAULT_AGREEMENT_THRESHOLD, min_group_size: int = 3
-) -> pd.DataFrame:
-    """Mark each row ``agreement`` as ``"shared"``, ``"not shared"`` (below ``threshold``)
-    or ``"too few"`` (fewer than ``min_group_size`` ratings), so a report shows a unit
-    mean only where its own staff agree on it."""
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
-    size = rwg_table["n_rated"] if "n_rated" in rwg_table else rwg_table["n_respondents"]
-    flags = np.where(size < min_group_size, "too few", np.where(rwg_table[column] >= threshold, "shared", "not shared"))
-    return rwg_table.assign(agreement=flags)
+def agreement_flags(table: pd.DataFrame, *, column: str = "rwg", policy: AgreementPolicy = AgreementPolicy(),
+                    disclosure: DisclosurePolicy = DisclosurePolicy()) -> pd.DataFrame:
+    """Mark each row ``agreement`` with the policy's verdict (:meth:`AgreementPolicy.verdict`):
+    ``"shared"``, ``"not shared"`` (``column`` below the threshold) or ``"too few"`` (fewer
+    people than the disclosure rule allows a figure for)."""
+    size = table["n_rated"] if "n_rated" in table else table["n_respondents"]
+    return table.assign(agreement=policy.verdict(table[column], size, disclosure))
 
 
 def cronbach_alpha(
@@ -274,13 +285,13 @@ def respondent_item_matrix(answers: pd.DataFrame, *, items: list[str] | None = N
 def characteristic_agreement(
     answers: pd.DataFrame,
     *,
-    n_levels: int = 3,
-    threshold: float = DEFAULT_AGREEMENT_THRESHOLD,
-    min_group_size: int = 3,
+    scale: LevelScale,
+    policy: AgreementPolicy = AgreementPolicy(),
+    disclosure: DisclosurePolicy = DisclosurePolicy(),
     group: str = "microsystem_id",
 ) -> pd.DataFrame:
     """Agreement per microsystem x characteristic: rwg for a one-item characteristic,
-    rwg(j) (listwise) for one measured by several items, flagged against ``threshold``.
+    rwg(j) (listwise) for one measured by several items, with the policy's verdict.
 
     Returns
     -------
@@ -288,33 +299,18 @@ def characteristic_agreement(
     (rwg or rwg(j)), ``index`` (which one), ``agreement`` (``shared`` / ``not shared`` / ``too few``).
     """
     parts = []
-    for characteristic, part in answers.groupby("characteristic_id", sort=False):
-        items = list(dict.fromkeys(part["item_id"]))
+    items_of = answers[["characteristic_id", "item_id"]].drop_duplicates()
+    for characteristic, items in items_of.groupby("characteristic_id", sort=False)["item_id"]:
+        items = list(items)
+        part = answers[answers["characteristic_id"].eq(characteristic)]
         if len(items) == 1:
-            table = rwg(part, by=(group,), n_levels=n_levels).rename(columns={"rwg": "agreement_index"})
+            table = rwg(part, by=(group,), n_levels=scale.n).rename(columns={"rwg": "agreement_index"})
             table = table.assign(index="rwg", n_items=1)
         else:
-            table = rwg_j(part, items=items, group=group, n_levels=n_levels).rename(
+            table = rwg_j(part, items=items, group=group, n_levels=scale.n).rename(
                 columns={"rwg_j": "agreement_index", "n_respondents": "n_rated"})
             table = table.assign(index="rwg(j)")
         parts.append(table.assign(characteristic_id=characteristic)[[group, "characteristic_id", "n_items", "n_rated", "agreement_index", "index"]])
-    combined = pd.concat(parts, ignore_index=True)
-    return agreement_flags(combined, column="agreement_index", threshold=threshold, min_group_size=min_group_size)
-
-
-def hide_unshared_means(
-    table: pd.DataFrame, unit_agreement: pd.DataFrame, *, keys: tuple[str, ...] = ("characteristic_id",),
-    columns: tuple[str, ...] = ("mean", "median", "ci_low", "ci_high", "share_of_peers_below"),
-) -> pd.DataFrame:
-    """Blank the unit means whose staff do not agree on them.
-
-    ``table`` gets ``agreement`` and ``agreement_index`` from ``unit_agreement``
-    (:func:`characteristic_agreement` rows, joined on ``keys``); every one of ``columns``
-    becomes NaN where the agreement is not ``"shared"``.
-    """
-    merged = table.merge(unit_agreement[[*keys, "agreement", "agreement_index"]], on=list(keys), how="left", validate="many_to_one")
-    merged["agreement"] = merged["agreement"].fillna("too few")
-    hidden = merged["agreement"].ne("shared")
-    present = [c for c in columns if c in merged.columns]
-    merged[present] = merged[present].astype("float64").mask(hidden.to_numpy()[:, None].repeat(len(present), axis=1))
-    return merged
+    columns = [group, "characteristic_id", "n_items", "n_rated", "agreement_index", "index"]
+    combined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return agreement_flags(combined, column="agreement_index", policy=policy, disclosure=disclosure)

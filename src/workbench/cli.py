@@ -15,12 +15,13 @@ regeneration in which any report failed ends with exit status 1 after naming eac
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.project import Project
+
+__all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                             help="only this microsystem's feedback report (repeatable; default: all)")
     regenerate.add_argument("--no-progress", action="store_true", help="no progress bar")
     regenerate.add_argument("--force", action="store_true", help="rerun every report, even those whose inputs did not change")
+    regenerate.add_argument("--explain", action="store_true", help="say, for every report, why it runs or why it is skipped")
+    regenerate.add_argument("--dry-run", action="store_true", help="plan only: with --explain, say what would run; run nothing")
     regenerate.add_argument("--executor", choices=["local", "dask"], default="local",
                             help="local process pool (default) or a Dask distributed cluster")
     regenerate.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -88,55 +91,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(arguments) -> int:
-    from workbench.study import build_processed, processed_folder
+    from workbench.study import build_processed
 
-    study = build_processed(arguments.study)
+    project = Project.discover()
+    study = build_processed(arguments.study, project)
     print(f"{study.id}: {len(study.microsystems)} microsystems, {len(study.respondents)} respondents, "
-          f"{len(study.answers)} answers, {study.codings['segment_id'].nunique()} coded segments -> {processed_folder(study.id)}")
+          f"{len(study.answers)} answers, {study.codings['segment_id'].nunique()} coded segments -> "
+          f"{project.shown(project.processed(study.id))}")
     return 0
 
 
 def _regenerate(arguments) -> int:
-    import time
+    from workbench.reports import regenerate_study
 
-    from workbench import paths, regenerate
-    from workbench.io.files import write_text_atomic
-    from workbench.study import open_study
+    def explain(planned) -> None:
+        if arguments.explain:
+            print("\n".join(planned.explain()))
 
-    started = time.perf_counter()
-    regenerate.skip_slow_format_checkers()
-    root = paths.project_root()
-    os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(root))  # kernels find the project from any cwd
-    study = open_study(arguments.study)  # rebuilds the processed frames only when the raw files changed
-    target = paths.reports_dir(root) / study.id
-    for folder in (target, paths.processed_dir(root) / study.id):
-        regenerate.remove_stale_temporaries(folder)
-    jobs = regenerate.plan(study, root=root, microsystems=arguments.microsystems)
-    digests = regenerate.study_digests(study)
-    prints = {job.output: regenerate.fingerprint(job, digests) for job in jobs}
-    recorded = regenerate.read_provenance(target)
-    skip = set() if arguments.force else {job.output for job in jobs if regenerate.unchanged(job, recorded, prints[job.output], target)}
-    summary = regenerate.run(jobs, workers=arguments.jobs, progress=not arguments.no_progress, executor=arguments.executor,
-                             scheduler=arguments.scheduler, skip=skip)
-    for outcome in summary.outcomes:
-        key = outcome.job.output.relative_to(target).as_posix()
-        if outcome.ok:
-            recorded[key] = prints[outcome.job.output]
-        else:
-            recorded.pop(key, None)
-    write_text_atomic(target / regenerate.PROVENANCE_FILE, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-    index = regenerate.write_index(study, summary, root=root)
-    summary.seconds = time.perf_counter() - started
-    print(f"{summary.line()} -> {index}")
+    summary = regenerate_study(
+        Project.discover(), arguments.study, microsystems=arguments.microsystems, jobs=arguments.jobs, force=arguments.force,
+        executor=arguments.executor, scheduler=arguments.scheduler, progress=not arguments.no_progress,
+        dry_run=arguments.dry_run, on_plan=explain,
+    )
+    if arguments.dry_run:
+        print(f"{len(summary.planned.todo)} would run, {len(summary.skipped)} unchanged")
+        return 0
+    print(f"{summary.line()} -> {summary.index}")
     for outcome in summary.failed:
         print(f"failed: {outcome.job.notebook.name} {outcome.job.parameters}: {outcome.error}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
 def _demo(arguments) -> int:
-    from workbench import demo, paths
+    from workbench import demo
 
-    folder = arguments.out or paths.raw_dir() / "demo"
+    project = Project.discover()
+    folder = arguments.out or project.raw_dir / "demo"
     study = demo.write(folder)
     print(f"demo study written to {folder}: {len(study.microsystems)} microsystems, {len(study.survey)} respondents")
     return 0
@@ -145,14 +135,14 @@ def _demo(arguments) -> int:
 def _export_qdpx(arguments) -> int:
     import yaml
 
-    from workbench import paths
     from workbench.io import refiqda
     from workbench.io.files import write_text_atomic
-    from workbench.study import open_study
+    from workbench.study import open_or_build
 
-    study = open_study(arguments.study)
-    target = arguments.out or paths.reports_dir() / study.id / f"{study.id}.qdpx"
-    if target.resolve().is_relative_to(paths.raw_dir().resolve()):
+    project = Project.discover()
+    study = open_or_build(arguments.study, project)
+    target = arguments.out or project.reports(study.id) / f"{study.id}.qdpx"
+    if project.is_raw(target):
         raise ValueError(f"--out must not be under data/raw/ (raw data is read-only), got {target}")
     codes = refiqda.write_qdpx(target, name=study.config.title, codings=study.codings, interviews=study.interviews,
                                microsystems=study.microsystems, frameworks=study.frameworks)
@@ -165,33 +155,60 @@ def _export_qdpx(arguments) -> int:
 
 
 def _form(arguments) -> int:
-    from workbench.form import main_form
+    from workbench.form import BrowserError, form_filename, write_form
+    from workbench.study import open_or_build
 
-    return main_form(arguments.study, arguments.microsystem, arguments.out, not arguments.no_pdf, paper=arguments.paper)
+    project = Project.discover()
+    opened = open_or_build(arguments.study, project)
+    folder = Path(arguments.out) if arguments.out is not None else project.reports(opened.id) / "forms"
+    if project.is_raw(folder):
+        raise ValueError(f"--out must not be under data/raw/ (raw data is read-only), got {folder}")
+    try:
+        written = write_form(folder, opened.instrument, study=opened, microsystem_id=arguments.microsystem,
+                             pdf=not arguments.no_pdf, paper=arguments.paper)
+    except BrowserError as error:
+        print(f"{folder / form_filename(arguments.microsystem)} written; the PDF was not", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+def _print_refreshed(project: Project, outcomes) -> int:
+    for outcome in outcomes:
+        shown = project.shown(outcome.job.notebook)
+        print(f"{'ok    ' if outcome.ok else 'FAILED'} {shown} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def _teaching(arguments) -> int:
-    from workbench.teaching.generator import command
+    from workbench.reports.execute import refresh_source_notebooks, skip_slow_format_checkers
+    from workbench.teaching.generator import LESSONS, generate
 
-    return command(execute=not arguments.no_execute)
+    project = Project.discover()
+    written = generate(project.notebooks_dir / "teaching")
+    print(f"{len(written)} teaching notebooks written from {len(LESSONS)} lessons -> {project.shown(written[0].parent.parent)}")
+    if arguments.no_execute:
+        print("not executed: run `workbench refresh-notebooks` on them before nbval compares their outputs")
+        return 0
+    skip_slow_format_checkers()
+    return _print_refreshed(project, refresh_source_notebooks(project, only=[path.resolve() for path in written]))
 
 
 def _refresh_notebooks(arguments) -> int:
-    from workbench import paths, regenerate
+    from workbench.reports.execute import refresh_source_notebooks, skip_slow_format_checkers
 
-    regenerate.skip_slow_format_checkers()
-    os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(paths.project_root()))
-    folder = paths.notebooks_dir().resolve()
+    skip_slow_format_checkers()
+    project = Project.discover()
+    folder = project.notebooks_dir.resolve()
     chosen = [p.resolve() for p in arguments.notebooks]
     for path in chosen:  # refreshing rewrites a notebook in place: only ever the project's own
         if not path.is_file():
             raise InputError("no such notebook", file=path)
         if folder not in path.parents or path.suffix != ".ipynb":
             raise InputError(f"only notebooks under {folder} are refreshed", file=path)
-    outcomes = regenerate.refresh_source_notebooks(only=chosen or None)
-    for outcome in outcomes:
-        print(f"{'ok    ' if outcome.ok else 'FAILED'} {outcome.job.notebook.relative_to(paths.notebooks_dir()).as_posix()} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
-    return 0 if all(o.ok for o in outcomes) else 1
+    return _print_refreshed(project, refresh_source_notebooks(project, only=chosen or None))
 
 
 _COMMANDS = {"build": _build, "regenerate": _regenerate, "demo": _demo, "export-qdpx": _export_qdpx, "form": _form,

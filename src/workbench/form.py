@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,29 +373,4 @@ def write_form(
     return written
 
 
-def main_form(study: str, microsystem_id: str | None = None, out: Path | None = None, pdf: bool = True, *,
-              paper: Literal["A4", "letter"] = "A4") -> int:
-    """``workbench form``: write a study's blank (or one unit's pre-filled) form.
-
-    Returns the exit status: 0 when everything was written, 1 when the HTML was written
-    but printing the PDF failed. Bad input raises (the command line reports it).
-    """
-    from workbench import paths
-    from workbench.study import open_study
-
-    opened = open_study(study)
-    folder = Path(out) if out is not None else paths.reports_dir() / opened.id / "forms"
-    if folder.resolve().is_relative_to(paths.raw_dir().resolve()):
-        raise ValueError(f"--out must not be under data/raw/ (raw data is read-only), got {folder}")
-    try:
-        written = write_form(folder, opened.instrument, study=opened, microsystem_id=microsystem_id, pdf=pdf, paper=paper)
-    except BrowserError as error:
-        print(f"{folder / form_filename(microsystem_id)} written; the PDF was not", file=sys.stderr)
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(path)
-    return 0
-
-
-__all__ = ["BrowserError", "find_browser", "form_filename", "form_html", "html_to_pdf", "main_form", "write_form"]
+__all__ = ["BrowserError", "find_browser", "form_filename", "form_html", "html_to_pdf", "write_form"]

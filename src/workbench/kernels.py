@@ -22,6 +22,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from workbench.project import ROOT_ENVIRONMENT_VARIABLE
+
+__all__ = ["CELL_TIMEOUT_SECONDS", "KERNEL", "WarmKernel"]
+
 KERNEL = "python3"
 CELL_TIMEOUT_SECONDS = 1800  # a cell running longer is taken to hang: the report fails instead of blocking the run
 
@@ -101,7 +105,10 @@ class WarmKernel:
         self._folder = tempfile.mkdtemp(prefix="workbench-kernel-")
         self.manager = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc",
                                           ip=os.path.join(self._folder, "kernel"))
-        run_sync(self.manager.start_kernel)(cwd=str(self.cwd))
+        # The kernel finds its project from the folder it runs in (the notebook's), never from a
+        # variable this process happened to have: a report always reads the project it belongs to.
+        environment = {k: v for k, v in os.environ.items() if k != ROOT_ENVIRONMENT_VARIABLE}
+        run_sync(self.manager.start_kernel)(cwd=str(self.cwd), env=environment)
 
     def _connect(self) -> None:
         from jupyter_core.utils import run_sync

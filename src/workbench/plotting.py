@@ -11,15 +11,25 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from workbench.vocabulary import LevelScale
+
+__all__ = [
+    "LEVEL_PALETTE", "cluster_order", "count_heatmap", "diverging_levels", "handoff_network", "level_heatmap",
+    "masked_level_heatmap", "peer_comparison", "rows_on_level_scale", "share_bars",
+]
+
 LEVEL_PALETTE = "RdYlGn"
+THREE_LEVELS = LevelScale.from_values([1, 2, 3])  # the self-assessment's scale, for plots given no other
 
 
-def level_heatmap(table: pd.DataFrame, *, ax=None, vmin: float = 1.0, vmax: float = 3.0, annotate: bool = True,
-                  cbar_label: str = "mean level (1 low - 3 high)", **kwargs):
-    """Heatmap of a wide table of mean levels (rows: microsystems, columns: items or characteristics)."""
+def level_heatmap(table: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, ax=None, annotate: bool = True,
+                  cbar_label: str | None = None, **kwargs):
+    """Heatmap of a wide table of mean levels (rows: microsystems, columns: items or
+    characteristics), coloured over the instrument's ``scale``."""
     ax = ax or plt.gca()
-    sns.heatmap(table.astype(float), ax=ax, cmap=LEVEL_PALETTE, vmin=vmin, vmax=vmax, annot=annotate, fmt=".1f",
-                annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white", cbar_kws={"label": cbar_label}, **kwargs)
+    sns.heatmap(table.astype(float), ax=ax, cmap=LEVEL_PALETTE, vmin=scale.low, vmax=scale.high, annot=annotate, fmt=".1f",
+                annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": cbar_label or scale.span_label}, **kwargs)
     return _matrix_axes(ax)
 
 
@@ -52,11 +62,12 @@ def share_bars(data: pd.DataFrame, *, x: str, y: str, ax=None, color: str = "#7f
     return ax
 
 
-def peer_comparison(position: pd.DataFrame, *, labels: dict[str, str] | None = None, ax=None, own_label: str = "this microsystem"):
+def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, labels: dict[str, str] | None = None, ax=None,
+                    own_label: str = "this microsystem"):
     """One microsystem's mean (dot with its confidence interval) against the other
     microsystems' range (line), interquartile range (bar) and median (tick).
 
-    ``position`` is :func:`workbench.survey.position_among_peers` output.
+    ``position``: a microsystem's rows of the ``unit_profiles`` and ``peer_positions`` views.
     """
     ax = ax or plt.gca()
     labels = labels or {}
@@ -67,51 +78,70 @@ def peer_comparison(position: pd.DataFrame, *, labels: dict[str, str] | None = N
     ax.scatter(rows["peer_median"], ys, marker="|", s=200, color="black", zorder=3, label="other microsystems: median")
     ax.errorbar(rows["mean"], ys, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]], fmt="o",
                 color="#d62728", ecolor="#d62728", capsize=3, zorder=4, label=f"{own_label} (95% CI)")
-    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in rows["characteristic_id"]])
+    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in rows["characteristic_id"]], scale=scale)
     ax.set_xlabel("mean level")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8, frameon=False)
     return ax
 
 
-def rows_on_level_scale(ax, ys, row_labels: list[str], *, right: float = 3.1) -> None:
-    """One labelled row per ``ys`` on the y axis; the three levels of the instrument on the x axis
+def rows_on_level_scale(ax, ys, row_labels: list[str], *, scale: LevelScale = THREE_LEVELS, right: float | None = None) -> None:
+    """One labelled row per ``ys`` on the y axis; the instrument's levels on the x axis
     (``right`` leaves room for notes beside the highest level)."""
     ax.set_yticks(ys)
     ax.set_yticklabels(row_labels)
-    ax.set_xlim(0.9, right)
-    ax.set_xticks([1, 2, 3])
-    ax.set_xticklabels(["1 low", "2 middle", "3 high"])
+    margin = 0.05 * (scale.high - scale.low)
+    ax.set_xlim(scale.low - margin, scale.high + margin if right is None else right)
+    ax.set_xticks(list(scale.values))
+    ax.set_xticklabels(scale.tick_labels)
 
 
-def diverging_levels(summary: pd.DataFrame, *, labels: dict[str, str] | None = None, ax=None, key: str = "item_id",
-                     level_names: tuple[str, str, str] = ("low", "middle", "high")):
-    """Diverging stacked bars of the three levels per item, centred on the middle level,
-    with the can't-rate share drawn apart on the right (it is missing information, not a level).
+def diverging_levels(summary: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, labels: dict[str, str] | None = None,
+                     ax=None, key: str = "item_id"):
+    """Diverging stacked bars of the levels per item, centred on the middle of the scale
+    (with an odd number of levels, the middle level straddles zero), with the can't-rate
+    share drawn apart on the right (it is missing information, not a level).
 
     ``summary`` is :func:`workbench.survey.item_summary` output grouped by ``key``:
-    ``share_level_1..3`` are shares of rated answers, ``cant_rate_share`` of respondents.
+    ``share_level_<v>`` are shares of rated answers, ``cant_rate_share`` of respondents.
+    Rows whose shares were withheld (blank) are left out.
     """
     ax = ax or plt.gca()
     labels = labels or {}
-    rows = summary.reset_index(drop=True)
+    share_columns = [f"share_level_{v}" for v in scale.values]
+    rows = summary.dropna(subset=share_columns).reset_index(drop=True)
     ys = np.arange(len(rows))[::-1]
-    low, middle, high = (rows[f"share_level_{v}"].to_numpy() for v in (1, 2, 3))
-    colours = sns.color_palette(LEVEL_PALETTE, 3)
-    ax.barh(ys, -low, left=-middle / 2, color=colours[0], label=level_names[0])
-    ax.barh(ys, middle, left=-middle / 2, color=colours[1], label=level_names[1])
-    ax.barh(ys, high, left=middle / 2, color=colours[2], label=level_names[2])
+    shares = rows[share_columns].to_numpy(dtype="float64")
+    colours = sns.color_palette(LEVEL_PALETTE, scale.n)
+    half = scale.n // 2
+    # Lower levels stack leftwards from the centre, higher ones rightwards; a middle level straddles it.
+    centre = shares[:, half] / 2 if scale.n % 2 else np.zeros(len(rows))
+    left_edge = -centre
+    for position in range(half - 1, -1, -1):
+        ax.barh(ys, -shares[:, position], left=left_edge, color=colours[position], label=scale.names[position])
+        left_edge = left_edge - shares[:, position]
+    if scale.n % 2:
+        ax.barh(ys, shares[:, half], left=-centre, color=colours[half], label=scale.names[half])
+    right_edge = centre.copy()
+    for position in range(half + scale.n % 2, scale.n):
+        ax.barh(ys, shares[:, position], left=right_edge, color=colours[position], label=scale.names[position])
+        right_edge = right_edge + shares[:, position]
     gap_start = 1.15
-    ax.barh(ys, rows["cant_rate_share"].to_numpy(), left=gap_start, color="#9e9e9e", label="can't rate (of respondents)")
+    cant_rate = rows["cant_rate_share"].to_numpy(dtype="float64", na_value=np.nan)
+    ax.barh(ys, np.nan_to_num(cant_rate), left=gap_start, color="#9e9e9e", label="can't rate (of respondents)")
     ax.axvline(0, color="black", linewidth=0.8)
     ax.axvline(gap_start - 0.05, color="#cccccc", linewidth=0.8, linestyle=":")
     ax.set_yticks(ys)
     ax.set_yticklabels([labels.get(k, k) for k in rows[key]])
-    ax.set_xlim(-1.05, gap_start + max(0.25, float(rows["cant_rate_share"].max()) + 0.05))
+    ax.set_xlim(-1.05, gap_start + max(0.25, float(np.nanmax(cant_rate, initial=0)) + 0.05))
     ticks = [-1, -0.5, 0, 0.5, 1]
     ax.set_xticks(ticks + [gap_start])
     ax.set_xticklabels([f"{abs(t):.0%}" for t in ticks] + ["0%"])
     ax.set_xlabel("share of rated answers (low to the left, high to the right)  |  can't rate")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, fontsize=8, frameon=False)
+    # Legend in level order, whatever order the bars were drawn in.
+    handles, names = ax.get_legend_handles_labels()
+    order = [names.index(name) for name in (*scale.names, "can't rate (of respondents)") if name in names]
+    ax.legend([handles[i] for i in order], [names[i] for i in order], loc="upper center", bbox_to_anchor=(0.5, -0.18),
+              ncol=min(4, len(order)), fontsize=8, frameon=False)
     return ax
 
 

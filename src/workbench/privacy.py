@@ -2,7 +2,7 @@
 
 * Respondent ids are replaced at load by a keyed hash (BLAKE2b with the key, a MAC in one
   call and three times faster than HMAC-SHA256 over 250,000 ids). The key is a
-  per-study secret in ``.secrets/<study>.key`` (git-ignored, created on first use), so
+  per-study secret in ``.secrets/<study>.key`` (git-ignored, created by the first build), so
   the same person keeps the same pseudonym across runs while nobody without the key can
   go back to the raw id. Processed files and reports only ever hold pseudonyms.
 * Interview excerpts are scrubbed before they are stored or shown: names from the
@@ -19,14 +19,13 @@ import hashlib
 import os
 import re
 import secrets
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from workbench import paths
+from workbench.errors import InputError
+from workbench.project import Project
+from workbench.vocabulary import DisclosurePolicy
 
-SUPPRESSED = "<k"
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3}[\s.-]\d{4}(?!\w)")
 BIRTH_DATE = re.compile(
@@ -35,11 +34,19 @@ BIRTH_DATE = re.compile(
 )
 
 
-def study_key(study_id: str, *, root: Path | None = None) -> bytes:
-    """The study's pseudonymisation key, created (readable by its owner only) on first use."""
-    folder = paths.secrets_dir(root)
-    path = folder / f"{study_id}.key"
+def study_key(project: Project, study_id: str, *, create: bool = False) -> bytes:
+    """The study's pseudonymisation key (``.secrets/<study>.key``).
+
+    Only building a study creates it (``create=True``; readable by its owner only); reading a
+    study whose key is missing is an error, since pseudonyms made with a new key would not
+    match the ones in its processed data and reports.
+    """
+    path = project.key_file(study_id)
     if not path.exists():
+        if not create:
+            raise InputError(f"no pseudonym key for study {study_id!r}: expected {project.shown(path)}; run "
+                             f"`workbench build --study {study_id}` (or restore the key the study was built with)")
+        folder = path.parent
         folder.mkdir(parents=True, exist_ok=True)
         (folder / ".gitignore").write_text("*\n")
         temporary = folder / f".{study_id}.{os.getpid()}.tmp"
@@ -93,30 +100,36 @@ def scrubber(names: list[str] | None = None, extra_patterns: list[tuple[str, str
     return scrub
 
 
-def suppress_small_groups(table: pd.DataFrame, sizes: pd.Series, *, k: int, total_shown: bool = True) -> pd.DataFrame:
-    """Blank every row of ``table`` whose group has fewer than ``k`` people.
+def suppress_small_groups(table: pd.DataFrame, sizes: pd.Series, *, policy: DisclosurePolicy,
+                          total_shown: bool = True) -> pd.DataFrame:
+    """Blank every row of ``table`` whose group the disclosure ``policy`` hides.
 
     Parameters
     ----------
     table : one row per group (e.g. per role), any columns of figures.
     sizes : people per group (indexed like ``table``).
-    k : the smallest group that may be shown.
-    total_shown : the report also shows the total over groups, so a single suppressed
-        group would be recoverable as total minus the others: then the next smallest group
-        is suppressed as well.
+    policy : the study's disclosure rule (:class:`workbench.vocabulary.DisclosurePolicy`).
+    total_shown : the report also shows the total over groups, so hidden groups must not be
+        recoverable as the total minus the others (complementary suppression).
 
     Returns
     -------
-    The table as text, suppressed cells shown as ``"<k"`` (with k's value), and a column
-    ``people`` with each group's size or ``"<k"``.
+    The table as text, hidden cells shown as the policy's marker (``"<5"``), and a column
+    ``people`` with each group's size or the marker.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"share": [0.5, 0.3, 0.2]}, index=["Nurse", "Clerical", "Manager"])
+    >>> shown = suppress_small_groups(table, pd.Series([10, 2, 6], index=table.index), policy=DisclosurePolicy())
+    >>> shown["people"].tolist()
+    ['10', '<5', '<5']
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
     sizes = sizes.reindex(table.index).fillna(0).astype(int)
-    hidden = sizes < k
-    if total_shown and hidden.sum() == 1 and len(sizes) > 1:
-        hidden[sizes[~hidden].idxmin()] = True
-    marker = f"<{k}"
-    shown = table.astype(object).where(~hidden.to_numpy()[:, None].repeat(table.shape[1], axis=1), marker)
+    hidden = policy.hidden(sizes.to_numpy(), total_shown=total_shown)
+    marker = policy.marker
+    shown = table.astype(object).where(~hidden[:, None].repeat(table.shape[1], axis=1), marker)
     shown.insert(0, "people", np.where(hidden, marker, sizes.astype(str)))
     return shown
+
+
+__all__ = ["PSEUDONYM_SCHEME", "pseudonymise", "scrub_series", "scrubber", "study_key", "suppress_small_groups"]

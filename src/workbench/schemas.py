@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-ANSWER_KINDS = ("level", "cant_rate", "no_answer")
+from workbench.vocabulary import ANSWER_KINDS, LEVEL
 
 
 def _tidy(name: str, columns: dict[str, pa.Column], *checks: pa.Check, strict: bool = True) -> pa.DataFrameSchema:
@@ -52,7 +52,7 @@ SurveyAnswers = _tidy("SurveyAnswers",  # one row per respondent x item; level i
         "answer": pa.Column(str, pa.Check.isin(list(ANSWER_KINDS))),
         "level": pa.Column(pd.Int64Dtype(), pa.Check.ge(1), nullable=True),
     },
-    pa.Check(lambda frame: frame["level"].notna() == frame["answer"].eq("level"),
+    pa.Check(lambda frame: frame["level"].notna() == frame["answer"].eq(LEVEL),
              error="level must be given exactly when answer is 'level'", name="level_only_for_levels"),
     _once_per("respondent_id", "item_id", error="each respondent answers each item once"),
 )

@@ -1,12 +1,16 @@
-"""A study: its configuration, its validated tidy frames, and their processed copies.
+"""A study: its configuration, its validated tidy frames, their processed copies and views.
 
 ``load_study`` reads and checks the raw files. ``build_processed`` writes the frames to
-``data/processed/<study>/`` as parquet with a manifest of what they were made from;
-``open_study`` reads those copies when they are current and rebuilds them when not.
+``data/processed/<study>/`` as parquet, computes the study views every report reads
+(:mod:`workbench.views`) and writes them beside the frames, with a manifest of what all of it
+was made from. ``open_study`` reads those copies, lazily (a feedback report that only reads
+views never loads the answers), and refuses processed data that no longer match the raw files:
+reading never writes anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,13 +20,16 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from workbench import __version__, paths, privacy
+from workbench import __version__, privacy
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
 from workbench.io.files import read_yaml_model, sha256_of, write_parquet_atomic, write_text_atomic
+from workbench.project import STUDY_FILE, Project
+from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
-STUDY_FILE = "study.yaml"
+# The tidy frames of a study, in the order they are built; :mod:`workbench.views` adds the views.
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
+MANIFEST = "manifest.json"
 
 
 class _Strict(BaseModel):
@@ -58,9 +65,16 @@ class ScrubPattern(_Strict):
 
 
 class Privacy(_Strict):
-    min_cell_size: int = Field(5, ge=1, description="No breakdown is shown for fewer people than this.")
+    min_cell_size: int = Field(5, ge=1, description="No figure is shown for fewer people than this.")
     roster: str | None = Field(None, description="A CSV file with a 'name' column: names masked in every excerpt.")
     scrub_patterns: list[ScrubPattern] = []
+
+
+class Analysis(_Strict):
+    """How answers are aggregated: the agreement policy and how many rated items make a score."""
+
+    agreement: AgreementPolicy = AgreementPolicy()
+    min_items: int = Field(1, ge=1, description="A respondent needs this many rated items of a characteristic to get a score on it.")
 
 
 class StudyConfig(_Strict):
@@ -76,6 +90,12 @@ class StudyConfig(_Strict):
     survey_coding: SurveyCoding = SurveyCoding()
     outcomes: list[OutcomeSpec] = []
     privacy: Privacy = Privacy()
+    analysis: Analysis = Analysis()
+
+    @property
+    def disclosure(self) -> DisclosurePolicy:
+        """The study's small-cell rule, from ``privacy.min_cell_size``."""
+        return DisclosurePolicy(min_cell_size=self.privacy.min_cell_size)
 
     @field_validator("roles")
     @classmethod
@@ -85,6 +105,30 @@ class StudyConfig(_Strict):
         return roles
 
 
+class _Frame:
+    """A frame of a :class:`Study` read from its processed parquet file when first used.
+
+    A dataclass field whose default is a descriptor keeps the descriptor: reading goes
+    through ``__get__``, so a report that never touches the answers never loads them.
+    """
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, study, owner=None):
+        if study is None:
+            return None  # the field's default: not loaded
+        frames = study.__dict__.setdefault("_frames", {})
+        if frames.get(self.name) is None:
+            if study.processed is None:
+                raise ValueError(f"study {study.id!r} has no {self.name} frame and no processed folder to read it from")
+            frames[self.name] = pd.read_parquet(study.processed / f"{self.name}.parquet")
+        return frames[self.name]
+
+    def __set__(self, study, value):
+        study.__dict__.setdefault("_frames", {})[self.name] = value
+
+
 @dataclass(frozen=True)
 class Study:
     """A loaded study: configuration, instrument, frameworks and tidy frames.
@@ -92,20 +136,22 @@ class Study:
     Frames (see :mod:`workbench.schemas` for their columns): ``microsystems``,
     ``respondents``, ``answers`` (respondent x item, long), ``interviews``, ``codings``
     (segment x coder x code), ``outcomes`` (one row per microsystem) and ``journeys``
-    (patients' visits across microsystems; empty when the study has none).
+    (patients' visits across microsystems; empty when the study has none). A study opened
+    from its processed folder reads each frame when it is first used.
     """
 
     config: StudyConfig
     folder: Path
     instrument: Instrument
     frameworks: tuple[Framework, ...]
-    microsystems: pd.DataFrame
-    respondents: pd.DataFrame
-    answers: pd.DataFrame
-    interviews: pd.DataFrame
-    codings: pd.DataFrame
-    outcomes: pd.DataFrame
-    journeys: pd.DataFrame
+    microsystems: pd.DataFrame = _Frame()
+    respondents: pd.DataFrame = _Frame()
+    answers: pd.DataFrame = _Frame()
+    interviews: pd.DataFrame = _Frame()
+    codings: pd.DataFrame = _Frame()
+    outcomes: pd.DataFrame = _Frame()
+    journeys: pd.DataFrame = _Frame()
+    processed: Path | None = None  # where the frames and views are read from (None: a study held in memory)
 
     @property
     def id(self) -> str:
@@ -115,6 +161,19 @@ class Study:
     def characteristics(self) -> Framework:
         """The framework the survey instrument measures."""
         return load_framework(self.instrument.framework, self.folder)
+
+    @property
+    def scale(self) -> LevelScale:
+        """The level scale of the study's instrument."""
+        return LevelScale.of(self.instrument)
+
+    @property
+    def disclosure(self) -> DisclosurePolicy:
+        return self.config.disclosure
+
+    @property
+    def agreement_policy(self) -> AgreementPolicy:
+        return self.config.analysis.agreement
 
     def framework(self, framework_id: str) -> Framework:
         for framework in self.frameworks:
@@ -134,34 +193,32 @@ class Study:
             raise ValueError(f"microsystem_id must be one of the study's {len(names)} microsystems (e.g. {names.index[0]!r}), got {microsystem_id!r}")
         return names[microsystem_id]
 
+    def unit(self, microsystem_id: str) -> pd.Series:
+        """One microsystem's row of the ``unit_overview`` view (name, setting, evidence)."""
+        rows = self.view("unit_overview", microsystem_id=microsystem_id)
+        if rows.empty:
+            known = self.view("unit_overview")["microsystem_id"]
+            raise ValueError(f"microsystem_id must be one of the study's {len(known)} microsystems "
+                             f"(e.g. {known.iloc[0]!r}), got {microsystem_id!r}")
+        return rows.iloc[0]
 
-def study_folder(study: str | Path) -> Path:
-    """A study given by name (a folder under ``data/raw/``) or by path."""
-    candidate = Path(study)
-    if candidate.is_dir():
-        return candidate.resolve()
-    folder = paths.raw_dir() / str(study)
-    if not folder.is_dir():
-        known = sorted(p.name for p in paths.raw_dir().iterdir() if (p / STUDY_FILE).exists())
-        raise InputError(f"no study called {str(study)!r}: expected a folder data/raw/{study}/ with {STUDY_FILE}; studies here: {known}")
-    return folder
+    def view(self, name: str, *, microsystem_id: str | None = None) -> pd.DataFrame:
+        """A study view (:mod:`workbench.views`), or one microsystem's rows of it."""
+        from workbench import views
+
+        return views.read_view(self, name, microsystem_id=microsystem_id)
 
 
-def read_config(folder: Path) -> StudyConfig:
+def read_config(folder: Path, project: Project | None = None) -> StudyConfig:
     path = folder / STUDY_FILE
-    return read_yaml_model(path, StudyConfig, shown=_shown(path), missing=f"file not found; every study folder needs a {STUDY_FILE}")
-
-
-def _shown(path: Path) -> str:
-    """A path as the user should see it in messages: relative to the project when inside it."""
-    try:
-        return str(path.resolve().relative_to(paths.project_root()))
-    except (ValueError, FileNotFoundError):
-        return str(path)
+    shown = project.shown(path) if project else str(path)
+    return read_yaml_model(path, StudyConfig, shown=shown, missing=f"file not found; every study folder needs a {STUDY_FILE}")
 
 
 def input_files(folder: Path, config: StudyConfig) -> list[Path]:
     files = [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values() if name)]
+    # A study's own instrument or framework YAML is an input like its CSV files.
+    files += [folder / name for name in (config.instrument, *config.coding_frameworks) if Path(name).suffix in {".yaml", ".yml"}]
     if config.privacy.roster:
         files.append(folder / config.privacy.roster)
     if config.survey_export:
@@ -186,12 +243,18 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
     return [path for path in files if path.exists()]
 
 
-def load_study(study: str | Path) -> Study:
-    """Read and check every raw file of a study; raise :class:`InputError` on the first bad one."""
+def load_study(study: str | Path, project: Project | None = None, *, create_key: bool = False) -> Study:
+    """Read and check every raw file of a study; raise :class:`InputError` on the first bad one.
+
+    Pseudonyms need the study's key: ``create_key`` makes one when the study has none yet
+    (only :func:`build_processed` does; reading alone never writes a file).
+    """
     from workbench.io import refiqda, study_csv, survey_exports  # the readers (and pandera) only when raw files are read
 
-    folder = study_folder(study)
-    config = read_config(folder)
+    project = project or Project.discover()
+    folder = project.study_folder(study)
+    config = read_config(folder, project)
+    _shown = project.shown
     instrument = load_instrument(config.instrument, folder)
     frameworks = tuple(load_framework(name, folder) for name in config.coding_frameworks)
     file = lambda key: folder / getattr(config.files, key)  # noqa: E731
@@ -223,16 +286,16 @@ def load_study(study: str | Path) -> Study:
     outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids, outcome_ids=[o.id for o in config.outcomes])
     journeys = (study_csv.read_journeys(file("journeys"), shown=shown("journeys"), microsystem_ids=ids)
                 if config.files.journeys else study_csv.empty_journeys())
-    respondents, answers, codings = _protect(config, folder, respondents, answers, codings)
-    journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], privacy.study_key(config.id), prefix="PT"))
+    key = privacy.study_key(project, config.id, create=create_key)
+    respondents, answers, codings = _protect(config, folder, project, key, respondents, answers, codings)
+    journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], key, prefix="PT"))
     return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings, outcomes, journeys)
 
 
-def _protect(config: StudyConfig, folder: Path, respondents, answers, codings):
+def _protect(config: StudyConfig, folder: Path, project: Project, key: bytes, respondents, answers, codings):
     """Pseudonymise respondents and scrub excerpts before anything is stored or shown."""
     from workbench.io.tables import check_columns, read_table, text
 
-    key = privacy.study_key(config.id)
     pseudonyms = privacy.pseudonymise(respondents["respondent_id"], key)
     # answers hold each respondent many times: look their pseudonym up rather than hash again
     position = pd.Index(respondents["respondent_id"]).get_indexer(answers["respondent_id"])
@@ -241,63 +304,115 @@ def _protect(config: StudyConfig, folder: Path, respondents, answers, codings):
     names: list[str] = []
     if config.privacy.roster:
         roster_path = folder / config.privacy.roster
-        names = check_columns(read_table(roster_path, label=_shown(roster_path)), [text("name")], file=_shown(roster_path))["name"].tolist()
+        shown = project.shown(roster_path)
+        names = check_columns(read_table(roster_path, label=shown), [text("name")], file=shown)["name"].tolist()
     scrub = privacy.scrubber(names, [(p.pattern, p.replacement) for p in config.privacy.scrub_patterns])
     codings = codings.assign(excerpt=privacy.scrub_series(codings["excerpt"], scrub))
     return respondents, answers, codings
 
 
-def processed_folder(study_id: str) -> Path:
-    return paths.processed_dir() / study_id
+def _inputs(folder: Path, config: StudyConfig) -> dict[str, dict]:
+    """Each input file's hash, size and modification time (the time lets a check skip hashing)."""
+    inputs = {}
+    for path in input_files(folder, config):
+        status = path.stat()
+        inputs[path.relative_to(folder).as_posix()] = {"sha256": sha256_of(path), "size": status.st_size,
+                                                       "mtime_ns": status.st_mtime_ns}
+    return inputs
 
 
-def _manifest(folder: Path, config: StudyConfig) -> dict:
+def _identity(config: StudyConfig, key: bytes) -> dict:
+    """What processed data depend on besides the input files."""
     return {
         "study": config.id,
         "workbench_version": __version__,
-        "inputs": {path.relative_to(folder).as_posix(): sha256_of(path) for path in input_files(folder, config)},
         # Pseudonyms depend on the study's key: a new key must rebuild the processed frames.
-        "pseudonym_key": hashlib.sha256(privacy.study_key(config.id)).hexdigest()[:16],
+        "pseudonym_key": hashlib.sha256(key).hexdigest()[:16],
         "pseudonym_scheme": privacy.PSEUDONYM_SCHEME,
     }
 
 
-def build_processed(study: str | Path) -> Study:
-    """Load the raw study and write its frames to ``data/processed/<study>/``.
+def build_processed(study: str | Path, project: Project | None = None) -> Study:
+    """Load the raw study and write its frames and views to ``data/processed/<study>/``.
 
-    Nothing is written unless every raw file passes its checks. Each parquet file is
-    replaced atomically and the manifest is written last, so a reader that finds a
-    manifest matching the raw files finds the frames it describes.
+    Creates the study's pseudonym key on the first build. Nothing is written unless every raw
+    file passes its checks. Each parquet file is replaced atomically and the manifest is
+    written last, so a reader that finds a manifest matching the raw files finds the frames
+    and views it describes.
     """
-    loaded = load_study(study)
-    target = processed_folder(loaded.id)
-    manifest = _manifest(loaded.folder, loaded.config)
-    (target / "manifest.json").unlink(missing_ok=True)
+    from workbench import views
+
+    project = project or Project.discover()
+    loaded = load_study(study, project, create_key=True)
+    target = project.processed(loaded.id)
+    manifest = {**_identity(loaded.config, privacy.study_key(project, loaded.id)), "inputs": _inputs(loaded.folder, loaded.config)}
+    (target / MANIFEST).unlink(missing_ok=True)
     outputs = {}
     for name in FRAMES:
         path = target / f"{name}.parquet"
         write_parquet_atomic(path, getattr(loaded, name))
         outputs[path.name] = sha256_of(path)
     manifest["outputs"] = outputs
-    write_text_atomic(target / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return loaded
+    manifest["views"] = views.write_views(loaded, target)
+    write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return dataclasses.replace(loaded, processed=target)
 
 
-def open_study(study: str | Path = "demo") -> Study:
-    """The study's frames, from ``data/processed/`` when current, rebuilt from raw when not."""
-    folder = study_folder(study)
-    config = read_config(folder)
-    target = processed_folder(config.id)
+def stale_inputs(study: str | Path, project: Project | None = None) -> list[str] | None:
+    """Why the processed data of a study are out of date: the changed inputs (or what else
+    differs), an empty list when current, None when the study has never been built."""
+    project = project or Project.discover()
+    folder = project.study_folder(study)
+    config = read_config(folder, project)
     try:
-        recorded = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        recorded = json.loads((project.processed(config.id) / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
-        recorded = None
-    if recorded is None or {k: v for k, v in recorded.items() if k != "outputs"} != _manifest(folder, config):
-        return build_processed(folder)
-    frames = {name: pd.read_parquet(target / f"{name}.parquet") for name in FRAMES}
+        return None
+    key_file = project.key_file(config.id)
+    if not key_file.exists():
+        return [f"{project.shown(key_file)} (the pseudonym key) is missing"]
+    reasons = [f"{name} changed" for name, value in _identity(config, privacy.study_key(project, config.id)).items()
+               if recorded.get(name) != value]
+    current = {path.relative_to(folder).as_posix(): path for path in input_files(folder, config)}
+    inputs = recorded.get("inputs", {})
+    for name in sorted(set(current) | set(inputs)):
+        before = inputs.get(name)
+        if name not in current or not isinstance(before, dict):
+            reasons.append(f"{name} {'removed' if name not in current else 'added'}")
+            continue
+        status = current[name].stat()
+        if (status.st_size, status.st_mtime_ns) == (before.get("size"), before.get("mtime_ns")):
+            continue  # unchanged since it was hashed: no need to read it again
+        if sha256_of(current[name]) != before.get("sha256"):
+            reasons.append(f"{name} changed")
+    if "views" not in recorded:
+        reasons.append("no study views")
+    return reasons
+
+
+def open_study(study: str | Path = "demo", project: Project | None = None) -> Study:
+    """The study as last built: configuration now, frames and views from ``data/processed/``
+    when first used. Refuses (with the command that fixes it) processed data that are missing
+    or no longer match the raw files; it never writes anything."""
+    project = project or Project.discover()
+    folder = project.study_folder(study)
+    config = read_config(folder, project)
+    reasons = stale_inputs(folder, project)
+    if reasons is None or reasons:
+        why = "it has not been built yet" if reasons is None else "; ".join(reasons)
+        raise InputError(f"the processed data of study {config.id!r} are not up to date ({why}): run "
+                         f"`workbench build --study {config.id}` (or `workbench regenerate`), then open it again")
     instrument = load_instrument(config.instrument, folder)
     frameworks = tuple(load_framework(name, folder) for name in config.coding_frameworks)
-    return Study(config, folder, instrument, frameworks, **frames)
+    return Study(config, folder, instrument, frameworks, processed=project.processed(config.id))
 
 
-__all__ = ["Study", "StudyConfig", "build_processed", "load_study", "open_study", "study_folder"]
+def open_or_build(study: str | Path = "demo", project: Project | None = None) -> Study:
+    """The study opened from its processed data, built first when they are missing or stale."""
+    project = project or Project.discover()
+    reasons = stale_inputs(study, project)
+    return build_processed(study, project) if reasons is None or reasons else open_study(study, project)
+
+
+__all__ = ["FRAMES", "Analysis", "Study", "StudyConfig", "build_processed", "load_study", "open_or_build", "open_study",
+           "read_config", "stale_inputs"]

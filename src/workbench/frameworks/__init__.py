@@ -9,7 +9,7 @@ bring its own by giving a path.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from workbench.errors import InputError
 from workbench.io.files import read_yaml_model
+from workbench.vocabulary import CANT_RATE  # re-exported: the answer kinds live in workbench.vocabulary
 
 SHIPPED = Path(__file__).parent
-# How a "can't rate" answer is written wherever answers are held as text: missing information, never a level.
-CANT_RATE = "cant_rate"
 
 
 class _Strict(BaseModel):
@@ -171,16 +170,26 @@ def _resolve(name_or_path: str | Path, base: Path | None) -> Path:
 
 
 def _read(path: Path, model: type[BaseModel]) -> BaseModel:
+    """The file parsed, from a cache keyed on its modification time and size: an edited YAML
+    file is read again, an unchanged one is not."""
+    try:
+        status = path.stat()
+        stamp = (status.st_mtime_ns, status.st_size)
+    except OSError:
+        stamp = None  # read_yaml_model reports the missing file
+    return _parse(path, model, stamp)
+
+
+@lru_cache(maxsize=128)
+def _parse(path: Path, model: type[BaseModel], stamp) -> BaseModel:
     return read_yaml_model(path, model, kind="element")
 
 
-@cache
 def load_framework(name_or_path: str | Path, base: Path | None = None) -> Framework:
     """Load a framework by shipped name (``"microsystem_characteristics"``) or YAML path."""
     return _read(_resolve(name_or_path, base), Framework)
 
 
-@cache
 def load_instrument(name_or_path: str | Path, base: Path | None = None) -> Instrument:
     """Load a survey instrument and check that its items map onto its framework's elements."""
     path = _resolve(name_or_path, base)
@@ -196,7 +205,6 @@ def load_instrument(name_or_path: str | Path, base: Path | None = None) -> Instr
     return instrument
 
 
-@cache
 def load_crosswalk(name_or_path: str | Path, base: Path | None = None) -> Crosswalk:
     """Load a crosswalk and check every link names elements of its two frameworks."""
     path = _resolve(name_or_path, base)
@@ -210,3 +218,7 @@ def load_crosswalk(name_or_path: str | Path, base: Path | None = None) -> Crossw
             if target_id not in target.element_ids:
                 raise InputError(f"links: {source_id!r} points to {target_id!r}, which is not an element of {target.id!r}", file=path)
     return crosswalk
+
+
+__all__ = ["CANT_RATE", "SHIPPED", "Crosswalk", "Element", "Framework", "Instrument", "Item", "Level", "load_crosswalk",
+           "load_framework", "load_instrument"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,14 +224,8 @@ def instructor_version(book, *, name: str):
     return _version(book, name=name, version="instructor")
 
 
-def default_target() -> Path:
-    from workbench import paths
-
-    return paths.notebooks_dir() / "teaching"
-
-
-def generate(target: Path | None = None, *, sources: list[Path] | None = None) -> list[Path]:
-    """Write every lesson's learner and instructor notebooks under ``target`` (default
+def generate(target: Path, *, sources: list[Path] | None = None) -> list[Path]:
+    """Write every lesson's learner and instructor notebooks under ``target`` (a project's
     ``notebooks/teaching``), each atomically; remove generated notebooks whose lesson is gone.
 
     Every source is validated before anything is written, so a broken source changes nothing.
@@ -245,7 +238,7 @@ def generate(target: Path | None = None, *, sources: list[Path] | None = None) -
 
     from workbench.io.files import write_text_atomic
 
-    target = Path(target) if target is not None else default_target()
+    target = Path(target)
     sources = source_paths() if sources is None else list(sources)
     books = {path.stem: nbformat.read(path, as_version=4) for path in sources}
     # Learner versions first, then instructor ones: executed in this order, each folder keeps one warm kernel.
@@ -260,28 +253,3 @@ def generate(target: Path | None = None, *, sources: list[Path] | None = None) -
             if stale.stem not in books:
                 stale.unlink()
     return written
-
-
-def command(*, execute: bool = True, target: Path | None = None) -> int:
-    """``workbench teaching``: regenerate the notebooks, then (unless ``execute`` is False)
-    run each in place so its stored outputs are current. Returns the exit status."""
-    from workbench import paths
-
-    written = generate(target)
-    print(f"{len(written)} teaching notebooks written from {len(LESSONS)} lessons -> {written[0].parent.parent}")
-    if not execute:
-        print("not executed: run `workbench refresh-notebooks` on them before nbval compares their outputs")
-        return 0
-    from workbench import regenerate
-
-    regenerate.skip_slow_format_checkers()
-    os.environ.setdefault(paths.ROOT_ENVIRONMENT_VARIABLE, str(paths.project_root()))
-    outcomes = regenerate.refresh_source_notebooks(only=[path.resolve() for path in written])
-    for outcome in outcomes:
-        shown = outcome.job.notebook
-        try:
-            shown = shown.relative_to(paths.notebooks_dir().resolve())
-        except ValueError:
-            pass
-        print(f"{'ok    ' if outcome.ok else 'FAILED'} {shown.as_posix()} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
-    return 0 if all(outcome.ok for outcome in outcomes) else 1

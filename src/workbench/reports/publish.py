@@ -1,0 +1,84 @@
+"""Publishing reports: the reader-facing HTML of an executed notebook, and the study's index page."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from workbench.io.files import write_text_atomic
+from workbench.project import Project
+from workbench.reports.plan import title_of
+
+__all__ = ["remove_stale_temporaries", "to_html", "write_index"]
+
+
+def to_html(notebook: Path, *, title: str) -> str:
+    """The executed notebook as a reader-facing page: outputs and narrative, no code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    book = nbformat.read(notebook, as_version=4)
+    book.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(book)
+    return body
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporary files a killed run left behind (``.<name>.*.tmp.<ext>``); return how many."""
+    removed = 0
+    for leftover in Path(folder).rglob(".*.tmp.*"):
+        if leftover.is_file():
+            leftover.unlink()
+            removed += 1
+    return removed
+
+
+def write_index(project: Project, study, failed: set[Path]) -> Path:
+    """``reports/<study>/index.html``: links to every report that exists, failures marked."""
+    target = project.reports(study.id)
+    feedback_dir = target / "feedback"
+    names = study.view("unit_overview").set_index("microsystem_id")
+
+    def link(output: Path, text: str) -> str:
+        relative = output.with_suffix(".html").relative_to(target).as_posix()
+        note = ' <span class="failed">(failed in the last run; older version shown)</span>' if output in failed else ""
+        if not output.with_suffix(".html").exists():
+            return f"{html.escape(text)} <span class=\"failed\">(not available: failed)</span>"
+        return f'<a href="{html.escape(relative)}">{html.escape(text)}</a>{note}'
+
+    study_reports = sorted(p for p in target.glob("[0-9][0-9]-*.ipynb"))
+    rows = []
+    for microsystem_id, unit in names.iterrows():
+        output = feedback_dir / f"{microsystem_id}.ipynb"
+        rows.append(
+            f"<tr><td>{html.escape(microsystem_id)}</td><td>{link(output, unit['name'])}</td>"
+            f"<td>{html.escape(unit['setting'])}</td><td>{html.escape(unit['organisation'])}</td></tr>"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(study.config.title)}: reports</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; }}
+.failed {{ color: #b00020; }}
+</style></head>
+<body>
+<h1>{html.escape(study.config.title)}</h1>
+<p>{html.escape(study.config.description)}</p>
+<h2>Study reports</h2>
+<ul>
+{''.join(f"<li>{link(p, title_of(p))}</li>" for p in study_reports)}
+</ul>
+<h2>Feedback reports ({len(rows)} microsystems)</h2>
+<p>One report per microsystem, for its own staff: its profile against the other microsystems, which appear only as a distribution.</p>
+<table><thead><tr><th>id</th><th>microsystem</th><th>setting</th><th>organisation</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+</body></html>
+"""
+    index = target / "index.html"
+    write_text_atomic(index, page)
+    return index
+
+

@@ -1,0 +1,306 @@
+"""The study views: every table that reports, the explorer and the lessons display about
+microsystems, computed once per build, vectorised over all units, with the disclosure
+policy and the agreement policy already applied.
+
+A feedback report reads its own unit's rows of these views (a parquet read filtered on
+``microsystem_id``), so its cost does not grow with the number of units; incremental
+regeneration keys each report on digests of exactly the rows it reads.
+
+Views (one row per ...):
+
+``unit_overview`` (microsystem)
+    name, setting, organisation, respondents, interviews, coded segments, transcript words.
+``unit_profiles`` (microsystem x characteristic)
+    respondents, those with a score, can't-rate answers, mean, median, sd and t interval,
+    the agreement index (rwg or rwg(j)) and the verdict (``shared`` / ``not shared`` /
+    ``too few``), and ``reported``: whether the mean stands for the unit. Figures are blank
+    where fewer than ``min_cell_size`` people gave them (:func:`disclose`) and the means
+    also where the unit's staff do not agree (:func:`report_where_shared`);
+    ``analysis_mean`` keeps a unit's mean from enough people for models of the whole study.
+``peer_positions`` (microsystem x characteristic)
+    the other microsystems' reported means as a distribution (count, quartiles, range) and
+    the share of them below this unit: never another unit by name.
+``unit_items`` (microsystem x item)
+    answer counts, shares of each level, can't-rate share, mean, rwg and its verdict.
+``study_items`` (item)
+    the same over the whole study.
+``unit_quotes`` (microsystem x characteristic x rank)
+    the most representative excerpts, with neither speaker nor role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench import agreement, coding, survey
+from workbench.io.files import sha256_of, write_parquet_atomic
+from workbench.vocabulary import SHARED, TOO_FEW, AgreementPolicy, DisclosurePolicy, LevelScale
+
+__all__ = [
+    "PER_UNIT", "VIEWS", "disclose", "peer_positions", "read_view", "report_where_shared", "study_items", "unit_digests",
+    "unit_items", "unit_overview", "unit_profiles", "unit_quotes", "compute_views", "write_views",
+]
+
+VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "unit_quotes")
+PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes")  # sliceable by microsystem
+QUOTES_PER_CHARACTERISTIC = 2
+PROFILE_FIGURES = ("mean", "median", "sd", "ci_low", "ci_high")
+
+
+def disclose(table: pd.DataFrame, policy: DisclosurePolicy, *, figures: dict[str, str],
+             reference: pd.DataFrame | None = None, keys: list[str] | None = None) -> pd.DataFrame:
+    """The one place the small-cell rule is applied to a table of figures.
+
+    Parameters
+    ----------
+    table : any table of figures, one row per group.
+    policy : the study's :class:`~workbench.vocabulary.DisclosurePolicy`.
+    figures : figure column -> the column counting the people it was computed from; each
+        figure is blanked (NaN) where its count is below the rule.
+    reference : the same table computed from more people (e.g. every role, where ``table``
+        is a role filter), already shown elsewhere: a figure is also blanked where the two
+        counts differ by fewer than the rule's people, whom the difference would describe.
+    keys : the columns that match rows of ``table`` and ``reference``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"mean": [2.0, 2.5], "n": [7, 3]})
+    >>> disclose(t, DisclosurePolicy(min_cell_size=5), figures={"mean": "n"})["mean"].tolist()
+    [2.0, nan]
+    """
+    shown = table.copy()
+    for figure, count in figures.items():
+        if figure not in shown.columns:
+            continue
+        sizes = shown[count].to_numpy(dtype="float64", na_value=np.nan)
+        hidden = np.nan_to_num(sizes) < policy.min_cell_size
+        if reference is not None:
+            matched = shown[keys].merge(reference[[*keys, count]], on=keys, how="left")[count]
+            hidden |= policy.hidden_by_difference(sizes, matched.to_numpy(dtype="float64", na_value=np.nan))
+        shown[figure] = shown[figure].astype("float64").mask(hidden)
+    return shown
+
+
+def report_where_shared(table: pd.DataFrame, *, columns=PROFILE_FIGURES) -> pd.DataFrame:
+    """Blank unit means whose staff do not agree (verdict in ``agreement``); ``reported``
+    says which remain. The one place the agreement policy hides a figure."""
+    reported = table["agreement"].eq(SHARED).to_numpy()
+    shown = table.copy()
+    present = [c for c in columns if c in shown.columns]
+    shown[present] = shown[present].astype("float64").mask(~reported[:, None].repeat(len(present), axis=1))
+    shown["reported"] = reported & shown["mean"].notna().to_numpy() if "mean" in shown else reported
+    return shown
+
+
+def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy, disclosure: DisclosurePolicy,
+                  min_items: int = 1, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per microsystem x characteristic: the profile, its agreement and what may be shown.
+
+    ``reference``: this view computed from all answers, when ``answers`` are a subset
+    (the explorer's role filter); see :func:`disclose`.
+
+    Returns
+    -------
+    DataFrame: ``microsystem_id``, ``characteristic_id``, ``n_respondents``, ``n_scored``,
+    ``n_cant_rate``, ``analysis_mean``, ``mean``, ``median``, ``sd``, ``ci_low``, ``ci_high``,
+    ``n_items``, ``n_agreement`` (people the agreement index rests on), ``index``
+    (``rwg`` / ``rwg(j)``), ``agreement_index``, ``agreement``, ``reported``.
+    """
+    keys = ["microsystem_id", "characteristic_id"]
+    profile = survey.microsystem_profile(survey.respondent_scores(answers, min_items=min_items))
+    unit_agreement = agreement.characteristic_agreement(answers, scale=scale, policy=policy, disclosure=disclosure)
+    table = profile.merge(unit_agreement.rename(columns={"n_rated": "n_agreement"}), on=keys, how="left", validate="one_to_one")
+    table["agreement"] = table["agreement"].fillna(TOO_FEW)
+    table["n_agreement"] = table["n_agreement"].fillna(0).astype("int64")
+    table = disclose(table, disclosure, figures={**dict.fromkeys(PROFILE_FIGURES, "n_scored"), "agreement_index": "n_agreement"},
+                     reference=reference, keys=keys)
+    if reference is not None:  # a hidden agreement index gives no verdict either
+        table.loc[table["agreement_index"].isna() & table["agreement"].ne(TOO_FEW), "agreement"] = TOO_FEW
+    table["analysis_mean"] = table["mean"]
+    table = report_where_shared(table)
+    return table[[*keys, "n_respondents", "n_scored", "n_cant_rate", "analysis_mean", *PROFILE_FIGURES, "n_items",
+                  "n_agreement", "index", "agreement_index", "agreement", "reported"]]
+
+
+def peer_positions(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Where each microsystem stands among the others on each characteristic.
+
+    Peers are the other microsystems whose mean is reported; for every unit at once, the
+    distribution leaves the unit itself out (vectorised: within a characteristic the peers'
+    sorted means are the sorted means of all with one position skipped).
+
+    Returns
+    -------
+    DataFrame: ``microsystem_id``, ``characteristic_id``, ``peers``, ``peer_min``,
+    ``peer_q1``, ``peer_median``, ``peer_q3``, ``peer_max``, ``share_of_peers_below``
+    (NaN where the unit's own mean is not reported).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"microsystem_id": list("ABCD"), "characteristic_id": "m",
+    ...                   "mean": [1.0, 2.0, 3.0, np.nan], "reported": [True, True, True, False]})
+    >>> peer_positions(p)[["microsystem_id", "peers", "peer_median", "share_of_peers_below"]].values.tolist()
+    [['A', 2, 2.5, 0.0], ['B', 2, 2.0, 0.5], ['C', 2, 1.5, 1.0], ['D', 3, 2.0, nan]]
+    """
+    parts = []
+    for characteristic, part in profiles.groupby("characteristic_id", sort=False):
+        own = part["mean"].to_numpy(dtype="float64", na_value=np.nan)
+        reported = part["reported"].to_numpy(dtype=bool) & ~np.isnan(own)
+        ordered = np.sort(own[reported])
+        count = len(ordered)
+        # The position each unit's own mean takes in the sorted means (count: not among them).
+        skipped = np.where(reported, np.searchsorted(ordered, np.where(reported, own, 0.0), side="left"), count)
+        peers = count - reported.astype(int)
+        row = {"microsystem_id": part["microsystem_id"].to_numpy(), "characteristic_id": characteristic, "peers": peers}
+        for name, q in (("peer_min", 0.0), ("peer_q1", 0.25), ("peer_median", 0.5), ("peer_q3", 0.75), ("peer_max", 1.0)):
+            row[name] = _leave_one_out_quantile(ordered, skipped, peers, q)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            below = np.searchsorted(ordered, np.where(reported, own, 0.0), side="left") / np.where(peers > 0, peers, np.nan)
+        row["share_of_peers_below"] = np.where(reported, below, np.nan)
+        parts.append(pd.DataFrame(row))
+    columns = ["microsystem_id", "characteristic_id", "peers", "peer_min", "peer_q1", "peer_median", "peer_q3", "peer_max",
+               "share_of_peers_below"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def _leave_one_out_quantile(ordered: np.ndarray, skipped: np.ndarray, peers: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` (linear interpolation, as pandas) of ``ordered`` without the element at
+    ``skipped`` (``len(ordered)``: none), for many ``skipped`` at once."""
+    if len(ordered) == 0:
+        return np.full(len(skipped), np.nan)
+    position = q * np.maximum(peers - 1, 0)
+    lower = np.floor(position).astype(int)
+    upper = np.minimum(lower + 1, np.maximum(peers - 1, 0))
+    fraction = position - lower
+
+    def at(index):  # the index-th smallest peer: positions at or past the skipped one move up by one
+        shifted = np.where(index >= skipped, index + 1, index)
+        return ordered[np.clip(shifted, 0, len(ordered) - 1)]
+
+    value = at(lower) + fraction * (at(upper) - at(lower))
+    return np.where(peers > 0, value, np.nan)
+
+
+def unit_items(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy, disclosure: DisclosurePolicy,
+               by: tuple[str, ...] = ("microsystem_id", "item_id"), reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per group x item (default microsystem x item): answer counts, level shares, mean and
+    the item's agreement, with what may not be shown blanked.
+
+    Returns
+    -------
+    DataFrame: the :func:`workbench.survey.item_summary` columns, then ``rwg`` and
+    ``agreement`` (for microsystem x item).
+    """
+    items = survey.item_summary(answers, by=by, levels=scale.values)
+    shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
+    if "microsystem_id" in by:
+        rwg = agreement.rwg(answers, by=by, n_levels=scale.n)[[*by, "rwg"]]
+        items = items.merge(rwg, on=list(by), how="left")
+        items["agreement"] = policy.verdict(items["rwg"], items["n_rated"], disclosure)
+    figures = {**dict.fromkeys([*shares, "mean", "median", "sd", "rwg"], "n_rated"), "cant_rate_share": "n_respondents"}
+    return disclose(items, disclosure, figures=figures, reference=reference, keys=list(by))
+
+
+def study_items(answers: pd.DataFrame, *, scale: LevelScale, disclosure: DisclosurePolicy) -> pd.DataFrame:
+    """Per item over the whole study: counts, level shares, can't-rate share, mean."""
+    items = survey.item_summary(answers, by=("item_id",), levels=scale.values)
+    shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
+    figures = {**dict.fromkeys([*shares, "mean", "median", "sd"], "n_rated"), "cant_rate_share": "n_respondents"}
+    return disclose(items, disclosure, figures=figures)
+
+
+def unit_overview(study) -> pd.DataFrame:
+    """One row per microsystem: name, setting, organisation and how much evidence it has."""
+    from workbench import overview
+
+    return overview.microsystem_overview(study)
+
+
+def unit_quotes(codings: pd.DataFrame, *, codes: list[str], n: int = QUOTES_PER_CHARACTERISTIC) -> pd.DataFrame:
+    """The ``n`` most representative excerpts per microsystem x code (agreed coding), ranked
+    from 1; no speaker, interview or role travels with them."""
+    columns = ["microsystem_id", "characteristic_id", "rank", "excerpt"]
+    if codings.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "rank" else "str") for c in columns})
+    best = coding.representative_excerpts_by_microsystem(coding.segment_codes(codings), codes=codes, n=n)
+    best = best.rename(columns={"code_id": "characteristic_id"})
+    best["rank"] = best.groupby(["microsystem_id", "characteristic_id"], sort=False).cumcount() + 1
+    return best[columns].sort_values(["microsystem_id", "characteristic_id", "rank"]).reset_index(drop=True)
+
+
+def compute_views(study) -> dict[str, pd.DataFrame]:
+    """Every view of ``study`` (a :class:`~workbench.study.Study`), by name."""
+    scale, policy, disclosure = study.scale, study.agreement_policy, study.disclosure
+    answers = study.answers
+    profiles = unit_profiles(answers, scale=scale, policy=policy, disclosure=disclosure, min_items=study.config.analysis.min_items)
+    return {
+        "unit_overview": unit_overview(study),
+        "unit_profiles": profiles,
+        "peer_positions": peer_positions(profiles),
+        "unit_items": unit_items(answers, scale=scale, policy=policy, disclosure=disclosure),
+        "study_items": study_items(answers, scale=scale, disclosure=disclosure),
+        "unit_quotes": unit_quotes(study.codings, codes=study.characteristics.element_ids),
+    }
+
+
+def view_path(folder: Path, name: str) -> Path:
+    return Path(folder) / "views" / f"{name}.parquet"
+
+
+def write_views(study, folder: Path) -> dict[str, str]:
+    """Compute the views and write them under ``folder/views/``; return each file's digest.
+
+    Also writes ``views/unit_digests.parquet``: for every microsystem, a digest of its rows
+    in each per-unit view and frame, which incremental regeneration compares.
+    """
+    computed = compute_views(study)
+    digests = {}
+    for name, frame in computed.items():
+        path = view_path(folder, name)
+        write_parquet_atomic(path, frame)
+        digests[name] = sha256_of(path)
+    per_unit = unit_digests({**computed, "answers": study.answers, "codings": study.codings, "interviews": study.interviews,
+                             "outcomes": study.outcomes, "microsystems": study.microsystems},
+                            study.microsystems["microsystem_id"])
+    path = view_path(folder, "unit_digests")
+    write_parquet_atomic(path, per_unit)
+    digests["unit_digests"] = sha256_of(path)
+    return digests
+
+
+def unit_digests(tables: dict[str, pd.DataFrame], microsystem_ids: pd.Series) -> pd.DataFrame:
+    """For every microsystem and table, a digest of that microsystem's rows (vectorised: one
+    row hash per table, then the hashes of each unit combined)."""
+    result = pd.DataFrame({"microsystem_id": pd.Series(microsystem_ids, dtype="str").to_numpy()})
+    for name, table in tables.items():
+        if "microsystem_id" not in table.columns:
+            continue
+        hashes = pd.util.hash_pandas_object(table, index=False).to_numpy()
+        ids = table["microsystem_id"].to_numpy()
+        order = np.argsort(ids, kind="stable")
+        ids, hashes = ids[order], hashes[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+        digest = {ids[s]: hashlib.blake2b(hashes[s:e].tobytes(), digest_size=12).hexdigest()
+                  for s, e in zip(starts, [*starts[1:], len(ids)])}
+        result[name] = result["microsystem_id"].map(digest).fillna("none").astype("str")
+    return result
+
+
+def read_view(study, name: str, *, microsystem_id: str | None = None) -> pd.DataFrame:
+    """A view of a built study, or one microsystem's rows of it (read with a filter, so the
+    cost does not grow with the number of microsystems)."""
+    if name not in (*VIEWS, "unit_digests"):
+        raise ValueError(f"name must be one of {list(VIEWS)}, got {name!r}")
+    if study.processed is None:  # a study held in memory: compute the view
+        frame = compute_views(study)[name]
+        return frame if microsystem_id is None else frame[frame["microsystem_id"].eq(microsystem_id)].reset_index(drop=True)
+    path = view_path(study.processed, name)
+    if microsystem_id is None:
+        return pd.read_parquet(path)
+    if name not in PER_UNIT:
+        raise ValueError(f"view {name!r} is not per microsystem; per-microsystem views: {list(PER_UNIT)}")
+    return pd.read_parquet(path, filters=[("microsystem_id", "==", microsystem_id)]).reset_index(drop=True)
