@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import agreement
+from workbench import agreement, views
+from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
 # ---------------------------------------------------------------------------------------
 # Reference 1: R package `multilevel` 2.7-1 (Bliese), run by tests/reference/multilevel_reference.R
@@ -196,9 +197,10 @@ def test_icc1_is_near_zero_when_people_are_allocated_at_random():
 
 def test_agreement_flags_and_argument_errors():
     table = pd.DataFrame({"microsystem_id": ["A", "B", "C"], "n_rated": [10, 10, 2], "rwg": [0.8, 0.5, 1.0]})
-    assert agreement.agreement_flags(table)["agreement"].tolist() == ["shared", "not shared", "too few"]
-    with pytest.raises(ValueError, match="threshold must be between 0 and 1, got 7"):
-        agreement.agreement_flags(table, threshold=7)
+    flags = agreement.agreement_flags(table, policy=AgreementPolicy(), disclosure=DisclosurePolicy(min_cell_size=3))
+    assert flags["agreement"].tolist() == ["shared", "not shared", "too few"]
+    with pytest.raises(ValueError, match="threshold"):
+        AgreementPolicy(threshold=7)
     with pytest.raises(ValueError, match="n_levels must be at least 2, got 1"):
         agreement.uniform_null_variance(1)
     with pytest.raises(ValueError, match="at least two groups"):
@@ -207,19 +209,18 @@ def test_agreement_flags_and_argument_errors():
 
 def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_hides_unshared_means():
     answers = REFERENCE.assign(characteristic_id=REFERENCE["item_id"].map({"item1": "info", "item2": "info", "item3": "measurement"}))
-    table = agreement.characteristic_agreement(answers, threshold=0.7, min_group_size=3).set_index(["microsystem_id", "characteristic_id"])
+    table = agreement.characteristic_agreement(answers, scale=LevelScale.from_values([1, 2, 3]), policy=AgreementPolicy(threshold=0.7),
+                                               disclosure=DisclosurePolicy(min_cell_size=3)).set_index(["microsystem_id", "characteristic_id"])
     assert table.loc[("A", "info"), "index"] == "rwg(j)"
     # rwg(j) over two items: group A item variances 1/3 and 1/3 -> 2(1-.5)/(2(1-.5)+.5) = 2/3
     assert table.loc[("A", "info"), "agreement_index"] == pytest.approx(2 / 3)
     assert table.loc[("A", "measurement"), "index"] == "rwg"
     assert table.loc[("D", "info"), "agreement"] == "too few"
-    profile = pd.DataFrame({"characteristic_id": ["info", "measurement"], "mean": [2.0, 2.5], "share_of_peers_below": [0.3, 0.9]})
     own = table.reset_index()
-    shown = agreement.hide_unshared_means(profile, own[own["microsystem_id"] == "A"])
-    assert shown["agreement"].tolist() == ["not shared", "not shared"]
-    assert shown["mean"].isna().all() and shown["share_of_peers_below"].isna().all()
-    shown_c = agreement.hide_unshared_means(profile, own[own["microsystem_id"] == "C"])
-    assert shown_c.set_index("characteristic_id").loc["measurement", "mean"] == 2.5
+    shown = views.report_where_shared(own.assign(mean=2.0, ci_low=1.5))
+    assert shown.loc[shown["agreement"].ne("shared"), ["mean", "ci_low"]].isna().all().all()
+    assert (shown.loc[shown["agreement"].eq("shared"), "mean"] == 2.0).all()
+    assert shown["reported"].tolist() == shown["agreement"].eq("shared").tolist()
 
 
 def test_pairwise_alpha_does_not_count_respondents_who_rated_nothing():

@@ -33,16 +33,18 @@ def test_bad_input(case, project, demo_copy, capsys):
         config.update(case["config"])
         (demo_copy / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copyfile(CORPUS / case["file"], demo_copy / case["replaces"])
+    processed = project / "data" / "processed" / "demo"
+    before = {p: p.read_bytes() for p in processed.rglob("*") if p.is_file()}  # from the last good build
     status = cli.main(["build", "--study", "demo"])
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
-    processed = project / "data" / "processed" / "demo"
     if case["expect"] == "error":
         assert status == 2, captured.out
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1, captured.err
         assert re.search(case["message"], lines[0]), lines[0]
-        assert not processed.exists() or not any(processed.iterdir()), "nothing may be written for a bad input"
+        after = {p: p.read_bytes() for p in processed.rglob("*") if p.is_file()}
+        assert after == before, "nothing may be written for a bad input"
     else:
         assert status == 0, captured.err
         study = load_study("demo")

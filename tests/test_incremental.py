@@ -6,8 +6,10 @@ import csv
 
 import pytest
 
-from workbench import cli, regenerate
-from workbench.study import load_study
+from workbench import cli
+from workbench.project import Project
+from workbench.reports import plan, run
+from workbench.study import build_processed
 
 pytestmark = pytest.mark.slow
 
@@ -23,39 +25,50 @@ def change_one_answer(project, unit: str) -> None:
         csv.writer(handle, lineterminator="\n").writerows(rows)
 
 
-def test_one_changed_answer_changes_only_the_reports_that_show_it(project):
-    study = load_study("demo")
-    jobs = regenerate.plan(study, root=project)
-    digests = regenerate.study_digests(study)
-    before = {job.output.name: regenerate.fingerprint(job, digests) for job in jobs}
+def test_one_changed_answer_changes_only_the_reports_that_read_it(project):
+    before_study = build_processed("demo")
+    before = plan(Project(project), before_study)
+    peers_before = before_study.view("peer_positions")
     change_one_answer(project, "MS37")
-    changed = load_study("demo")
-    digests = regenerate.study_digests(changed)
-    after = {job.output.name: regenerate.fingerprint(job, digests) for job in jobs}
-    assert sorted(name for name in before if before[name] != after[name]) == [
-        "01-study-overview.ipynb", "02-survey-assessment.ipynb", "04-cross-case.ipynb", "06-patient-journeys.ipynb", "MS37.ipynb"]
+    after_study = build_processed("demo")
+    after = plan(Project(project), after_study)
+    changed = sorted(job.output.name for job in after.jobs if before.parts[job.output] != after.parts[job.output])
+    # Other units' reports depend on MS37 only through the peer distribution they show.
+    peers_after = after_study.view("peer_positions")
+    moved = peers_before.compare(peers_after)  # rows whose peer figures differ
+    units_moved = set(peers_before.loc[moved.index, "microsystem_id"]) - {"MS37"}
+    expected = ["01-study-overview.ipynb", "02-survey-assessment.ipynb", "04-cross-case.ipynb", "06-patient-journeys.ipynb",
+                "MS37.ipynb", *(f"{unit}.ipynb" for unit in units_moved)]
+    assert changed == sorted(expected)
+    assert len(units_moved) < 10, "one answer should not invalidate most feedback reports"
+    reasons = {job.output.name: after.reasons[job.output] for job in after.jobs}
+    assert all(reason == "no report yet" for reason in reasons.values())
 
 
-def test_regeneration_skips_what_did_not_change(project, capsys):
+def test_regeneration_skips_what_did_not_change_and_explains_why(project, capsys):
     one = ["--microsystem", "MS01", "--jobs", "2", "--no-progress"]
     assert cli.main(["regenerate", "--study", "demo", *one]) == 0
     assert "6 ran, 0 skipped" in capsys.readouterr().out
-    assert cli.main(["regenerate", "--study", "demo", *one]) == 0
-    assert "0 ran, 6 skipped as unchanged" in capsys.readouterr().out
+    assert cli.main(["regenerate", "--study", "demo", *one, "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "0 ran, 6 skipped as unchanged" in out
+    assert "feedback/MS01.ipynb: unchanged, skipped" in out
     (project / "reports" / "demo" / "feedback" / "MS01.html").unlink()  # a missing output is made again
-    change_one_answer(project, "MS02")  # another unit: MS01's report shows it only through rounded peer figures
+    change_one_answer(project, "MS02")
+    assert cli.main(["regenerate", "--study", "demo", *one, "--explain", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "feedback/MS01.ipynb: runs (its files are missing)" in out
+    assert "02-survey-assessment.ipynb: runs (changed: answers data, study_items data, unit_items data, unit_profiles data)" in out
+    assert "03-interview-coding.ipynb: unchanged, skipped" in out
     assert cli.main(["regenerate", "--study", "demo", *one]) == 0
     assert "5 ran, 1 skipped as unchanged" in capsys.readouterr().out  # MS01 (missing) and the four that read survey data
 
 
-def test_the_dask_backend_runs_reports_on_a_local_cluster_of_two_workers(project):
-    study = load_study("demo")
-    jobs = [j for j in regenerate.plan(study, root=project, microsystems=["MS01", "MS02"]) if "microsystem_id" in j.parameters]
-    from workbench.study import build_processed
-
-    build_processed("demo")
-    summary = regenerate.run(jobs, workers=2, executor="dask", progress=False)
-    assert [o.ok for o in summary.outcomes] == [True, True], [o.error for o in summary.outcomes]
+def test_the_dask_backend_runs_reports_on_a_local_cluster_of_two_workers_in_warm_kernels(project):
+    study = build_processed("demo")
+    jobs = [j for j in plan(Project(project), study, microsystems=["MS01", "MS02", "MS03"]).jobs if "microsystem_id" in j.parameters]
+    summary = run(jobs, workers=2, executor="dask", progress=False)
+    assert [o.ok for o in summary.outcomes] == [True, True, True], [o.error for o in summary.outcomes]
     assert all(job.html.exists() for job in jobs)
     with pytest.raises(ValueError, match="executor must be 'local' or 'dask', got 'ray'"):
-        regenerate.run(jobs, executor="ray", progress=False)
+        run(jobs, executor="ray", progress=False)

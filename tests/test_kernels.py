@@ -71,13 +71,14 @@ def test_a_warm_kernel_that_died_is_replaced(tmp_path):
 
 
 def test_a_hanging_report_fails_and_the_next_one_gets_a_fresh_kernel(tmp_path, monkeypatch):
-    from workbench import kernels, regenerate
+    from workbench import kernels
+    from workbench.reports import Job, execute
 
     monkeypatch.setattr(kernels, "CELL_TIMEOUT_SECONDS", 3)
     hanging = notebook(tmp_path, "hanging.ipynb", ["import time\ntime.sleep(60)"])
     probe = notebook(tmp_path, "probe.ipynb", PROBE)
     with WarmKernel(cwd=tmp_path) as kernel:
-        failed = regenerate.execute(regenerate.Job(hanging, tmp_path / "out" / "hanging.ipynb", {}, "hanging"), kernel=kernel)
+        failed = execute(Job(hanging, tmp_path / "out" / "hanging.ipynb", {}, "hanging"), kernel=kernel)
         assert not failed.ok and "timed out" in failed.error.lower() and failed.seconds < 30
         assert not (tmp_path / "out" / "hanging.ipynb").exists()
         assert run(kernel, probe, tmp_path / "after.ipynb")[1] == (2, ["False 1.5 60 0\nstill running\n"])

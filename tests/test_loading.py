@@ -12,7 +12,12 @@ import pytest
 
 from workbench import cli, privacy
 from workbench.errors import InputError
-from workbench.study import build_processed, load_study, open_study, processed_folder
+from workbench.project import Project
+from workbench.study import build_processed, load_study, open_study
+
+
+def processed_folder(study_id: str):
+    return Project.discover().processed(study_id)
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -47,7 +52,7 @@ def test_every_row_and_answer_is_kept(project):
 def test_answer_codes_are_decoded_and_cant_rate_is_never_a_level(project):
     study = load_study("demo")
     raw = pd.DataFrame(rows_of(project / "data/raw/demo/survey_responses.csv"))
-    raw["respondent_id"] = privacy.pseudonymise(raw["respondent_id"].astype("str"), privacy.study_key("demo"))
+    raw["respondent_id"] = privacy.pseudonymise(raw["respondent_id"].astype("str"), privacy.study_key(Project.discover(), "demo"))
     items = study.instrument.item_ids
     codes = raw.melt(id_vars="respondent_id", value_vars=items, var_name="item_id", value_name="code")
     merged = study.answers.merge(codes, on=["respondent_id", "item_id"], validate="one_to_one")
@@ -99,11 +104,11 @@ def test_the_command_line_reports_a_bad_cell_in_one_line(demo_copy, capsys):
 def test_a_bad_file_writes_nothing_and_keeps_the_previous_processed_data(demo_copy):
     build_processed("demo")
     folder = processed_folder("demo")
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     set_cell(demo_copy / "outcomes.csv", 3, "patient_experience_score", "n/a")
     with pytest.raises(InputError):
         build_processed("demo")
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 
 
 def test_missing_column_suggests_the_near_match(demo_copy):
@@ -157,16 +162,47 @@ def test_processed_frames_round_trip_and_carry_a_manifest(project):
     built = build_processed("demo")
     manifest = json.loads((processed_folder("demo") / "manifest.json").read_text())
     raw = project / "data/raw/demo/survey_responses.csv"
-    assert manifest["inputs"]["survey_responses.csv"] == hashlib.sha256(raw.read_bytes()).hexdigest()
+    assert manifest["inputs"]["survey_responses.csv"]["sha256"] == hashlib.sha256(raw.read_bytes()).hexdigest()
+    assert set(manifest["views"]) >= {"unit_profiles", "peer_positions", "unit_items", "unit_quotes", "unit_digests"}
     opened = open_study("demo")
     for name in ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes"):
         pd.testing.assert_frame_equal(getattr(opened, name), getattr(built, name))
 
 
-def test_open_study_rebuilds_when_raw_data_changes(demo_copy):
-    build_processed("demo")
+def test_open_study_refuses_stale_processed_data_and_writes_nothing(demo_copy):
+    from workbench.study import open_or_build
+
     set_cell(demo_copy / "microsystems.csv", 2, "name", "Renamed Practice")
+    folder = processed_folder("demo")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(InputError, match=r"study 'demo' are not up to date \(microsystems.csv changed\): run `workbench build --study demo`"):
+        open_study("demo")
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert open_or_build("demo").microsystems["name"].iloc[0] == "Renamed Practice"
     assert open_study("demo").microsystems["name"].iloc[0] == "Renamed Practice"
+
+
+def test_open_study_notices_a_change_that_keeps_size_and_time(demo_copy):
+    import os
+
+    path = demo_copy / "microsystems.csv"
+    status = path.stat()
+    text = path.read_text()
+    path.write_text(text.replace("MS01,", "MS0X,", 1) if "MS01," in text else text)
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1))
+    with pytest.raises(InputError, match="microsystems.csv changed"):
+        open_study("demo")
+
+
+def test_reading_never_creates_the_pseudonym_key(unbuilt_project):
+    with pytest.raises(InputError, match=r"not up to date \(it has not been built yet\)"):
+        open_study("demo")
+    with pytest.raises(InputError, match=r"no pseudonym key for study 'demo'.*workbench build --study demo"):
+        load_study("demo")
+    assert not (unbuilt_project / ".secrets").exists()
+    build_processed("demo")
+    assert (unbuilt_project / ".secrets" / "demo.key").exists()
+    assert len(open_study("demo").view("unit_profiles")) == 43 * 8
 
 
 def test_unknown_study_lists_the_known_ones(project):

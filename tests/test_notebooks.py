@@ -8,10 +8,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbench import regenerate
+from workbench.project import Project
+from workbench.reports.execute import source_notebooks
 
 FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = regenerate.source_notebooks(FOLDER.parent)  # reports, explorer, teaching set
+NOTEBOOKS = source_notebooks(Project(FOLDER.parent))  # reports, explorer, teaching set
 
 
 def shown(path: Path) -> str:

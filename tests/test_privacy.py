@@ -8,17 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench import privacy
+from workbench.errors import InputError
+from workbench.project import Project
+from workbench.vocabulary import DisclosurePolicy
 
 
 def test_pseudonyms_are_stable_keyed_and_not_the_raw_id(tmp_path):
-    key = privacy.study_key("s", root=tmp_path)
-    assert privacy.study_key("s", root=tmp_path) == key  # created once, then reused
+    project = Project(tmp_path)
+    with pytest.raises(InputError, match="no pseudonym key"):
+        privacy.study_key(project, "s")  # reading never creates it
+    key = privacy.study_key(project, "s", create=True)
+    assert privacy.study_key(project, "s") == key  # created once, then reused
     assert (tmp_path / ".secrets" / "s.key").stat().st_mode & 0o077 == 0  # readable by its owner only
     ids = pd.Series(["R0001", "R0002", "R0001"], dtype="str")
     first = privacy.pseudonymise(ids, key)
     assert first.iloc[0] == first.iloc[2] != first.iloc[1]
     assert not first.str.contains("R000").any()
-    other = privacy.pseudonymise(ids, privacy.study_key("t", root=tmp_path))
+    other = privacy.pseudonymise(ids, privacy.study_key(project, "t", create=True))
     assert (other != first).all()
 
 
@@ -45,35 +51,46 @@ def test_a_study_can_add_its_own_patterns():
 def test_small_groups_are_suppressed_with_a_complementary_cell():
     table = pd.DataFrame({"segments": [40, 12, 3]}, index=["Manager", "Nurse", "Clerical"])
     sizes = pd.Series({"Manager": 40, "Nurse": 12, "Clerical": 2})
-    shown = privacy.suppress_small_groups(table, sizes, k=5)
+    shown = privacy.suppress_small_groups(table, sizes, policy=DisclosurePolicy(min_cell_size=5))
     # Clerical is under k; with a total shown it would be total - others, so Nurse (next smallest) goes too.
     assert shown["segments"].tolist() == [40, "<5", "<5"]
     assert shown["people"].tolist() == ["40", "<5", "<5"]
-    alone = privacy.suppress_small_groups(table, sizes, k=5, total_shown=False)
+    alone = privacy.suppress_small_groups(table, sizes, policy=DisclosurePolicy(min_cell_size=5), total_shown=False)
     assert alone["segments"].tolist() == [40, 12, "<5"]
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=8), st.integers(1, 10))
-def test_no_group_under_k_is_ever_shown_and_no_single_cell_is_recoverable(sizes, k):
+def test_no_group_under_k_is_ever_shown_and_no_small_group_is_recoverable_from_the_total(sizes, k):
     index = [f"g{i}" for i in range(len(sizes))]
     table = pd.DataFrame({"value": sizes}, index=index)
-    shown = privacy.suppress_small_groups(table, pd.Series(sizes, index=index), k=k)
-    hidden = shown["value"].eq(f"<{k}")
-    assert all(hidden[g] for g, n in zip(index, sizes) if n < k)
-    assert hidden.sum() != 1 or len(sizes) == 1
+    shown = privacy.suppress_small_groups(table, pd.Series(sizes, index=index), policy=DisclosurePolicy(min_cell_size=k))
+    hidden = shown["value"].eq(f"<{k}").to_numpy()
+    sizes = pd.Series(sizes).to_numpy()
+    assert all(hidden[sizes < k])
+    # Total minus the shown groups = the hidden groups together: never fewer than k people, never one group.
+    protected = sizes[hidden & (sizes > 0)]
+    if len(protected) and not hidden.all():
+        assert len(protected) >= 2 and protected.sum() >= k
+
+
+def test_two_small_groups_are_not_left_recoverable_together():
+    sizes = pd.Series({"Nurse": 20, "Physician": 9, "Clerical": 1, "Manager": 1})
+    shown = privacy.suppress_small_groups(sizes.to_frame("n"), sizes, policy=DisclosurePolicy(min_cell_size=5))
+    # Clerical + Manager = 2 people: the next smallest group (Physician) is hidden too.
+    assert shown["people"].tolist() == ["20", "<5", "<5", "<5"]
 
 
 def test_study_loading_stores_only_pseudonyms_and_scrubbed_excerpts(project):
-    from workbench.study import build_processed, processed_folder
+    from workbench.study import build_processed
 
     build_processed("demo")
-    folder = processed_folder("demo")
+    folder = Project(project).processed("demo")
     respondents = pd.read_parquet(folder / "respondents.parquet")
     assert respondents["respondent_id"].str.match(r"^P-[0-9a-f]{12}$").all()
     answers = pd.read_parquet(folder / "answers.parquet")
     assert set(answers["respondent_id"]) == set(respondents["respondent_id"])
     excerpts = " ".join(pd.read_parquet(folder / "codings.parquet")["excerpt"])
     assert "Whitfield" not in excerpts and "@example.org" not in excerpts and "[name]" in excerpts
-    for path in folder.iterdir():
-        assert b"R0001" not in path.read_bytes(), path.name
+    for path in folder.rglob("*"):
+        assert not path.is_file() or b"R0001" not in path.read_bytes(), path.name

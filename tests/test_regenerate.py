@@ -15,7 +15,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from workbench import cli, demo, regenerate
+from workbench import cli, demo
+from workbench.project import Project
+from workbench.reports import execute, plan, run, write_index
 from workbench.study import build_processed
 
 pytestmark = pytest.mark.slow
@@ -69,20 +71,20 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
 
 def test_a_failing_report_keeps_the_previous_one_and_is_named(project):
     study = build_processed("demo")
-    job = next(j for j in regenerate.plan(study, root=project, microsystems=["MS03"]) if "microsystem_id" in j.parameters)
-    first = regenerate.execute(job)
+    job = next(j for j in plan(Project(project), study, microsystems=["MS03"]).jobs if "microsystem_id" in j.parameters)
+    first = execute(job)
     assert first.ok, first.error
     before = job.html.read_bytes(), job.output.read_bytes()
 
     book = nbformat.read(job.notebook, as_version=4)
     book.cells.append(nbformat.v4.new_code_cell('raise RuntimeError("this report cannot be made")'))
     nbformat.write(book, job.notebook)
-    second = regenerate.run([job], workers=1, progress=False)
+    second = run([job], workers=1, progress=False)
     assert [o.ok for o in second.outcomes] == [False]
     assert "RuntimeError: this report cannot be made" in second.failed[0].error
     assert (job.html.read_bytes(), job.output.read_bytes()) == before
     assert not list(job.output.parent.glob("*.tmp*"))
-    index = regenerate.write_index(study, second, root=project).read_text()
+    index = write_index(Project(project), study, {o.job.output for o in second.failed}).read_text()
     assert "failed in the last run" in index
 
 

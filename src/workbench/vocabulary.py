@@ -81,7 +81,7 @@ class LevelScale:
     @classmethod
     def of(cls, instrument) -> "LevelScale":
         """The scale of an :class:`~workbench.frameworks.Instrument`."""
-        return cls(tuple(level.value for level in instrument.levels), tuple(level.label for level in instrument.levels))
+        return cls(tuple(level.value for level in instrument.levels), tuple(level.label.lower() for level in instrument.levels))
 
     @property
     def n(self) -> int:
@@ -108,6 +108,10 @@ class LevelScale:
     def span_label(self) -> str:
         """For a colour bar: "mean level (1 low - 3 high)"."""
         return f"mean level ({self.tick_labels[0]} - {self.tick_labels[-1]})"
+
+    def at(self, fraction: float) -> float:
+        """The point ``fraction`` of the way from the lowest level (0) to the highest (1)."""
+        return self.low + fraction * (self.high - self.low)
 
     def clip(self, values):
         """Values held inside the scale (an interval never runs past its ends)."""
@@ -137,23 +141,21 @@ class DisclosurePolicy(_Policy):
 
         With ``total_shown``, the groups are parts of one shown total: a hidden part would be
         recoverable as the total minus the shown ones, so further parts are hidden, smallest
-        first, until the hidden parts together hold at least ``min_cell_size`` people and
-        number two or more (or all are hidden). Empty groups (size 0) describe nobody and are
-        never counted as hiding anyone.
+        first, until the hidden parts that hold anyone together hold at least ``min_cell_size``
+        people and number two or more (or all are hidden). Empty groups are hidden too, but
+        describe nobody, so they never count as protecting anyone.
         """
         sizes = np.asarray(sizes, dtype="float64")
         sizes = np.where(np.isnan(sizes), 0, sizes)
-        hidden = (sizes > 0) & (sizes < self.min_cell_size)
-        if total_shown and hidden.any():
-            order = np.argsort(np.where(hidden, np.inf, sizes), kind="stable")  # shown groups, smallest first
-            for index in order:
-                if hidden.all():
+        hidden = sizes < self.min_cell_size
+        if total_shown:
+            # Shown groups join the hidden ones, smallest first, until what the total minus the
+            # shown groups reveals is a group of at least k people made of two or more groups.
+            for index in np.argsort(np.where(hidden, np.inf, sizes), kind="stable"):
+                protected = sizes[hidden & (sizes > 0)]
+                if len(protected) == 0 or hidden.all() or (len(protected) >= 2 and protected.sum() >= self.min_cell_size):
                     break
-                hidden_count = int(hidden.sum())
-                if hidden_count >= 2 and sizes[hidden].sum() >= self.min_cell_size:
-                    break
-                if not hidden[index] and sizes[index] > 0:
-                    hidden[index] = True
+                hidden[index] = True
         return hidden
 
     def hidden_by_difference(self, sizes, reference_sizes) -> np.ndarray:
