@@ -2,7 +2,12 @@
 
 Uses Debian's ``chromium`` (Playwright's own browser download cannot work here). Skipped
 when no Chromium is found, unless ``WORKBENCH_REQUIRE_BROWSER=1`` (CI sets it), when a
-missing browser is a failure. The screenshots go to ``reports/screenshots/``.
+missing browser is a failure.
+
+Voilà serves the copy of ``explorer.ipynb`` inside the test's own built project (the
+``project`` fixture), with ``$WORKBENCH_ROOT`` pointing there, so its kernel opens that built
+study and never the checkout. The screenshots go to the test's temporary folder, or to the
+folder ``$WORKBENCH_SCREENSHOTS`` names (to keep them, e.g. in CI); never into the checkout.
 """
 
 from __future__ import annotations
@@ -19,14 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHECKOUT
+from workbench.project import ROOT_ENVIRONMENT_VARIABLE
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = CHECKOUT / "reports" / "screenshots"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS_VARIABLE = "WORKBENCH_SCREENSHOTS"
 
 
 def free_port() -> int:
@@ -36,18 +41,30 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where screenshots go: ``$WORKBENCH_SCREENSHOTS`` when set, else the test's temporary folder."""
+    folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
 def voila(project):
-    """The explorer notebook served by Voilà on a free localhost port; yields its address."""
+    """The explorer notebook of the test's built project served by Voilà on a free localhost
+    port, its kernel finding that project; yields its address."""
     if CHROMIUM is None:
         if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
             pytest.fail("no Chromium found: install Debian's chromium package (apt-get install chromium)")
         pytest.skip("no Chromium found (install Debian's chromium package to run the browser test)")
+    notebook = project / "notebooks" / "explorer.ipynb"
+    assert (project / "data" / "processed" / "demo").is_dir() and notebook.is_file(), "the project fixture is built"
     port = free_port()
     log = (project / "voila.log").open("w")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "voila"), str(project / "notebooks" / "explorer.ipynb"), "--no-browser",
-         f"--port={port}", "--Voila.ip=127.0.0.1", "--KernelManager.transport=ipc"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=project,
+        [str(Path(sys.executable).parent / "voila"), str(notebook), "--no-browser", f"--port={port}",
+         "--Voila.ip=127.0.0.1", "--KernelManager.transport=ipc"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=notebook.parent,
+        env={**os.environ, ROOT_ENVIRONMENT_VARIABLE: str(project)},
     )
     address = f"http://127.0.0.1:{port}/"
     try:
@@ -70,10 +87,9 @@ def voila(project):
         log.close()
 
 
-def test_explorer_in_a_real_browser_updates_when_a_control_changes(voila, project):
+def test_explorer_in_a_real_browser_updates_when_a_control_changes(voila, project, screenshots):
     from playwright.sync_api import sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:
@@ -84,7 +100,7 @@ def test_explorer_in_a_real_browser_updates_when_a_control_changes(voila, projec
             before = survey_table.inner_text()
             profile_before = page.locator(".workbench-explorer img").first.get_attribute("src")
             assert "Info - staff" in before
-            page.screenshot(path=str(SCREENSHOTS / "explorer-start.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "explorer-start.png"), full_page=True)
 
             characteristic = page.locator(".widget-dropdown select").first
             characteristic.select_option(label="Measurement")
@@ -95,7 +111,7 @@ def test_explorer_in_a_real_browser_updates_when_a_control_changes(voila, projec
             page.wait_for_function("previous => document.querySelector('.workbench-explorer img').src !== previous",
                                    arg=profile_before, timeout=60_000)
             page.get_by_text("Interview quotes: Measurement").wait_for(timeout=10_000)
-            page.screenshot(path=str(SCREENSHOTS / "explorer-measurement.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "explorer-measurement.png"), full_page=True)
         finally:
             browser.close()
-    assert (SCREENSHOTS / "explorer-measurement.png").stat().st_size > 50_000
+    assert (screenshots / "explorer-measurement.png").stat().st_size > 50_000

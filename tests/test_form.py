@@ -13,7 +13,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 from tests.conftest import CHECKOUT, DEMO
-from workbench import form
+from workbench import cli, form
 from workbench.frameworks import load_instrument
 from workbench.study import load_study
 from workbench.survey import item_summary
@@ -129,13 +129,14 @@ def test_every_text_from_the_instrument_is_escaped(instrument):
 def test_team_form_prints_the_units_shares_and_marks_the_most_common_level(demo, instrument):
     unit = "MS03"
     page = parse(form.form_html(instrument, study=demo, microsystem_id=unit))
-    summary = item_summary(demo.answers[demo.answers["microsystem_id"] == unit]).set_index("item_id")
+    own = demo.answers[demo.answers["microsystem_id"] == unit]
+    summary = item_summary(own, levels=demo.scale.values).set_index("item_id")
     shown = 0
     for fieldset in page.select("fieldset.item"):
         row = summary.loc[fieldset["data-item"]]
         shares = fieldset.select(".team-share")
         assert row["n_rated"] >= demo.config.privacy.min_cell_size and len(shares) == 4
-        expected = [row[f"share_level_{v}"] for v in (1, 2, 3)] + [row["cant_rate_share"]]
+        expected = [row[f"share_level_{v}"] for v in demo.scale.values] + [row["cant_rate_share"]]
         for share, wanted in zip(shares, expected):
             assert float(share.data["value"]) == pytest.approx(wanted, abs=1e-4)
             assert abs(int(share.data.get_text().rstrip("%")) - 100 * wanted) <= 0.5
@@ -216,15 +217,17 @@ def test_write_form_writes_the_html_under_the_expected_names(tmp_path, demo, ins
 
 
 def test_form_command_writes_to_the_reports_folder_and_keeps_the_html_when_printing_fails(project, monkeypatch, capsys):
-    assert form.main_form("demo", "MS01", out=None, pdf=False) == 0
+    assert cli.main(["form", "--study", "demo", "--microsystem", "MS01", "--no-pdf"]) == 0
     assert (project / "reports" / "demo" / "forms" / "self-assessment-form-MS01.html").is_file()
+    capsys.readouterr()
 
     monkeypatch.setenv(form.CHROMIUM_VARIABLE, str(project / "no-such-browser"))
-    assert form.main_form("demo", None, out=project / "printed", pdf=True) == 1
+    assert cli.main(["form", "--study", "demo", "--out", str(project / "printed")]) == 1
     assert [p.name for p in (project / "printed").iterdir()] == ["self-assessment-form.html"]
     assert "chromium" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="data/raw"):
-        form.main_form("demo", None, out=project / "data" / "raw" / "demo" / "forms", pdf=False)
+    raw = project / "data" / "raw" / "demo" / "forms"
+    assert cli.main(["form", "--study", "demo", "--out", str(raw), "--no-pdf"]) == 2
+    assert "data/raw" in capsys.readouterr().err and not raw.exists()
 
 
 # --- printing to PDF ------------------------------------------------------------------

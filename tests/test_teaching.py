@@ -21,10 +21,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
-from workbench import teaching  # noqa: E402
+from workbench import cli, teaching  # noqa: E402
 from workbench.frameworks import SHIPPED  # noqa: E402
 from workbench.study import open_study  # noqa: E402
 from workbench.teaching import generator  # noqa: E402
+from workbench.vocabulary import AgreementPolicy  # noqa: E402
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 GENERATED = CHECKOUT / "notebooks" / "teaching"
@@ -225,11 +226,13 @@ def test_wrong_answers_are_not_quite_with_a_hint_and_ellipsis_is_not_answered(so
                                  "with your answer, then run that cell and this one again.")
 
 
-def plain_unit_means(answers: pd.DataFrame) -> pd.DataFrame:
-    """Each respondent's mean of the items they rated per characteristic, then the unit's mean of those."""
+def plain_unit_means(answers: pd.DataFrame, min_cell_size: int) -> pd.DataFrame:
+    """Each respondent's mean of the items they rated per characteristic, then the unit's mean of those;
+    blank where fewer than ``min_cell_size`` people have a score (no figure describes fewer)."""
     rated = answers[answers["answer"].eq("level")].assign(level=lambda t: t["level"].astype(float))
     per_person = rated.groupby(["microsystem_id", "respondent_id", "characteristic_id"])["level"].mean()
-    return per_person.groupby(["microsystem_id", "characteristic_id"]).mean().unstack()
+    per_unit = per_person.groupby(["microsystem_id", "characteristic_id"]).agg(["mean", "size"])
+    return per_unit["mean"].where(per_unit["size"] >= min_cell_size).unstack()
 
 
 def plain_rwg(levels) -> float:
@@ -238,7 +241,8 @@ def plain_rwg(levels) -> float:
 
 def test_expected_answers_agree_with_plain_pandas(solved, demo):
     a = demo.answers
-    means = plain_unit_means(a)
+    means = plain_unit_means(a, demo.config.privacy.min_cell_size)
+    assert means.isna().any().any() and means.notna().any().any()  # the demo has cells of too few people
     expected = {i: teaching.expected(i, demo, **solved[i][1]) for i in solved}
     instrument = yaml.safe_load((SHIPPED / "microsystem_self_assessment.yaml").read_text())
     assert expected["1.1"] == sum(item["characteristic"] == "integration_of_information" for item in instrument["items"]) == 3
@@ -333,14 +337,18 @@ def test_cant_rate_is_missing_never_zero_and_information_averages_rated_items(de
 def tiny_study(demo):
     """Four units: measurement means A 1, B 2.5, C 2, D 3; constancy of purpose B 1, C 1, D 2 (A can't rate it)."""
     rows = []
-    for unit, measurement, purpose in [("A", [1], ["cant_rate"]), ("B", [2, 3], [1, 1]), ("C", [2], [1]), ("D", [3, 3], [2, 2])]:
+    units = [("A", [1], ["cant_rate"]), ("B", [2, 3], [1, 1]), ("C", [2], [1]), ("D", [3, 3], [2, 2])]
+    for unit, measurement, purpose in units:
         for number, (m, p) in enumerate(zip(measurement, purpose * len(measurement))):
             person = f"{unit}{number}"
             for item, value in (("measurement", m), ("constancy_of_purpose", p)):
                 rows.append({"respondent_id": person, "microsystem_id": unit, "role": "Nurse", "item_id": item, "characteristic_id": item,
                              "answer": "level" if value != "cant_rate" else "cant_rate", "level": value if value != "cant_rate" else None})
     answers = pd.DataFrame(rows).astype({"level": "Int64"})
-    return dataclasses.replace(demo, answers=answers)
+    # Held in memory (its views are computed from these answers), with a disclosure rule that shows one person's mean.
+    privacy = demo.config.privacy.model_copy(update={"min_cell_size": 1})
+    config = demo.config.model_copy(update={"privacy": privacy})
+    return dataclasses.replace(demo, config=config, answers=answers, processed=None)
 
 
 def test_position_among_matches_hand_computed_percentiles(demo):
@@ -411,8 +419,9 @@ def test_form_starts_from_given_answers_in_one_redraw(demo, monkeypatch):
 # The views lessons 4 and 5 lean on.
 
 def test_contrasting_pair_has_one_mean_and_two_agreements(demo):
-    pair = teaching.contrasting_pair(demo, characteristic="measurement", threshold=0.7, min_group_size=5)
+    pair = teaching.contrasting_pair(demo, characteristic="measurement", policy=AgreementPolicy(threshold=0.7))
     assert pair["agreement"].tolist() == ["shared", "not shared"]
+    assert (pair["n_rated"] >= demo.disclosure.min_cell_size).all()
     levels = {m: demo.answers.loc[demo.answers["microsystem_id"].eq(m) & demo.answers["item_id"].eq("measurement"), "level"].dropna().astype(float)
               for m in pair["microsystem_id"]}
     for row in pair.itertuples():
@@ -421,13 +430,16 @@ def test_contrasting_pair_has_one_mean_and_two_agreements(demo):
     with pytest.raises(ValueError, match="measured by a single item"):
         teaching.contrasting_pair(demo, characteristic="integration_of_information")
     with pytest.raises(ValueError, match="no unit pair"):
-        teaching.contrasting_pair(demo, characteristic="measurement", threshold=0.0)
+        teaching.contrasting_pair(demo, characteristic="measurement", policy=AgreementPolicy(threshold=0.0))
+    default = teaching.contrasting_pair(demo, characteristic="measurement")  # the study's own policy
+    assert default["agreement"].tolist() == ["shared", "not shared"]
 
 
 def test_answer_counts_keep_cant_rate_apart(demo):
-    counts = teaching.answer_counts(demo.answers[demo.answers["item_id"].eq("connection_to_community")])
-    assert list(counts.columns) == ["1 low", "2 middle", "3 high", "can't rate", "no answer"]
     a = demo.answers[demo.answers["item_id"].eq("connection_to_community")]
+    counts = teaching.answer_counts(a, scale=demo.scale)
+    assert list(counts.columns) == [*demo.scale.tick_labels, "can't rate", "no answer"]
+    assert [column.split()[0] for column in counts.columns[:3]] == ["1", "2", "3"]
     assert counts.to_numpy().sum() == len(a)
     assert counts["can't rate"].sum() == a["answer"].eq("cant_rate").sum()
 
@@ -469,7 +481,7 @@ def test_generator_refuses_a_broken_source(change, message):
         generator.learner_version(broken(change), name="01-broken")
 
 
-def test_generate_writes_both_versions_and_removes_stale_ones(tmp_path, capsys):
+def test_generate_writes_both_versions_and_removes_stale_ones(tmp_path, project, capsys):
     stale = tmp_path / "learner" / "09-old-lesson.ipynb"
     stale.parent.mkdir(parents=True)
     stale.write_text("{}")
@@ -480,5 +492,6 @@ def test_generate_writes_both_versions_and_removes_stale_ones(tmp_path, capsys):
         book = read(path)
         assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in book.cells if cell.cell_type == "code")
         assert book.metadata["workbench"]["teaching"]["version"] == path.parent.name
-    assert generator.command(execute=False, target=tmp_path) == 0
+    assert cli.main(["teaching", "--no-execute"]) == 0  # into the test's own project
     assert "10 teaching notebooks written" in capsys.readouterr().out
+    assert len(list((project / "notebooks" / "teaching").rglob("*.ipynb"))) == 2 * len(SOURCES)

@@ -183,7 +183,7 @@ def _print_refreshed(project: Project, outcomes) -> int:
 
 
 def _teaching(arguments) -> int:
-    from workbench.reports.execute import refresh_source_notebooks, skip_slow_format_checkers
+    from workbench.reports.running import refresh_source_notebooks, skip_slow_format_checkers
     from workbench.teaching.generator import LESSONS, generate
 
     project = Project.discover()
@@ -197,7 +197,7 @@ def _teaching(arguments) -> int:
 
 
 def _refresh_notebooks(arguments) -> int:
-    from workbench.reports.execute import refresh_source_notebooks, skip_slow_format_checkers
+    from workbench.reports.running import refresh_source_notebooks, skip_slow_format_checkers
 
     skip_slow_format_checkers()
     project = Project.discover()

@@ -9,11 +9,15 @@ pandas, tested without a browser), and :class:`Explorer` lays out the ipywidgets
 them when a control changes. Figures are drawn off-screen to PNG and tables to HTML, so what
 the widgets show can be checked in a test as well as in a browser.
 
-Privacy holds here as in the reports: a microsystem's figures computed from fewer than the
-study's minimum cell size of people (easily reached once the roles are narrowed) are hidden,
-and so are figures whose role filter sets apart fewer than that many people (the difference
-from the all-roles view would describe them). Quotes come from every role, and carry
-neither respondent nor role.
+Privacy and agreement hold here exactly as in the reports, because the explorer's tables
+are the study views (:mod:`workbench.views`): with all roles, the stored ``unit_profiles``
+and ``unit_items``; with fewer roles, the same views computed from those roles' answers by
+the same functions, with the all-roles views as their reference. So a figure computed from
+fewer than the study's minimum cell size of people (easily reached once the roles are
+narrowed) is hidden, and so is a figure whose role filter sets apart fewer than that many
+people (the difference from the all-roles view would describe them); a unit mean is shown
+only where the feedback report shows it (its staff agree). The explorer keeps no rule of
+its own. Quotes come from every role, and carry neither respondent nor role.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench import agreement, coding, survey
+from workbench import agreement, coding, survey, views
 from workbench.plotting import rows_on_level_scale
 from workbench.study import Study
+from workbench.vocabulary import TOO_FEW, LevelScale
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -40,12 +46,17 @@ class Selection:
     outcome: str
 
 
+# The statistics of :func:`workbench.agreement.icc_by_item` (each computed from its ``n`` people).
+ICC_FIGURES = ("group_size", "ms_between", "ms_within", "F", "p", "icc1", "icc2", "eta_squared")
+
+
 class StudyExplorer:
     """The explorer's tables for any :class:`Selection` of one study."""
 
     def __init__(self, study: Study):
         self.study = study
-        self.min_cell_size = study.config.privacy.min_cell_size
+        self.disclosure = study.disclosure
+        self.scale = study.scale
         self.names = study.microsystems.set_index("microsystem_id")["name"]
         self.characteristic_labels = study.characteristics.labels(short=False)
         self.item_labels = study.instrument.labels(short=True)
@@ -69,7 +80,8 @@ class StudyExplorer:
         if unknown:
             raise ValueError(f"microsystems {unknown} are not in study {self.study.id!r}")
         if selection.characteristic not in self.characteristic_labels:
-            raise ValueError(f"characteristic must be one of {list(self.characteristic_labels)}, got {selection.characteristic!r}")
+            raise ValueError(f"characteristic must be one of {list(self.characteristic_labels)}, "
+                             f"got {selection.characteristic!r}")
         unknown_roles = [r for r in selection.roles if r not in self.study.config.roles]
         if unknown_roles:
             raise ValueError(f"roles {unknown_roles} are not among the study's roles {self.study.config.roles}")
@@ -77,63 +89,68 @@ class StudyExplorer:
             raise ValueError(f"outcome must be one of {list(self.outcome_labels)}, got {selection.outcome!r}")
 
     def _for_roles(self, roles: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-        """Profiles, item summaries and agreement from the answers of ``roles``, with what
-        may not be shown already hidden (cached: moving between microsystems or
-        characteristics does not recompute them)."""
+        """``profile`` (the ``unit_profiles`` view: profile, agreement verdict, reported
+        means), ``items`` (the ``unit_items`` view) and ``iccs`` from the answers of
+        ``roles``, with what may not be shown already hidden by the study's disclosure and
+        agreement policies (cached: moving between microsystems or characteristics does not
+        recompute them).
+
+        All roles: the study's stored views. Fewer roles: the same views computed from
+        those roles' answers, with the all-roles views as the reference, so a figure whose
+        role filter sets apart fewer than the minimum cell size of people is hidden too.
+        """
         key = tuple(sorted(roles))
         if key in self._by_roles:
             return self._by_roles[key]
-        k = self.min_cell_size
-        levels = tuple(self.study.instrument.level_values)
-        answers = self.study.answers[self.study.answers["role"].isin(key)]
-        if answers.empty:
-            computed = {"profile": pd.DataFrame(columns=["microsystem_id", "characteristic_id", "n_scored", "mean"]),
-                        "items": pd.DataFrame(columns=["microsystem_id", "item_id", "n_respondents", "n_rated", "cant_rate_share",
-                                                       *[f"{survey.LEVEL_COLUMNS_PREFIX}{v}" for v in levels]]),
-                        "agreement": pd.DataFrame(columns=["microsystem_id", "characteristic_id", "n_rated", "index",
-                                                           "agreement_index", "agreement"]),
-                        "iccs": pd.DataFrame(columns=["item_id", "n", "n_groups", "icc1", "icc2"])}
+        study = self.study
+        if key == tuple(sorted(study.config.roles)):
+            computed = {"profile": study.view("unit_profiles"), "items": study.view("unit_items"),
+                        "iccs": self._iccs(study.answers)}
             self._by_roles[key] = computed
             return computed
-        profile = survey.microsystem_profile(survey.respondent_scores(answers))
-        items = survey.item_summary(answers, levels=levels)
-        unit_agreement = agreement.characteristic_agreement(answers, n_levels=len(levels), min_group_size=k)
-        # A figure from fewer than k people is never shown.
-        profile_hidden = profile["n_scored"] < k
-        shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
-        level_hidden = items["n_rated"] < k
-        cant_rate_hidden = items["n_respondents"] < k
-        agreement_hidden = unit_agreement["agreement"].eq("too few")
-        all_roles = tuple(sorted(self.study.config.roles))
-        if key != all_roles:
-            # Nor may the people a role filter leaves out be fewer than k: set against the
-            # all-roles view, the difference between the two would describe them.
-            full = self._for_roles(all_roles)
-            profile_hidden |= _few_left_out(profile, full["profile"], ["microsystem_id", "characteristic_id"], "n_scored", k)
-            level_hidden |= _few_left_out(items, full["items"], ["microsystem_id", "item_id"], "n_rated", k)
-            cant_rate_hidden |= _few_left_out(items, full["items"], ["microsystem_id", "item_id"], "n_respondents", k)
-            agreement_hidden |= _few_left_out(unit_agreement, full["agreement"], ["microsystem_id", "characteristic_id"], "n_rated", k)
-        profile.loc[profile_hidden, ["mean", "median", "sd", "ci_low", "ci_high"]] = np.nan
-        items[shares] = items[shares].astype("float64").mask(level_hidden, axis=0)
-        items["cant_rate_share"] = items["cant_rate_share"].astype("float64").mask(cant_rate_hidden)
-        unit_agreement["agreement_index"] = unit_agreement["agreement_index"].astype("float64").mask(agreement_hidden)
-        unit_agreement.loc[agreement_hidden, "agreement"] = "hidden"
-        computed = {"profile": profile, "items": items, "agreement": unit_agreement, "iccs": agreement.icc_by_item(answers)}
+        everyone = self._for_roles(tuple(study.config.roles))
+        answers = study.answers[study.answers["role"].isin(key)]
+        if answers.empty:
+            computed = {"profile": everyone["profile"].iloc[0:0], "items": everyone["items"].iloc[0:0],
+                        "iccs": everyone["iccs"].iloc[0:0]}
+        else:
+            policies = {"scale": study.scale, "policy": study.agreement_policy, "disclosure": study.disclosure}
+            computed = {
+                "profile": views.unit_profiles(answers, **policies, min_items=study.config.analysis.min_items,
+                                               reference=everyone["profile"]),
+                "items": views.unit_items(answers, **policies, reference=everyone["items"]),
+                "iccs": self._iccs(answers, reference=everyone["iccs"]),
+            }
         self._by_roles[key] = computed
         return computed
 
+    def _iccs(self, answers: pd.DataFrame, *, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Each item's ICCs over all microsystems, disclosed by the same rule as the views
+        (``n``: the people who rated the item)."""
+        iccs = agreement.icc_by_item(answers)
+        statistics = [c for c in ICC_FIGURES if c in iccs.columns]
+        return views.disclose(iccs, self.disclosure, figures=dict.fromkeys(statistics, "n"), reference=reference,
+                              keys=["item_id"])
+
     def tables(self, selection: Selection) -> dict[str, pd.DataFrame]:
-        """``profile``: characteristic x (each chosen microsystem's mean, the other
-        microsystems' quartiles); ``outcome``: every microsystem's mean on the characteristic
-        beside the outcome; ``distribution``: level shares of the characteristic's items in
-        the chosen microsystems; ``agreement``: their agreement on it, and each item's ICCs
-        over all microsystems; ``quotes``: interview excerpts coded with it."""
+        """``profile``: characteristic x (each chosen microsystem's reported mean, the other
+        microsystems' quartiles of their reported means); ``outcome``: every microsystem's
+        reported mean on the characteristic beside the outcome; ``distribution``: level shares
+        of the characteristic's items in the chosen microsystems; ``agreement``: their
+        agreement on it (people, index, verdict, whether the mean is reported); ``iccs``: each
+        item's ICCs over all microsystems; ``quotes``: interview excerpts coded with it.
+
+        Reported means are the ``mean`` column of the ``unit_profiles`` view: blank where
+        too few people gave them and where the unit's staff do not agree."""
         self.check(selection)
         computed = self._for_roles(selection.roles)
         chosen = list(selection.microsystems)
         characteristics = self.study.characteristics.element_ids
+        # Only the reported means (the ``mean`` column of unit_profiles: from enough people, whose
+        # staff agree), so the explorer never shows a unit mean the feedback report hides.
         means = computed["profile"].pivot(index="characteristic_id", columns="microsystem_id", values="mean")
-        means = means.reindex(index=characteristics, columns=list(self.names.index))
+        means = means.reindex(index=characteristics, columns=list(self.names.index)).astype("float64")
+        means.columns.name = None
         others = means.drop(columns=chosen)
         profile = means[chosen].copy()
         profile["others_q1"] = others.quantile(0.25, axis=1)
@@ -155,17 +172,24 @@ class StudyExplorer:
         distribution = distribution.assign(
             order=distribution["microsystem_id"].map({m: p for p, m in enumerate(chosen)}) * 100
             + distribution["item_id"].map({i: p for p, i in enumerate(items)}),
-        ).sort_values("order")[["microsystem_id", "item_id", "n_respondents", "n_rated", *shares]].reset_index(drop=True)
+        ).sort_values("order")
+        distribution = distribution[["microsystem_id", "item_id", "n_respondents", "n_rated", *shares]]
+        distribution = distribution.reset_index(drop=True)
 
-        unit_agreement = computed["agreement"]
-        unit_agreement = unit_agreement[unit_agreement["microsystem_id"].isin(chosen)
-                                        & unit_agreement["characteristic_id"].eq(selection.characteristic)]
+        profiles = computed["profile"]
+        wanted = profiles["microsystem_id"].isin(chosen) & profiles["characteristic_id"].eq(selection.characteristic)
+        unit_agreement = profiles.loc[wanted, ["microsystem_id", "n_agreement", "index", "agreement_index", "agreement",
+                                               "reported"]]
+        unit_agreement = unit_agreement.set_index("microsystem_id").reindex(chosen).reset_index()
+        # A chosen microsystem nobody in these roles answered for: no people, so too few.
+        unit_agreement = unit_agreement.fillna({"n_agreement": 0, "agreement": TOO_FEW, "reported": False}).astype(
+            {"n_agreement": "int64", "reported": "bool"})
         iccs = computed["iccs"]
         return {
             "profile": profile,
             "outcome": outcome,
             "distribution": distribution,
-            "agreement": unit_agreement.set_index("microsystem_id").reindex(chosen).reset_index(),
+            "agreement": unit_agreement,
             "iccs": iccs[iccs["item_id"].isin(items)].reset_index(drop=True),
             "quotes": self.quotes(selection),
         }
@@ -179,16 +203,11 @@ class StudyExplorer:
         if self.segments is None:
             return pd.DataFrame(columns=columns)
         segments = self.segments[self.segments["microsystem_id"].isin(selection.microsystems)]
-        best = coding.representative_excerpts_by_microsystem(segments, codes=[selection.characteristic], n=per_microsystem)
+        best = coding.representative_excerpts_by_microsystem(segments, codes=[selection.characteristic],
+                                                             n=per_microsystem)
         order = {m: p for p, m in enumerate(selection.microsystems)}
-        return best.sort_values("microsystem_id", key=lambda s: s.map(order), kind="stable")[columns].reset_index(drop=True)
-
-
-def _few_left_out(shown: pd.DataFrame, everyone: pd.DataFrame, keys: list[str], count: str, k: int) -> pd.Series:
-    """Rows of ``shown`` whose ``count`` falls short of the all-roles count by 1 to k - 1."""
-    full = shown[keys].merge(everyone[[*keys, count]], on=keys, how="left")[count].fillna(0).to_numpy()
-    left_out = full - shown[count].to_numpy()
-    return pd.Series((left_out > 0) & (left_out < k), index=shown.index)
+        best = best.sort_values("microsystem_id", key=lambda s: s.map(order), kind="stable")
+        return best[columns].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,32 +225,50 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def profile_png(profile: pd.DataFrame, *, labels: dict[str, str], highlight: str, names: dict[str, str]) -> bytes:
-    """Each chosen microsystem's characteristic means against the other microsystems'
-    middle half and median; the chosen characteristic's label in bold."""
+def profile_png(profile: pd.DataFrame, *, labels: dict[str, str], highlight: str, names: dict[str, str],
+                scale: LevelScale) -> bytes:
+    """:func:`profile_figure` as PNG bytes."""
+    return _png(profile_figure(profile, labels=labels, highlight=highlight, names=names, scale=scale))
+
+
+def profile_figure(profile: pd.DataFrame, *, labels: dict[str, str], highlight: str, names: dict[str, str],
+                   scale: LevelScale):
+    """Each chosen microsystem's reported characteristic means against the other
+    microsystems' middle half and median, on the instrument's level ``scale``; the chosen
+    characteristic's label in bold."""
     from matplotlib.figure import Figure
 
     units = [c for c in profile.columns if not c.startswith("others_")]
     figure = Figure(figsize=(7.5, 0.45 * len(profile) + 1.6))
     ax = figure.subplots()
     ys = np.arange(len(profile))[::-1]
-    ax.hlines(ys, profile["others_q1"], profile["others_q3"], color="#bbbbbb", linewidth=8, label="other microsystems: middle half")
-    ax.scatter(profile["others_median"], ys, marker="|", s=250, color="black", zorder=3, label="other microsystems: median")
+    ax.hlines(ys, profile["others_q1"], profile["others_q3"], color="#bbbbbb", linewidth=8,
+              label="other microsystems: middle half")
+    ax.scatter(profile["others_median"], ys, marker="|", s=250, color="black", zorder=3,
+               label="other microsystems: median")
     for position, unit in enumerate(units):
         offset = (position - (len(units) - 1) / 2) * 0.12
         ax.scatter(profile[unit], ys + offset, s=45, zorder=4, color=UNIT_COLOURS[position % len(UNIT_COLOURS)],
                    label=f"{unit} {names.get(unit, '')}".strip())
-    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in profile.index])
+    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in profile.index], scale=scale)
     for tick, characteristic in zip(ax.get_yticklabels(), profile.index):
         tick.set_fontweight("bold" if characteristic == highlight else "normal")
-    ax.set_xlabel("mean level (hidden where fewer respondents than the minimum)")
+    ax.set_xlabel("mean level (shown where enough staff answered and they agree)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
-    return _png(figure)
+    return figure
 
 
-def outcome_png(outcome: pd.DataFrame, *, outcome_id: str, outcome_label: str, characteristic_label: str) -> bytes:
-    """Every microsystem's mean on the characteristic against the outcome; the chosen ones
-    coloured and named by id."""
+def outcome_png(outcome: pd.DataFrame, *, outcome_id: str, outcome_label: str, characteristic_label: str,
+                scale: LevelScale) -> bytes:
+    """:func:`outcome_figure` as PNG bytes."""
+    return _png(outcome_figure(outcome, outcome_id=outcome_id, outcome_label=outcome_label,
+                               characteristic_label=characteristic_label, scale=scale))
+
+
+def outcome_figure(outcome: pd.DataFrame, *, outcome_id: str, outcome_label: str, characteristic_label: str,
+                   scale: LevelScale):
+    """Every microsystem's reported mean on the characteristic against the outcome, on the
+    instrument's level ``scale``; the chosen ones coloured and named by id."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4))
@@ -239,7 +276,7 @@ def outcome_png(outcome: pd.DataFrame, *, outcome_id: str, outcome_label: str, c
     if not outcome_id:
         ax.text(0.5, 0.5, "This study records no outcome.", ha="center", va="center")
         ax.set_axis_off()
-        return _png(figure)
+        return figure
     others = outcome[~outcome["chosen"]]
     ax.scatter(others["mean"], others[outcome_id], color="#999999", s=20, label="other microsystems")
     for position, row in enumerate(outcome[outcome["chosen"]].itertuples(index=False)):
@@ -247,13 +284,17 @@ def outcome_png(outcome: pd.DataFrame, *, outcome_id: str, outcome_label: str, c
         ax.scatter([row.mean], [getattr(row, outcome_id)], color=colour, s=60, zorder=3)
         ax.annotate(row.microsystem_id, (row.mean, getattr(row, outcome_id)), xytext=(4, 4), textcoords="offset points",
                     color=colour, fontsize=9)
-    ax.set_xlim(0.9, 3.1)
-    ax.set_xlabel(f"{characteristic_label}: mean level")
+    margin = 0.05 * (scale.high - scale.low)
+    ax.set_xlim(scale.low - margin, scale.high + margin)
+    ax.set_xticks(list(scale.values))
+    ax.set_xticklabels(scale.tick_labels)
+    ax.set_xlabel(f"{characteristic_label}: mean level (where staff agree)")
     ax.set_ylabel(outcome_label)
-    return _png(figure)
+    return figure
 
 
-def table_html(frame: pd.DataFrame, *, caption: str, percent: list[str] = (), decimals: int = 2, empty: str = "Nothing to show.") -> str:
+def table_html(frame: pd.DataFrame, *, caption: str, percent: list[str] = (), decimals: int = 2,
+               empty: str = "Nothing to show.") -> str:
     """A small, escaped HTML table (percentages and rounding applied, missing shown as ``–``)."""
     if frame.empty:
         return f"<p><b>{html.escape(caption)}</b><br>{html.escape(empty)}</p>"
@@ -269,11 +310,13 @@ def table_html(frame: pd.DataFrame, *, caption: str, percent: list[str] = (), de
 
 def quotes_html(quotes: pd.DataFrame, *, names: dict[str, str], characteristic_label: str) -> str:
     if quotes.empty:
-        return f"<p><b>Interview quotes: {html.escape(characteristic_label)}</b><br>No coded excerpt in these microsystems from these roles.</p>"
+        return (f"<p><b>Interview quotes: {html.escape(characteristic_label)}</b><br>"
+                "No coded excerpt in these microsystems from these roles.</p>")
     items = "".join(
         f"<li><b>{html.escape(row.microsystem_id)} {html.escape(names.get(row.microsystem_id, ''))}</b>: "
         f"<q>{html.escape(row.excerpt)}</q></li>" for row in quotes.itertuples(index=False))
-    return f"<p><b>Interview quotes: {html.escape(characteristic_label)}</b></p><ul class=\"workbench-quotes\">{items}</ul>"
+    return (f"<p><b>Interview quotes: {html.escape(characteristic_label)}</b></p>"
+            f"<ul class=\"workbench-quotes\">{items}</ul>")
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,10 +350,12 @@ class Explorer:
         self.characteristic = widgets.Dropdown(
             options=[(label, c) for c, label in self.data.characteristic_labels.items()], value=start.characteristic,
             description="Characteristic", style=wide_label, layout=widgets.Layout(width="24rem"))
-        self.roles = widgets.SelectMultiple(options=list(study.config.roles), value=start.roles, rows=min(6, len(study.config.roles)),
-                                            description="Roles", style=wide_label, layout=widgets.Layout(width="18rem"))
-        self.outcome = widgets.Dropdown(options=[(label, o) for o, label in self.data.outcome_labels.items()] or [("none", "")],
-                                        value=start.outcome, description="Outcome", style=wide_label, layout=widgets.Layout(width="24rem"))
+        self.roles = widgets.SelectMultiple(
+            options=list(study.config.roles), value=start.roles, rows=min(6, len(study.config.roles)),
+            description="Roles", style=wide_label, layout=widgets.Layout(width="18rem"))
+        self.outcome = widgets.Dropdown(
+            options=[(label, o) for o, label in self.data.outcome_labels.items()] or [("none", "")],
+            value=start.outcome, description="Outcome", style=wide_label, layout=widgets.Layout(width="24rem"))
         self.message = widgets.HTML()
         self.profile_plot = widgets.Image(format="png")
         self.outcome_plot = widgets.Image(format="png")
@@ -321,7 +366,8 @@ class Explorer:
         for control in (self.microsystems, self.characteristic, self.roles, self.outcome):
             control.observe(self._changed, names="value")
         style = widgets.HTML("<style>.workbench-table td, .workbench-table th {padding: 2px 8px; text-align: right;}"
-                             ".workbench-table th:first-child, .workbench-table td:first-child {text-align: left;}</style>")
+                             ".workbench-table th:first-child, .workbench-table td:first-child {text-align: left;}"
+                             "</style>")
         self.widget = widgets.VBox([
             style,
             widgets.HBox([self.microsystems, widgets.VBox([self.characteristic, self.outcome]), self.roles]),
@@ -335,7 +381,8 @@ class Explorer:
 
     @property
     def selection(self) -> Selection:
-        return Selection(tuple(self.microsystems.value), self.characteristic.value, tuple(self.roles.value), self.outcome.value)
+        return Selection(tuple(self.microsystems.value), self.characteristic.value, tuple(self.roles.value),
+                         self.outcome.value)
 
     def _changed(self, _change) -> None:
         self.refresh()
@@ -356,38 +403,53 @@ class Explorer:
         self.tables = tables
         names = data.names.to_dict()
         label = data.characteristic_labels[selection.characteristic]
-        self.profile_plot.value = profile_png(tables["profile"], labels=data.characteristic_labels, highlight=selection.characteristic,
-                                              names=names)
+        self.profile_plot.value = profile_png(tables["profile"], labels=data.characteristic_labels,
+                                              highlight=selection.characteristic, names=names, scale=data.scale)
         self.outcome_plot.value = outcome_png(tables["outcome"], outcome_id=selection.outcome,
-                                              outcome_label=data.outcome_labels.get(selection.outcome, ""), characteristic_label=label)
-        shares = [c for c in tables["distribution"].columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)] + ["cant_rate_share"]
-        level_names = {f"{survey.LEVEL_COLUMNS_PREFIX}{level.value}": level.label.lower() for level in data.study.instrument.levels}
-        counted = lambda column: column.map(lambda n: f"<{data.min_cell_size}" if n < data.min_cell_size else str(n))  # noqa: E731
-        distribution = tables["distribution"].assign(
-            item_id=tables["distribution"]["item_id"].map(data.item_labels),
-            n_respondents=counted(tables["distribution"]["n_respondents"]), n_rated=counted(tables["distribution"]["n_rated"]),
-        ).rename(columns={**level_names, "cant_rate_share": "can't rate", "item_id": "item", "microsystem_id": "microsystem",
-                          "n_respondents": "n", "n_rated": "rated"})
+                                              outcome_label=data.outcome_labels.get(selection.outcome, ""),
+                                              characteristic_label=label, scale=data.scale)
+        shares = [c for c in tables["distribution"].columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
+        shares.append("cant_rate_share")
+        level_names = {f"{survey.LEVEL_COLUMNS_PREFIX}{value}": name.lower()
+                       for value, name in zip(data.scale.values, data.scale.names)}
+        k = data.disclosure.min_cell_size
+
+        def counted(column: pd.Series) -> list[str]:
+            return data.disclosure.count_text(column.fillna(0))
+
+        distribution = tables["distribution"]
+        distribution = distribution.assign(
+            item_id=distribution["item_id"].map(data.item_labels),
+            n_respondents=counted(distribution["n_respondents"]), n_rated=counted(distribution["n_rated"]),
+        ).rename(columns={**level_names, "cant_rate_share": "can't rate", "item_id": "item",
+                          "microsystem_id": "microsystem", "n_respondents": "n", "n_rated": "rated"})
         self.distribution.value = table_html(
-            distribution, caption=f"Survey answers: {label} (shares of rated answers; can't rate of all; hidden (–) where "
-                                  f"fewer than {data.min_cell_size} people, or as few set apart by the role filter)",
+            distribution, caption=f"Survey answers: {label} (shares of rated answers; can't rate of all; hidden (–) "
+                                  f"where fewer than {k} people, or as few set apart by the role filter)",
             percent=[level_names.get(c, "can't rate") for c in shares])
-        unit_agreement = tables["agreement"][["microsystem_id", "n_rated", "index", "agreement_index", "agreement"]]
-        unit_agreement = unit_agreement.assign(n_rated=counted(unit_agreement["n_rated"].fillna(0).astype(int))).rename(
-            columns={"microsystem_id": "microsystem", "n_rated": "n", "agreement_index": "value"})
+        unit_agreement = tables["agreement"][["microsystem_id", "n_agreement", "index", "agreement_index", "agreement"]]
+        unit_agreement = unit_agreement.assign(n_agreement=counted(unit_agreement["n_agreement"])).rename(
+            columns={"microsystem_id": "microsystem", "n_agreement": "n", "agreement_index": "value"})
         iccs = tables["iccs"][["item_id", "n", "n_groups", "icc1", "icc2"]].rename(
             columns={"item_id": "item", "n_groups": "microsystems", "icc1": "ICC(1)", "icc2": "ICC(2)"})
         iccs["item"] = iccs["item"].map(data.item_labels)
-        self.agreement.value = (table_html(unit_agreement, caption=f"Agreement within each microsystem on {label}")
-                                + table_html(iccs, caption="Do microsystems differ? ICCs over all microsystems", decimals=3))
+        iccs["n"] = counted(iccs["n"])
+        threshold = data.study.agreement_policy.threshold
+        caption = (f"Agreement within each microsystem on {label} (shared: index at least {threshold:.2f}; "
+                   f"a unit mean is shown only where shared)")
+        self.agreement.value = (table_html(unit_agreement, caption=caption)
+                                + table_html(iccs, caption="Do microsystems differ? ICCs over all microsystems",
+                                             decimals=3))
         self.quotes.value = quotes_html(tables["quotes"], names=names, characteristic_label=label)
 
     def summary(self) -> str:
         """One line on what is shown (the explorer's plain-text form, e.g. in a stored notebook)."""
         chosen = self.selection
-        roles = "all roles" if set(chosen.roles) == set(self.data.study.config.roles) else ", ".join(chosen.roles) or "no role"
+        every_role = set(chosen.roles) == set(self.data.study.config.roles)
+        roles = "all roles" if every_role else ", ".join(chosen.roles) or "no role"
         return (f"Study explorer for {self.data.study.id!r}: {len(chosen.microsystems)} microsystems "
-                f"({', '.join(chosen.microsystems)}), {self.data.characteristic_labels[chosen.characteristic]}, {roles}, "
+                f"({', '.join(chosen.microsystems)}), {self.data.characteristic_labels[chosen.characteristic]}, "
+                f"{roles}, "
                 f"outcome {self.data.outcome_labels.get(chosen.outcome, 'none')}")
 
     def _repr_mimebundle_(self, **kwargs):

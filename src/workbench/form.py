@@ -6,8 +6,9 @@ from the same template:
 
 - blank, for staff to fill in by hand;
 - for one microsystem's review meeting: beside each box, how that unit's staff answered
-  (shares of each level and of "can't rate", the most common level marked), with items
-  rated by too few people left without a breakdown;
+  (shares of each level and of "can't rate", the most common level marked), read from the
+  study's ``unit_items`` view, where the study's disclosure policy has already blanked
+  the shares of items rated by too few people: those are printed without a breakdown;
 - with one person's own answers ticked, for a learner to keep.
 
 ``html_to_pdf`` prints the HTML with headless Chromium, and ``write_form`` writes both.
@@ -23,15 +24,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Mapping
+from typing import TYPE_CHECKING, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from workbench.frameworks import CANT_RATE, Instrument
+from workbench.frameworks import Instrument
 from workbench.io.files import write_bytes_atomic, write_text_atomic
+from workbench.survey import LEVEL_COLUMNS_PREFIX
+from workbench.vocabulary import CANT_RATE, DisclosurePolicy, LevelScale
 
 if TYPE_CHECKING:
     from workbench.study import Study
@@ -122,11 +126,13 @@ def form_html(
     instrument : the instrument whose items and level wording the form shows.
     study : the study the form belongs to; its title is printed under the form's title.
     microsystem_id : with ``study``, pre-fill the form for this unit's review meeting: the
-        header names the unit, and beside each box is the share of its staff who chose it.
-        Items that fewer than ``study.config.privacy.min_cell_size`` people rated show no
-        breakdown, so that no one's answer can be singled out.
-    answers : one person's answers to tick, item id -> level value or ``"cant_rate"``;
-        items left out stay blank.
+        header names the unit, and beside each box is the share of its staff who chose it
+        (the study's ``unit_items`` view). Items whose shares the study's disclosure policy
+        (``study.disclosure``) withholds, rated by fewer than its ``min_cell_size`` people,
+        show no breakdown, so that no one's answer can be singled out.
+    answers : one person's answers to tick, item id -> a level value of the instrument's
+        scale or ``"cant_rate"`` (:data:`~workbench.vocabulary.CANT_RATE`); items left out
+        stay blank.
     paper : ``"A4"`` or ``"letter"``; only the page size changes.
 
     Returns
@@ -143,6 +149,7 @@ def form_html(
     page_size = PAPER_SIZES.get(str(paper).lower())
     if page_size is None:
         raise ValueError(f"paper must be one of {list(PAPER_SIZES.values())}, got {paper!r}")
+    scale = LevelScale.of(instrument)
     ticked = _check_answers(instrument, answers or {})
     team = None
     if microsystem_id is not None:
@@ -158,11 +165,11 @@ def form_html(
     items = []
     for number, item in enumerate(instrument.items, start=1):
         summary = team["summaries"].get(item.id) if team else None
-        shares, note, suppressed = _item_team_view(summary, team["min_cell_size"]) if team else ({}, "", False)
+        shares, note, suppressed = _item_team_view(summary, scale, team["disclosure"]) if team else ({}, "", False)
         level_boxes = [
-            _Box(f"{item.id}-{level.value}", str(level.value), level.label, item.levels[level.value],
-                 ticked.get(item.id) == level.value, shares.get(level.value))
-            for level in instrument.levels
+            _Box(f"{item.id}-{value}", str(value), name, item.levels[value], ticked.get(item.id) == value,
+                 shares.get(value))
+            for value, name in zip(scale.values, scale.names)
         ]
         cant_rate_box = _Box(f"{item.id}-cant-rate", CANT_RATE, instrument.cant_rate_label, "",
                              ticked.get(item.id) == CANT_RATE, shares.get(CANT_RATE))
@@ -176,9 +183,14 @@ def form_html(
         items=items,
         cant_rate_label=instrument.cant_rate_label,
         item_count=len(instrument.items),
+        level_count=scale.n,
+        level_count_words=_NUMBER_WORDS.get(scale.n, str(scale.n)),
         team=team,
         answers_ticked=bool(ticked),
     )
+
+
+_NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
 
 
 def _environment() -> Environment:
@@ -201,12 +213,13 @@ def _check_answers(instrument: Instrument, answers: Mapping[str, int | str]) -> 
     unknown = [item_id for item_id in answers if item_id not in instrument.item_ids]
     if unknown:
         raise ValueError(f"answers name items {unknown} that are not in instrument {instrument.id!r}; its items are {instrument.item_ids}")
-    allowed = [*instrument.level_values, CANT_RATE]
+    levels = LevelScale.of(instrument).values
+    allowed = [*levels, CANT_RATE]
     ticked: dict[str, int | str] = {}
     for item_id, value in answers.items():
         if value is None:
             continue
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) in instrument.level_values:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) in levels:
             ticked[item_id] = int(value)
         elif value == CANT_RATE:
             ticked[item_id] = CANT_RATE
@@ -216,40 +229,45 @@ def _check_answers(instrument: Instrument, answers: Mapping[str, int | str]) -> 
 
 
 def _team_answers(instrument: Instrument, study: Study, microsystem_id: str) -> dict:
-    from workbench.survey import item_summary
-
+    """The unit's header fields and its rows of the ``unit_items`` view, by item id."""
     if study.instrument.id != instrument.id:
-        raise ValueError(f"study {study.id!r} asked instrument {study.instrument.id!r}; its answers cannot fill a form for {instrument.id!r}")
-    units = study.microsystems.set_index("microsystem_id")
+        raise ValueError(f"study {study.id!r} asked instrument {study.instrument.id!r}; "
+                         f"its answers cannot fill a form for {instrument.id!r}")
+    units = study.view("unit_overview").set_index("microsystem_id")
     if microsystem_id not in units.index:
         raise ValueError(f"microsystem_id must be one of study {study.id!r}'s microsystems "
                          f"({', '.join(map(str, units.index))}), got {microsystem_id!r}")
     unit = units.loc[microsystem_id]
-    answers = study.answers[study.answers["microsystem_id"] == microsystem_id]
-    summary = item_summary(answers, levels=tuple(instrument.level_values))
+    items = study.view("unit_items", microsystem_id=microsystem_id)  # shares from too few people already blank
     return {
         "id": microsystem_id,
         "name": str(unit["name"]),
         "setting": str(unit["setting"]),
         "organisation": str(unit["organisation"]),
-        "respondents": int(answers["respondent_id"].nunique()),
-        "min_cell_size": study.config.privacy.min_cell_size,
-        "summaries": {row["item_id"]: row for row in summary.to_dict("records")},
+        "respondents": int(unit["respondents"]),
+        "disclosure": study.disclosure,
+        "min_cell_size": study.disclosure.min_cell_size,
+        "summaries": {row["item_id"]: row for row in items.to_dict("records")},
     }
 
 
-def _item_team_view(summary: dict | None, min_cell_size: int) -> tuple[dict, str, bool]:
+def _item_team_view(summary: dict | None, scale: LevelScale, disclosure: DisclosurePolicy) -> tuple[dict, str, bool]:
     """The shares to print beside each box, the line under the item's title, and whether
-    the breakdown was withheld."""
+    the breakdown was withheld.
+
+    ``summary`` is the unit's ``unit_items`` row for the item: where the disclosure policy
+    (:func:`workbench.views.disclose`) blanked its level shares (fewer people chose a level
+    than ``disclosure.min_cell_size``), or nobody chose a level, no breakdown is printed.
+    """
     if summary is None or summary["n_respondents"] == 0:
         return {}, "No one in this unit answered this item.", False
     rated = summary["n_rated"]
-    if rated < min_cell_size:
+    level_shares = {value: summary.get(f"{LEVEL_COLUMNS_PREFIX}{value}") for value in scale.values}
+    if any(share is None or math.isnan(share) for share in level_shares.values()):
         # Counted on the people who chose a level: the level shares are shares of them.
-        return {}, (f"No breakdown printed: fewer than {min_cell_size} staff chose a description for this item, "
-                    "too few to show without revealing individual answers."), True
-    level_shares = {int(column.removeprefix("share_level_")): float(value)
-                    for column, value in summary.items() if column.startswith("share_level_")}
+        return {}, (f"No breakdown printed: fewer than {disclosure.min_cell_size} staff chose a description for this "
+                    "item, too few to show without revealing individual answers."), True
+    level_shares = {value: float(share) for value, share in level_shares.items()}
     top = max(level_shares.values())
     shares: dict = {level: _TeamShare(share, most_common=math.isclose(share, top)) for level, share in level_shares.items()}
     shares[CANT_RATE] = _TeamShare(float(summary["cant_rate_share"]))

@@ -18,14 +18,15 @@ import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from workbench import overview
-from workbench.teaching.cases import single_item, top_bottom
+from workbench.teaching.cases import agreement_policy, characteristic_profiles, single_item, top_bottom
 from workbench.teaching.profile import position_among, profile_from_answers, unit_means
+from workbench.vocabulary import NOT_SHARED
 
 Status = Literal["right", "not quite", "not answered"]
 _HEADINGS = {"right": "✔ Right", "not quite": "✘ Not quite", "not answered": "… Not answered yet"}
@@ -79,7 +80,10 @@ class Exercise:
     ``solve(study, **context)`` returns the right answer: a number (None when there is
     none), an id, or a set of ids that are all right. ``question``, ``hint`` and ``why``
     (said with a right answer) may name the context in braces, plus ``characteristic_label``,
-    ``microsystem_name``, ``microsystem_list``, ``outcome_label`` and ``better``.
+    ``microsystem_name``, ``microsystem_list``, ``outcome_label`` and ``better``, and the
+    study's level scale: ``low`` and ``high`` (its ends), ``top_level`` / ``top_name`` and
+    ``next_level`` / ``next_name`` (its two highest levels), ``n_levels`` and ``null_variance``
+    (the variance of random answers on it, as a fraction).
     """
 
     id: str
@@ -118,25 +122,32 @@ def _element(element_id: str) -> Callable:
 
 
 def _most_cant_rate(study) -> frozenset[str]:
-    shares = overview.answer_completeness(study.answers)["share_cant_rate"]
+    shares = study.view("study_items").set_index("item_id")["cant_rate_share"]
     return _ties(shares, largest=True)
 
 
-# A colleague's answers to the three information items, for exercise 2.1.
-EXAMPLE_INFORMATION_ANSWERS = {"information_providers_staff": 3, "information_patients": None, "information_technology": 2}
+def example_information_answers(study) -> dict[str, int | None]:
+    """A colleague's answers to the three information items, for exercise 2.1: the top level
+    of the study's scale with providers and staff, can't rate with patients, and the level
+    below the top through technology."""
+    scale = study.scale
+    return {"information_providers_staff": scale.values[-1], "information_patients": None,
+            "information_technology": scale.values[-2]}
 
 
 def _example_score(study) -> float:
-    return float(profile_from_answers(EXAMPLE_INFORMATION_ANSWERS, study.instrument)["integration_of_information"])
+    profile = profile_from_answers(example_information_answers(study), study.instrument)
+    return float(profile["integration_of_information"])
 
 
 def _example_score_with_zeros(study) -> float:
-    values = [value or 0 for value in EXAMPLE_INFORMATION_ANSWERS.values()]
+    values = [value or 0 for value in example_information_answers(study).values()]
     return sum(values) / len(values)
 
 
 def _your_position(study, answers):
-    return position_among(profile_from_answers(answers, study.instrument), study).set_index("characteristic_id")
+    profile = profile_from_answers(answers, study.instrument, min_items=study.config.analysis.min_items)
+    return position_among(profile, study).set_index("characteristic_id")
 
 
 def _your_highest(study, answers) -> frozenset[str]:
@@ -171,34 +182,29 @@ def _lowest_median(study) -> frozenset[str]:
 
 
 def _unit_rwg(study, microsystem_id, characteristic) -> float | None:
-    from workbench import agreement  # loads scipy.stats: only when an agreement exercise is checked
-
-    item = single_item(study, characteristic)
-    answers = study.answers[study.answers["microsystem_id"].eq(microsystem_id) & study.answers["item_id"].eq(item)]
-    table = agreement.rwg(answers, n_levels=len(study.instrument.level_values))
-    return None if table.empty or _missing(table["rwg"].iloc[0]) else float(table["rwg"].iloc[0])
+    single_item(study, characteristic)  # a characteristic of one item: its agreement index is a plain rwg
+    profile = study.view("unit_profiles", microsystem_id=microsystem_id).set_index("characteristic_id")
+    value = profile["agreement_index"].get(characteristic)  # blank where too few people answered
+    return None if _missing(value) else float(value)
 
 
 def _unit_rwg_population_variance(study, microsystem_id, characteristic) -> float | None:
-    from workbench import agreement
-
     item = single_item(study, characteristic)
-    rated = study.answers.loc[study.answers["microsystem_id"].eq(microsystem_id) & study.answers["item_id"].eq(item), "level"].dropna()
-    null = agreement.uniform_null_variance(len(study.instrument.level_values))
+    answers = study.answers
+    rated = answers.loc[answers["microsystem_id"].eq(microsystem_id) & answers["item_id"].eq(item), "level"].dropna()
+    null = study.agreement_policy.null_variance(study.scale)
     return max(0.0, 1 - float(rated.astype("float64").var(ddof=0)) / null) if len(rated) else None
 
 
 def _agreement_table(study, characteristic, threshold):
-    from workbench import agreement
-
-    table = agreement.characteristic_agreement(study.answers, n_levels=len(study.instrument.level_values), threshold=threshold,
-                                               min_group_size=study.config.privacy.min_cell_size)
-    return table[table["characteristic_id"].eq(characteristic)].set_index("microsystem_id")
+    """The characteristic's ``unit_profiles`` rows under the study's policy with ``threshold``."""
+    policy = agreement_policy(study, threshold)
+    return characteristic_profiles(study, characteristic, policy=policy).set_index("microsystem_id")
 
 
 def _shown_of_pair(study, microsystem_ids, characteristic, threshold) -> frozenset[str]:
-    flags = _agreement_table(study, characteristic, threshold)["agreement"]
-    return frozenset(m for m in microsystem_ids if flags.get(m) == "shared")
+    reported = _agreement_table(study, characteristic, threshold)["reported"]
+    return frozenset(m for m in microsystem_ids if bool(reported.get(m, False)))
 
 
 def _hidden_of_pair(study, microsystem_ids, characteristic, threshold) -> frozenset[str]:
@@ -206,12 +212,12 @@ def _hidden_of_pair(study, microsystem_ids, characteristic, threshold) -> frozen
 
 
 def _hidden_count(study, characteristic, threshold) -> int:
-    shared = _agreement_table(study, characteristic, threshold)["agreement"].eq("shared").sum()
-    return int(len(study.microsystems) - shared)  # a unit with no agreement row at all is hidden too
+    reported = _agreement_table(study, characteristic, threshold)["reported"].sum()
+    return int(len(study.view("unit_overview")) - reported)  # a unit with no profile row at all is hidden too
 
 
 def _not_shared_count(study, characteristic, threshold) -> int:
-    return int(_agreement_table(study, characteristic, threshold)["agreement"].eq("not shared").sum())
+    return int(_agreement_table(study, characteristic, threshold)["agreement"].eq(NOT_SHARED).sum())
 
 
 def _best_unit(study, outcome) -> frozenset[str]:
@@ -281,13 +287,14 @@ _EXERCISES = (
     Exercise(
         "1.3", "Which item could the largest share of the study's respondents **not rate**? Answer with its item id, in quotes.",
         _most_cant_rate, kind="item",
-        hint="In the completeness table, find the largest value in the share_cant_rate column.",
+        hint="In the completeness table, find the largest value in the cant_rate_share column.",
         why="A high can't-rate share says that part of the unit is out of sight for many staff: missing information, not a low score.",
     ),
     # Lesson 2: your own unit's self-assessment.
     Exercise(
-        "2.1", "A colleague answers the three information items: **high** (3) with providers and staff, **can't rate** with patients, "
-               "and **middle** (2) through technology. What is her score on integration of information? Two decimals are enough.",
+        "2.1", "A colleague answers the three information items: **{top_name}** ({top_level}) with providers and "
+               "staff, **can't rate** with patients, and **{next_name}** ({next_level}) through technology. What is "
+               "her score on integration of information? Two decimals are enough.",
         _example_score, tolerance=0.01, decimals=2,
         hint="Her score is the mean of the items she rated. How many did she rate?",
         why="Can't rate is left out: it says she cannot see that part of the unit, not that it is poor.",
@@ -332,11 +339,12 @@ _EXERCISES = (
     ),
     # Lesson 4: agreement before averaging.
     Exercise(
-        "4.1", "Compute rwg on **{characteristic_label}** for **{microsystem_id}** ({microsystem_name}): one minus the variance of its staff's "
-               "rated answers divided by the variance of random answers on three levels, 8/12. Two decimals.",
+        "4.1", "Compute rwg on **{characteristic_label}** for **{microsystem_id}** ({microsystem_name}): one minus "
+               "the variance of its staff's rated answers divided by the variance of random answers on {n_levels} "
+               "levels, {null_variance}. Two decimals.",
         _unit_rwg, context=("microsystem_id", "characteristic"), tolerance=0.01, decimals=2,
-        hint="Take that unit's rated levels (can't rate left out), their variance with pandas' .var(), then 1 - variance / (8 / 12); "
-             "a result below 0 counts as 0.",
+        hint="Take that unit's rated levels (can't rate left out), their variance with pandas' .var(), "
+             "then 1 - variance / ({null_variance}); a result below 0 counts as 0.",
         why="Near 1, the staff share one view; near 0, their answers are as spread as if they had answered at random.",
         mistakes=(Mistake(_unit_rwg_population_variance,
                           "that divides the squared deviations by n; rwg uses the sample variance, divided by n - 1 (pandas' .var() default)."),),
@@ -375,7 +383,7 @@ _EXERCISES = (
         "5.3", "How large is that difference, top minus bottom, in levels? Two decimals.",
         _largest_difference, context=("outcome", "n"), tolerance=0.01, decimals=2,
         hint="Read the difference column on the row of the characteristic you found in 5.2.",
-        why="On a scale from 1 to 3, a difference of a whole level between the groups is large.",
+        why="On a scale from {low} to {high}, a difference of a whole level between the groups is large.",
         mistakes=(Mistake(_largest_difference_reversed, "the sign is turned round: subtract the bottom group's mean from the top group's."),),
     ),
 )
@@ -407,10 +415,15 @@ def _words(study, context: dict) -> dict:
     words = dict(context)
     if study is None:
         return words
+    scale = study.scale
+    words |= {"low": scale.low, "high": scale.high, "n_levels": scale.n,
+              "top_level": scale.values[-1], "top_name": scale.names[-1].lower(),
+              "next_level": scale.values[-2], "next_name": scale.names[-2].lower(),
+              "null_variance": str(Fraction(study.agreement_policy.null_variance(scale)).limit_denominator(1000))}
     if "characteristic" in context:
         words["characteristic_label"] = study.characteristics.element(context["characteristic"]).label.lower()
     if "microsystem_id" in context:
-        words["microsystem_name"] = study.microsystem_name(context["microsystem_id"])
+        words["microsystem_name"] = study.unit(context["microsystem_id"])["name"]
     if "microsystem_ids" in context:
         words["microsystem_list"] = " and ".join(str(m) for m in context["microsystem_ids"])
     if "outcome" in context:
@@ -514,7 +527,7 @@ def _options(kind: str, study) -> dict[str, tuple[str, ...]]:
     if kind == "item":
         return {i.id: (i.label, i.short) for i in study.instrument.items}
     if kind == "microsystem":
-        return {row.microsystem_id: (row.name,) for row in study.microsystems.itertuples(index=False)}
+        return {row.microsystem_id: (row.name,) for row in study.view("unit_overview").itertuples(index=False)}
     raise ValueError(f"kind must be 'number', 'characteristic', 'item' or 'microsystem', got {kind!r}")
 
 

@@ -9,16 +9,24 @@ from collections.abc import Mapping
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from workbench.teaching.profile import CANT_RATE, normalise_answers, plot_profile_among, position_among, profile_from_answers, unit_means
+from workbench.teaching.profile import (
+    normalise_answers,
+    plot_profile_among,
+    position_among,
+    profile_from_answers,
+    unit_means,
+)
+from workbench.vocabulary import CANT_RATE, LevelScale
 
 
 class SelfAssessmentForm(widgets.VBox):
     """Ten toggle-button questions, one per item, beside a plot that follows the answers.
 
-    Each question shows the item, its three level descriptions (from the instrument's
-    YAML) and the buttons low / middle / high / can't rate. Every change rescores the
-    answers (:func:`profile_from_answers`), places them among the study's units
-    (:func:`position_among`) and redraws the plot, shown as an image beside the questions.
+    Each question shows the item, its level descriptions (from the instrument's YAML) and
+    one button per level (named as the instrument names them) plus can't rate. Every change
+    rescores the answers (:func:`profile_from_answers`, with the study's ``min_items``),
+    places them among the study's units (:func:`position_among`) and redraws the plot on the
+    study's level scale, shown as an image beside the questions.
     (An image widget rather than an ``Output`` widget: executing a notebook whose cell
     writes into an ``Output`` widget can hang nbclient, jupyter/nbclient#312.)
 
@@ -30,7 +38,7 @@ class SelfAssessmentForm(widgets.VBox):
 
     Attributes
     ----------
-    choices : item id -> its ``ToggleButtons``; set ``.value`` (1, 2, 3 or ``"cant_rate"``) to answer.
+    choices : item id -> its ``ToggleButtons``; set ``.value`` (a level, or ``CANT_RATE``) to answer.
     answers : item id -> level, or None for can't rate and for unanswered items.
     profile, position, figure : the latest score per characteristic, its position table and plot.
     summary, image : the widgets showing how many items are rated, and the plot (PNG).
@@ -50,13 +58,15 @@ class SelfAssessmentForm(widgets.VBox):
         self.means = unit_means(study)
         self.choices: dict[str, widgets.ToggleButtons] = {}
         self._holding = False
-        level_names = {level.value: level.label for level in self.instrument.levels}
+        scale = LevelScale.of(self.instrument)
+        level_names = {value: name[:1].upper() + name[1:] for value, name in zip(scale.values, scale.names)}
         questions = []
         for number, item in enumerate(self.instrument.items, start=1):
-            ladder = "".join(f"<li><b>{html.escape(level_names[value])}</b>: {html.escape(text)}</li>"
-                             for value, text in sorted(item.levels.items()))
+            ladder = "".join(f"<li><b>{html.escape(level_names[value])}</b>: {html.escape(item.levels[value])}</li>"
+                             for value in scale.values)
             choice = widgets.ToggleButtons(
-                options=[(level_names[value], value) for value in sorted(item.levels)] + [(self.instrument.cant_rate_label, CANT_RATE)],
+                options=[*((level_names[value], value) for value in scale.values),
+                         (self.instrument.cant_rate_label, CANT_RATE)],
                 value=None, style={"button_width": "6.5em"},
             )
             choice.observe(self._changed, names="value")
@@ -98,11 +108,11 @@ class SelfAssessmentForm(widgets.VBox):
 
     def _refresh(self) -> None:
         answers = self.answers
-        self.profile = profile_from_answers(answers, self.instrument)
+        self.profile = profile_from_answers(answers, self.instrument, min_items=self.study.config.analysis.min_items)
         self.position = position_among(self.profile, self.study, means=self.means)
         self.figure = Figure(figsize=(7, 5), layout="constrained")
         ax = self.figure.subplots()
-        plot_profile_among(self.position, self.means, ax=ax)
+        plot_profile_among(self.position, self.means, scale=self.study.scale, ax=ax)
         ax.set_title(f"Your answers among the {len(self.means)} units of the {self.study.id} study")
         png = io.BytesIO()
         self.figure.savefig(png, format="png", dpi=80)

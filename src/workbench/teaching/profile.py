@@ -1,10 +1,10 @@
 """A learner's own self-assessment, scored like any respondent's and placed among a study's units.
 
-The learner answers the ten items for their own unit: a level (1 low, 2 middle, 3 high)
-or "can't rate". Their profile is scored exactly as :func:`workbench.survey.respondent_scores`
+The learner answers the items for their own unit: a level of the instrument's scale or
+"can't rate". Their profile is scored exactly as :func:`workbench.survey.respondent_scores`
 scores every respondent of a study (the mean of the items they rated; can't rate is
-missing, never zero), then compared with the study's unit means characteristic by
-characteristic.
+missing, never zero), then compared with the study's unit means (the ``unit_profiles``
+view) characteristic by characteristic.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from workbench import survey
+from workbench.frameworks import Instrument
 from workbench.plotting import rows_on_level_scale
-from workbench.frameworks import CANT_RATE, Instrument
+from workbench.vocabulary import CANT_RATE, LEVEL, LevelScale
 
-_CANT_RATE_SPELLINGS = {"cant_rate", "can't rate", "cant rate", "can't_rate"}
+_CANT_RATE_SPELLINGS = {CANT_RATE, "can't rate", "cant rate", "can't_rate"}
 _TIE = 1e-9  # unit means this close to the learner's score count as level with it
 
 
@@ -29,8 +30,8 @@ def normalise_answers(answers: Mapping[str, object], instrument: Instrument) -> 
     """Every item of ``instrument`` mapped to the level given (an int) or None.
 
     None stands for "can't rate" and for an item left out of ``answers``: both are missing
-    information. Accepted values are the instrument's levels, None, NaN, ``"cant_rate"``
-    or ``"can't rate"``.
+    information. Accepted values are the levels of the instrument's scale, None, NaN,
+    :data:`~workbench.vocabulary.CANT_RATE` (``"cant_rate"``) or ``"can't rate"``.
 
     Examples
     --------
@@ -44,7 +45,7 @@ def normalise_answers(answers: Mapping[str, object], instrument: Instrument) -> 
     unknown = [key for key in answers if key not in instrument.item_ids]
     if unknown:
         raise ValueError(f"answers name {unknown}, which are not items of {instrument.id!r}; its items are {instrument.item_ids}")
-    levels = instrument.level_values
+    levels = list(LevelScale.of(instrument).values)
     clean: dict[str, int | None] = {}
     for item_id in instrument.item_ids:
         value = answers.get(item_id)
@@ -53,7 +54,8 @@ def normalise_answers(answers: Mapping[str, object], instrument: Instrument) -> 
         elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and float(value) in levels:
             clean[item_id] = int(value)
         else:
-            raise ValueError(f"answers[{item_id!r}] must be one of the levels {levels}, or None or 'cant_rate' for can't rate; got {value!r}")
+            raise ValueError(f"answers[{item_id!r}] must be one of the levels {levels}, or None or {CANT_RATE!r} "
+                             f"for can't rate; got {value!r}")
     return clean
 
 
@@ -70,7 +72,7 @@ def profile_from_answers(answers: Mapping[str, object], instrument: Instrument, 
 
     Parameters
     ----------
-    answers : item id -> level (1-3), or None / ``"cant_rate"`` for can't rate.
+    answers : item id -> a level of the instrument's scale, or None / ``"cant_rate"`` for can't rate.
     instrument : the self-assessment (:func:`workbench.frameworks.load_instrument`).
     min_items : rated items a characteristic needs for a score (as in ``respondent_scores``).
 
@@ -92,7 +94,7 @@ def profile_from_answers(answers: Mapping[str, object], instrument: Instrument, 
     long = pd.DataFrame({
         "respondent_id": "you", "microsystem_id": "your unit", "role": "you",
         "item_id": list(clean), "characteristic_id": [characteristic_of[i] for i in clean],
-        "answer": ["level" if v is not None else CANT_RATE for v in clean.values()],
+        "answer": [LEVEL if v is not None else CANT_RATE for v in clean.values()],
         "level": pd.array(list(clean.values()), dtype="Int64"),
     })
     scores = survey.respondent_scores(long, min_items=min_items)
@@ -103,12 +105,14 @@ def profile_from_answers(answers: Mapping[str, object], instrument: Instrument, 
 def unit_means(study) -> pd.DataFrame:
     """The study's microsystems (rows) by characteristic (columns, framework order): unit means.
 
-    Each unit's mean is the mean of its respondents' scores (:func:`survey.respondent_scores`
-    then :func:`survey.microsystem_profile`), with no agreement check: lesson 4 adds one.
+    Each unit's mean is the ``analysis_mean`` of the study's ``unit_profiles`` view: the mean
+    of its respondents' scores, blank where fewer people scored it than the study's disclosure
+    policy allows a figure for, and with no agreement check (lesson 4 adds one).
     """
-    profile = survey.microsystem_profile(survey.respondent_scores(study.answers))
+    profile = study.view("unit_profiles")
     present = set(profile["characteristic_id"])
-    return survey.profile_wide(profile, order=[c for c in study.characteristics.element_ids if c in present])
+    order = [c for c in study.characteristics.element_ids if c in present]
+    return survey.profile_wide(profile, order=order, value="analysis_mean").astype("float64")
 
 
 def position_among(profile: pd.Series | Mapping[str, float], study, *, means: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -121,7 +125,8 @@ def position_among(profile: pd.Series | Mapping[str, float], study, *, means: pd
     ----------
     profile : characteristic id -> score (:func:`profile_from_answers`); NaN for not rated.
     study : a :class:`~workbench.study.Study`; its unit means are the comparison.
-    means : the unit means to compare with, if already computed (:func:`unit_means`).
+    means : the unit means to compare with, if already computed (:func:`unit_means`); a unit
+        whose mean is blank on a characteristic is left out there.
 
     Returns
     -------
@@ -155,15 +160,16 @@ def position_among(profile: pd.Series | Mapping[str, float], study, *, means: pd
     return table
 
 
-def plot_profile_among(position: pd.DataFrame, means: pd.DataFrame, *, ax=None, labels: dict[str, str] | None = None,
-                       own_label: str = "your answers"):
+def plot_profile_among(position: pd.DataFrame, means: pd.DataFrame, *, scale: LevelScale, ax=None,
+                       labels: dict[str, str] | None = None, own_label: str = "your answers"):
     """The study's unit means as grey dots, their middle half as a bar and median as a tick,
-    and the learner's score as a red diamond with its percentile, one row per characteristic.
+    and the learner's score as a red diamond with its percentile, one row per characteristic,
+    on the instrument's level ``scale`` (``study.scale``).
 
     ``position`` is :func:`position_among` output; ``means`` the :func:`unit_means` it
     compared with. A characteristic the learner could not rate has no diamond and says
-    "can't rate" where the percentile would be. The dots are spread vertically by a fixed pattern (no randomness), so the
-    same data always draw the same picture.
+    "can't rate" where the percentile would be. The dots are spread vertically by a fixed
+    pattern (no randomness), so the same data always draw the same picture.
     """
     ax = ax or plt.gca()
     labels = labels or dict(zip(position["characteristic_id"], position["characteristic"]))
@@ -177,12 +183,15 @@ def plot_profile_among(position: pd.DataFrame, means: pd.DataFrame, *, ax=None, 
     ax.hlines(ys, rows["units_q1"], rows["units_q3"], color="#555555", linewidth=7, alpha=0.3, zorder=1, label="middle half of the units")
     ax.scatter(rows["units_median"], ys, marker="|", s=300, color="black", zorder=3, label="median unit")
     ax.scatter(rows["your_score"], ys, marker="D", s=70, color="#d62728", edgecolor="white", zorder=4, label=own_label, gid="your-profile")
+    span = scale.high - scale.low
+    note_at = scale.high + 0.1 * span  # notes beside the highest level, inside the room left for them
     for y, score, percentile in zip(ys, rows["your_score"], rows["percentile"]):
         if np.isnan(score):
-            ax.text(3.2, y, "can't rate", va="center", ha="left", fontsize=8, color="#d62728", style="italic")
+            ax.text(note_at, y, "can't rate", va="center", ha="left", fontsize=8, color="#d62728", style="italic")
         else:
-            ax.text(3.2, y, f"percentile {percentile:.0f}", va="center", ha="left", fontsize=8, color="#d62728")
-    rows_on_level_scale(ax, ys, [labels.get(c, c) for c in rows["characteristic_id"]], right=3.65)
+            ax.text(note_at, y, f"percentile {percentile:.0f}", va="center", ha="left", fontsize=8, color="#d62728")
+    row_labels = [labels.get(c, c) for c in rows["characteristic_id"]]
+    rows_on_level_scale(ax, ys, row_labels, scale=scale, right=scale.high + 0.325 * span)
     ax.set_xlabel("score (a unit's: the mean of its staff's scores)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.45, -0.15), ncol=2, fontsize=8, frameon=False)
     return ax

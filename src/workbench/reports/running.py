@@ -19,8 +19,8 @@ from pathlib import Path
 from workbench.io.files import atomic_path
 from workbench.kernels import KERNEL, WarmKernel
 from workbench.project import Project
-from workbench.reports import publish
-from workbench.reports.plan import Job, title_of
+from workbench.reports import publishing
+from workbench.reports.planning import Job, title_of
 
 __all__ = ["Outcome", "Summary", "execute", "refresh_source_notebooks", "run", "skip_slow_format_checkers",
            "source_notebooks"]
@@ -42,7 +42,7 @@ class Summary:
     outcomes: list[Outcome] = field(default_factory=list)  # the jobs that ran
     seconds: float = 0.0
     skipped: list[Job] = field(default_factory=list)  # unchanged since they were last made
-    planned: object = None  # the reports.plan.Plan it carried out
+    planned: object = None  # the reports.planning.Plan it carried out
     index: Path | None = None  # the index page written after the run
 
     @property
@@ -74,7 +74,7 @@ def execute(job: Job, *, kernel: WarmKernel | None = None) -> Outcome:
                 progress_bar=False, log_output=False, **kernel.lease(cwd=job.notebook.parent),
             )
             with atomic_path(job.html) as page:
-                page.write_text(publish.to_html(executed, title=job.title), encoding="utf-8")
+                page.write_text(publishing.to_html(executed, title=job.title), encoding="utf-8")
     except Exception as error:  # the run goes on; the summary reports it
         kernel.shutdown()  # a failed or timed-out report may leave the kernel busy or odd: the next one starts afresh
         return Outcome(job, time.perf_counter() - started, _describe(error))

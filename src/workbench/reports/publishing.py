@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workbench.io.files import write_text_atomic
 from workbench.project import Project
-from workbench.reports.plan import title_of
+from workbench.reports.planning import title_of
 
 __all__ = ["remove_stale_temporaries", "to_html", "write_index"]
 
