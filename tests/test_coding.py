@@ -15,7 +15,10 @@ CODINGS = pd.DataFrame(
         ("s3", "i2", "B", "Manager", "c1", "f", "measurement", "one aim"),
         ("s4", "i2", "B", "Manager", "c1", "f", "measurement", "only one coder saw this"),
     ],
-    columns=["segment_id", "interview_id", "microsystem_id", "interviewee_role", "coder", "framework_id", "code_id", "excerpt"],
+    columns=[
+        "segment_id", "interview_id", "microsystem_id", "interviewee_role", "coder", "framework_id", "code_id",
+        "excerpt",
+    ],
 )
 
 
@@ -41,11 +44,15 @@ def test_restricting_to_one_coder():
 
 def test_case_code_matrix_shows_absence_and_density():
     kept = coding.segment_codes(CODINGS, rule="any")
-    counts = coding.case_code_matrix(kept, codes=["measurement", "constancy_of_purpose", "connection_to_community"], microsystems=["A", "B", "C"])
+    counts = coding.case_code_matrix(
+        kept, codes=["measurement", "constancy_of_purpose", "connection_to_community"], microsystems=["A", "B", "C"]
+    )
     assert counts.loc["A"].tolist() == [2, 1, 0]
     assert counts.loc["C"].tolist() == [0, 0, 0]
     interviews = pd.DataFrame({"interview_id": ["i1", "i2"], "microsystem_id": ["A", "B"], "word_count": [4000, 2000]})
-    density = coding.case_code_matrix(kept, codes=["measurement"], microsystems=["A", "B"], value="density", interviews=interviews)
+    density = coding.case_code_matrix(
+        kept, codes=["measurement"], microsystems=["A", "B"], value="density", interviews=interviews
+    )
     assert density["measurement"].tolist() == [0.5, 1.0]
     with pytest.raises(ValueError, match="needs interviews="):
         coding.case_code_matrix(kept, codes=["measurement"], microsystems=["A"], value="density")
@@ -87,8 +94,8 @@ def test_representative_excerpts_prefer_agreed_pure_typical_segments():
     ]
     assert best["other_codes"].tolist() == ["", "", "interdependence", "", ""]
     assert best["coders_agreed"].tolist() == [True, True, True, False, False]
-    assert coding.representative_excerpts(QUOTABLE, code_id="measurement", microsystem_id="B", n=3)["excerpt"].tolist() == [
-        "audit results come back to the team each month"]
+    in_b = coding.representative_excerpts(QUOTABLE, code_id="measurement", microsystem_id="B", n=3)
+    assert in_b["excerpt"].tolist() == ["audit results come back to the team each month"]
     assert coding.representative_excerpts(QUOTABLE, code_id="constancy_of_purpose").empty
     with pytest.raises(ValueError, match="n must be at least 1"):
         coding.representative_excerpts(QUOTABLE, code_id="measurement", n=0)

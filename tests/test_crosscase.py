@@ -7,7 +7,9 @@ from scipy import stats
 
 from workbench import crosscase
 
-PROFILE = pd.DataFrame({"measurement": [1.0, 2.0, 3.0, 2.5]}, index=pd.Index(["A", "B", "C", "D"], name="microsystem_id"))
+PROFILE = pd.DataFrame(
+    {"measurement": [1.0, 2.0, 3.0, 2.5]}, index=pd.Index(["A", "B", "C", "D"], name="microsystem_id")
+)
 OUTCOMES = pd.DataFrame({"microsystem_id": ["A", "B", "C", "D"], "turnover": [20.0, 10.0, 5.0, np.nan]})
 
 
@@ -31,12 +33,15 @@ def test_bad_arguments_are_named():
 
 def test_rank_correlation_matches_scipy():
     rng = np.random.default_rng(1)
-    pairs = pd.DataFrame({"characteristic_id": "m", "survey_mean": rng.normal(size=30), "interview_density": rng.normal(size=30)})
+    pairs = pd.DataFrame(
+        {"characteristic_id": "m", "survey_mean": rng.normal(size=30), "interview_density": rng.normal(size=30)}
+    )
     pairs.loc[3, "survey_mean"] = np.nan
     row = crosscase.rank_correlations(pairs).iloc[0]
     complete = pairs.dropna()
     assert row["n"] == 29
-    assert row["spearman_rho"] == pytest.approx(stats.spearmanr(complete["survey_mean"], complete["interview_density"]).statistic)
+    expected = stats.spearmanr(complete["survey_mean"], complete["interview_density"]).statistic
+    assert row["spearman_rho"] == pytest.approx(expected)
 
 
 def test_survey_against_interviews_pairs_shared_characteristics():
@@ -71,7 +76,9 @@ def test_outcome_association_is_the_correlation_for_standardised_variables():
 
 def test_meta_matrix_and_export(tmp_path):
     profile = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "mean": [2.0, np.nan]})
-    flags = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "agreement": ["shared", "not shared"]})
+    flags = pd.DataFrame(
+        {"microsystem_id": ["A", "B"], "characteristic_id": "m", "agreement": ["shared", "not shared"]}
+    )
     density = pd.DataFrame({"m": [1.5, 0.0]}, index=["A", "B"])
     quotes = pd.DataFrame({"microsystem_id": ["A"], "characteristic_id": ["m"], "excerpt": ["We chart it."]})
     table = crosscase.meta_matrix(profile, flags, density, quotes, order=["B", "A"], characteristics=["m"])

@@ -27,7 +27,8 @@ def test_the_committed_demo_study_is_what_the_generator_writes(tmp_path):
     committed = files_under(DEMO)
     assert committed == files_under(tmp_path / "fresh")
     for name in committed:
-        assert (DEMO / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), f"{name}: run `make demo` and commit"
+        fresh = (tmp_path / "fresh" / name).read_bytes()
+        assert (DEMO / name).read_bytes() == fresh, f"{name}: run `make demo` and commit"
 
 
 def test_shape_of_the_demo_study():
@@ -52,7 +53,9 @@ def test_coders_mostly_agree_but_not_always():
 
 def test_cant_rate_follows_the_role_view_of_the_unit():
     answers = load_study(DEMO).answers
-    share = answers.assign(cr=answers["answer"].eq("cant_rate")).pivot_table(index="role", columns="item_id", values="cr")
+    share = answers.assign(cr=answers["answer"].eq("cant_rate")).pivot_table(
+        index="role", columns="item_id", values="cr"
+    )
     assert share.loc["Clerical", "measurement"] > 3 * share.loc["Manager", "measurement"]
 
 

@@ -18,7 +18,9 @@ def test_the_eight_characteristics_in_order():
 
 
 def test_three_processes_of_leading():
-    assert load_framework("leading_processes").element_ids == ["building_knowledge", "taking_action", "reviewing_and_reflecting"]
+    assert load_framework("leading_processes").element_ids == [
+        "building_knowledge", "taking_action", "reviewing_and_reflecting",
+    ]
 
 
 def test_self_assessment_has_ten_items_on_the_eight_characteristics():
@@ -36,12 +38,15 @@ def test_self_assessment_has_ten_items_on_the_eight_characteristics():
 
 def test_a_study_can_bring_its_own_framework(tmp_path: Path):
     own = tmp_path / "codebook.yaml"
-    own.write_text("id: mine\ntitle: Mine\nkind: codebook\nelements:\n  - {id: a, label: A, short: A, description: first}\n")
+    own.write_text(
+        "id: mine\ntitle: Mine\nkind: codebook\nelements:\n  - {id: a, label: A, short: A, description: first}\n"
+    )
     assert load_framework("codebook.yaml", tmp_path).element_ids == ["a"]
 
 
 def test_an_instrument_item_on_an_unknown_characteristic_is_named(tmp_path: Path):
-    text = (Path(__file__).resolve().parents[1] / "src/workbench/frameworks/microsystem_self_assessment.yaml").read_text()
+    shipped = Path(__file__).resolve().parents[1] / "src/workbench/frameworks/microsystem_self_assessment.yaml"
+    text = shipped.read_text()
     (tmp_path / "tool.yaml").write_text(text.replace("characteristic: measurement", "characteristic: measurment"))
     with pytest.raises(InputError, match=r"tool\.yaml.*'measurement'.*measurment"):
         load_instrument("tool.yaml", tmp_path)

@@ -37,11 +37,12 @@ def test_cohens_kappa_for_a_yes_no_code():
 
 
 FLEISS_1971 = [  # 30 patients, 6 psychiatrists, 5 diagnoses (Fleiss 1971, Psychological Bulletin 76:378)
-    [4, 4, 4, 4, 4, 4], [2, 2, 2, 5, 5, 5], [2, 3, 3, 3, 3, 5], [5, 5, 5, 5, 5, 5], [2, 2, 2, 4, 4, 4], [1, 1, 3, 3, 3, 3],
-    [3, 3, 3, 3, 5, 5], [1, 1, 3, 3, 3, 4], [1, 1, 4, 4, 4, 4], [5, 5, 5, 5, 5, 5], [1, 4, 4, 4, 4, 4], [1, 2, 4, 4, 4, 4],
-    [2, 2, 2, 3, 3, 3], [1, 4, 4, 4, 4, 4], [2, 2, 4, 4, 4, 5], [3, 3, 3, 3, 3, 5], [1, 1, 1, 4, 5, 5], [1, 1, 1, 1, 1, 2],
-    [2, 2, 4, 4, 4, 4], [1, 3, 3, 5, 5, 5], [5, 5, 5, 5, 5, 5], [2, 4, 4, 4, 4, 4], [2, 2, 4, 5, 5, 5], [1, 1, 4, 4, 4, 4],
-    [1, 4, 4, 4, 4, 5], [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4], [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5],
+    [4, 4, 4, 4, 4, 4], [2, 2, 2, 5, 5, 5], [2, 3, 3, 3, 3, 5], [5, 5, 5, 5, 5, 5], [2, 2, 2, 4, 4, 4],
+    [1, 1, 3, 3, 3, 3], [3, 3, 3, 3, 5, 5], [1, 1, 3, 3, 3, 4], [1, 1, 4, 4, 4, 4], [5, 5, 5, 5, 5, 5],
+    [1, 4, 4, 4, 4, 4], [1, 2, 4, 4, 4, 4], [2, 2, 2, 3, 3, 3], [1, 4, 4, 4, 4, 4], [2, 2, 4, 4, 4, 5],
+    [3, 3, 3, 3, 3, 5], [1, 1, 1, 4, 5, 5], [1, 1, 1, 1, 1, 2], [2, 2, 4, 4, 4, 4], [1, 3, 3, 5, 5, 5],
+    [5, 5, 5, 5, 5, 5], [2, 4, 4, 4, 4, 4], [2, 2, 4, 5, 5, 5], [1, 1, 4, 4, 4, 4], [1, 4, 4, 4, 4, 5],
+    [2, 2, 2, 2, 2, 4], [1, 1, 1, 1, 5, 5], [2, 2, 4, 4, 4, 4], [1, 3, 3, 3, 3, 3], [5, 5, 5, 5, 5, 5],
 ]
 
 
@@ -129,14 +130,20 @@ segment = st.tuples(st.sampled_from(["i1", "i2"]), st.sampled_from(["A", "B", "C
 def test_character_agreement_equals_counting_character_by_character(segments):
     lengths = {"i1": 45, "i2": 30}
     codings = pd.DataFrame(
-        [(f"s{n}", interview, coder, code, start, start + width) for n, (interview, coder, code, start, width) in enumerate(segments)],
+        [
+            (f"s{n}", interview, coder, code, start, start + width)
+            for n, (interview, coder, code, start, width) in enumerate(segments)
+        ],
         columns=["segment_id", "interview_id", "coder", "code_id", "start", "end"],
     ).astype({"start": "Int64", "end": "Int64"})
-    interviews = pd.DataFrame({"interview_id": list(lengths), "characters": pd.array(list(lengths.values()), dtype="Int64")})
+    interviews = pd.DataFrame(
+        {"interview_id": list(lengths), "characters": pd.array(list(lengths.values()), dtype="Int64")}
+    )
     coders = ["A", "B", "C"]
     table = intercoder.character_agreement(codings, interviews, codes=["x", "y"], coders=coders).set_index("code_id")
     with mock.patch.object(intercoder, "CHARACTERS_AT_ONCE", 16):  # transcripts taken a few at a time: the same result
-        pd.testing.assert_frame_equal(intercoder.character_agreement(codings, interviews, codes=["x", "y"], coders=coders).set_index("code_id"), table)
+        in_stretches = intercoder.character_agreement(codings, interviews, codes=["x", "y"], coders=coders)
+        pd.testing.assert_frame_equal(in_stretches.set_index("code_id"), table)
     compared = list(dict.fromkeys(codings["interview_id"]))
     for code in ["x", "y"]:
         characters = coded = agreed = 0

@@ -6,14 +6,18 @@ import pytest
 from workbench import journeys
 
 VISITS = pd.DataFrame(
-    [("p1", 1, "A"), ("p1", 2, "B"), ("p1", 3, "C"), ("p2", 1, "A"), ("p2", 2, "B"), ("p3", 2, "B"), ("p3", 1, "A"), ("p4", 1, "C"), ("p4", 2, "C")],
+    [
+        ("p1", 1, "A"), ("p1", 2, "B"), ("p1", 3, "C"), ("p2", 1, "A"), ("p2", 2, "B"), ("p3", 2, "B"), ("p3", 1, "A"),
+        ("p4", 1, "C"), ("p4", 2, "C"),
+    ],
     columns=["patient_id", "visit", "microsystem_id"],
 )
 
 
 def test_handoffs_follow_each_patients_visits_in_order():
     links = journeys.handoffs(VISITS).set_index(["from_id", "to_id"])
-    assert links.loc[("A", "B"), "handoffs"] == 3 and links.loc[("A", "B"), "patients"] == 3  # p3's rows are out of order in the file
+    # p3's rows are out of order in the file
+    assert links.loc[("A", "B"), "handoffs"] == 3 and links.loc[("A", "B"), "patients"] == 3
     assert links.loc[("B", "C"), "handoffs"] == 1
     assert ("C", "C") not in links.index  # staying in one unit is not a handoff
     assert len(links) == 2

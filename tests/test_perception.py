@@ -33,11 +33,16 @@ def test_with_two_levels_the_ordinal_odds_ratio_is_the_cross_product_ratio():
     assert row["ci_low"] < row["odds_ratio"] < row["ci_high"]
     assert row["n_microsystems"] == 7
     lines = perception.describe_ordinal(table)
-    assert lines[0].startswith("Manager respondents rate 'm' higher than nurse respondents: odds of a higher level x3.75")
+    assert lines[0].startswith(
+        "Manager respondents rate 'm' higher than nurse respondents: odds of a higher level x3.75"
+    )
 
 
 def test_roles_with_too_few_answers_are_left_out_and_named():
-    rows = [(f"r{i}", f"U{i % 3}", "Nurse" if i < 40 else "Physician" if i < 70 else "Clerical", 1 + i % 3) for i in range(74)]
+    rows = [
+        (f"r{i}", f"U{i % 3}", "Nurse" if i < 40 else "Physician" if i < 70 else "Clerical", 1 + i % 3)
+        for i in range(74)
+    ]
     table = perception.ordinal_role_gaps(answers_for(rows), min_answers=10)
     assert set(table["role"]) == {"Physician"}
     assert table["roles_left_out"].iloc[0] == "Clerical"

@@ -20,7 +20,13 @@ def close_figures():
 
 
 def test_diverging_levels_centres_the_middle_level_and_puts_cant_rate_apart():
-    summary = pd.DataFrame({"item_id": ["a"], "share_level_1": [0.2], "share_level_2": [0.5], "share_level_3": [0.3], "cant_rate_share": [0.1]})
+    summary = pd.DataFrame({
+        "item_id": ["a"],
+        "share_level_1": [0.2],
+        "share_level_2": [0.5],
+        "share_level_3": [0.3],
+        "cant_rate_share": [0.1],
+    })
     fig, ax = plt.subplots()
     assert plotting.diverging_levels(summary, ax=ax) is ax
     bars = [(p.get_x(), p.get_width()) for p in ax.patches]
@@ -48,8 +54,11 @@ def test_cluster_order_puts_similar_profiles_together():
 
 
 def test_peer_comparison_draws_own_mean_and_skips_hidden_ones():
-    position = pd.DataFrame({"characteristic_id": ["a", "b"], "mean": [2.0, np.nan], "ci_low": [1.8, np.nan], "ci_high": [2.2, np.nan],
-                             "peer_min": [1.0, 1.0], "peer_q1": [1.5, 1.5], "peer_median": [2.0, 2.0], "peer_q3": [2.5, 2.5], "peer_max": [3.0, 3.0]})
+    position = pd.DataFrame({
+        "characteristic_id": ["a", "b"], "mean": [2.0, np.nan], "ci_low": [1.8, np.nan], "ci_high": [2.2, np.nan],
+        "peer_min": [1.0, 1.0], "peer_q1": [1.5, 1.5], "peer_median": [2.0, 2.0], "peer_q3": [2.5, 2.5],
+        "peer_max": [3.0, 3.0],
+    })
     fig, ax = plt.subplots()
     assert plotting.peer_comparison(position, ax=ax) is ax
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]

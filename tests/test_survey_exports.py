@@ -35,8 +35,12 @@ def read(mapping: Path, study, **overrides):
     if overrides:
         content = yaml.safe_load(mapping.read_text()) | overrides
         mapping.write_text(yaml.safe_dump(content))
-    return survey_exports.read_survey_export(mapping, instrument=study.instrument,
-                                             microsystem_ids=study.microsystems["microsystem_id"].tolist(), roles=study.config.roles)
+    return survey_exports.read_survey_export(
+        mapping,
+        instrument=study.instrument,
+        microsystem_ids=study.microsystems["microsystem_id"].tolist(),
+        roles=study.config.roles,
+    )
 
 
 @pytest.fixture
@@ -76,7 +80,8 @@ def test_a_study_can_read_its_survey_through_a_mapping(demo_copy):
 
 def test_redcap_not_completed_timestamps_become_empty(reference):
     wide, _ = read(DEMO / "exports" / "redcap_mapping.yaml", reference)
-    raw = pd.DataFrame(csv_rows(DEMO / "exports/redcap_records.csv")[1:], columns=csv_rows(DEMO / "exports/redcap_records.csv")[0])
+    records = csv_rows(DEMO / "exports/redcap_records.csv")
+    raw = pd.DataFrame(records[1:], columns=records[0])
     unfinished = raw["self_assessment_timestamp"].eq("[not completed]").to_numpy()
     assert unfinished.any()
     assert wide.loc[unfinished, "completed_at"].eq("").all()
@@ -86,7 +91,9 @@ def test_redcap_not_completed_timestamps_become_empty(reference):
 @pytest.mark.parametrize("mapping", ["redcap_mapping.yaml", "redcap_labels_mapping.yaml", "qualtrics_mapping.yaml"])
 def test_excluding_incomplete_responses_is_counted_and_listed(exports, reference, mapping):
     wide, summary = read(exports / mapping, reference, incomplete="exclude")
-    skipped_any = reference.answers.groupby("respondent_id", sort=False)["answer"].apply(lambda a: a.eq("no_answer").any())
+    skipped_any = reference.answers.groupby("respondent_id", sort=False)["answer"].apply(
+        lambda a: a.eq("no_answer").any()
+    )
     assert len(summary.excluded) == int(skipped_any.sum()) > 0
     assert summary.rows_kept == len(wide) == summary.rows_read - len(summary.excluded)
     first_row = 4 if mapping.startswith("qualtrics") else 2
@@ -99,9 +106,15 @@ def test_redcap_longitudinal_export_needs_an_event(exports, reference):
     rows = csv_rows(exports / "redcap_records.csv")
     header, data = rows[0], rows[1:]
     follow_up = [list(r) for r in data[:5]]
-    rows = [["redcap_event_name", *header]] + [["baseline_arm_1", *r] for r in data] + [["followup_arm_1", *r] for r in follow_up]
+    rows = (
+        [["redcap_event_name", *header]]
+        + [["baseline_arm_1", *r] for r in data]
+        + [["followup_arm_1", *r] for r in follow_up]
+    )
     write_rows(exports / "redcap_records.csv", rows)
-    with pytest.raises(InputError, match=r"several events \(baseline_arm_1, followup_arm_1\); say which one to read with event:"):
+    with pytest.raises(
+        InputError, match=r"several events \(baseline_arm_1, followup_arm_1\); say which one to read with event:"
+    ):
         read(exports / "redcap_mapping.yaml", reference)
     wide, _ = read(exports / "redcap_mapping.yaml", reference, event="baseline_arm_1")
     assert len(wide) == len(data)
@@ -114,13 +127,20 @@ def test_redcap_repeating_rows_without_answers_are_set_aside_and_with_answers_re
     header, data = rows[0], rows[1:]
     blank = ["" for _ in header]
     repeat_row = [data[0][0], *blank[1:]]  # another instrument's repeat for record 1: no self-assessment answers
-    rows = [[*header, "redcap_repeat_instrument", "redcap_repeat_instance"]] + [[*r, "", ""] for r in data] + [[*repeat_row, "medication_log", "1"]]
+    rows = (
+        [[*header, "redcap_repeat_instrument", "redcap_repeat_instance"]]
+        + [[*r, "", ""] for r in data]
+        + [[*repeat_row, "medication_log", "1"]]
+    )
     write_rows(exports / "redcap_records.csv", rows)
     wide, _ = read(exports / "redcap_mapping.yaml", reference)
     assert len(wide) == len(data)
     rows[-1][header.index("measurement")] = "2"
     write_rows(exports / "redcap_records.csv", rows)
-    with pytest.raises(InputError, match=rf"row {len(rows)}, column 'redcap_repeat_instrument': this row belongs to a repeating instrument"):
+    with pytest.raises(
+        InputError,
+        match=rf"row {len(rows)}, column 'redcap_repeat_instrument': this row belongs to a repeating instrument",
+    ):
         read(exports / "redcap_mapping.yaml", reference)
 
 
@@ -138,7 +158,11 @@ def test_redcap_code_outside_the_mapping_is_named_by_row_and_export_column(expor
     rows = csv_rows(exports / "redcap_records.csv")
     rows[5][rows[0].index("constancy_of_purpose")] = "7"
     write_rows(exports / "redcap_records.csv", rows)
-    with pytest.raises(InputError, match=r"redcap_records\.csv, row 6, column 'constancy_of_purpose': expected 1 \(level 1\), 2 \(level 2\), 3 \(level 3\), 9 \(can't rate\) or an empty cell, found '7'"):
+    with pytest.raises(
+        InputError,
+        match=r"redcap_records\.csv, row 6, column 'constancy_of_purpose': "
+        r"expected 1 \(level 1\), 2 \(level 2\), 3 \(level 3\), 9 \(can't rate\) or an empty cell, found '7'",
+    ):
         read(exports / "redcap_mapping.yaml", reference)
 
 
@@ -179,7 +203,10 @@ def test_excel_cell_error_names_sheet_row_and_header(exports, reference):
     book = load_workbook(exports / "survey_workbook.xlsx")
     book["Responses"]["H5"] = "often"  # column H is the 4th item, Measurement
     book.save(exports / "survey_workbook.xlsx")
-    with pytest.raises(InputError, match=r"survey_workbook\.xlsx, sheet 'Responses', row 5, column 'Measurement': expected .* found 'often'"):
+    with pytest.raises(
+        InputError,
+        match=r"survey_workbook\.xlsx, sheet 'Responses', row 5, column 'Measurement': expected .* found 'often'",
+    ):
         read(exports / "excel_mapping.yaml", reference)
 
 
@@ -187,7 +214,9 @@ def test_a_mapping_must_cover_every_item(exports, reference):
     content = yaml.safe_load((exports / "qualtrics_mapping.yaml").read_text())
     del content["items"]["measurement"]
     (exports / "qualtrics_mapping.yaml").write_text(yaml.safe_dump(content))
-    with pytest.raises(InputError, match=r"qualtrics_mapping\.yaml: items must map every instrument item .* missing \['measurement'\]"):
+    with pytest.raises(
+        InputError, match=r"qualtrics_mapping\.yaml: items must map every instrument item .* missing \['measurement'\]"
+    ):
         read(exports / "qualtrics_mapping.yaml", reference)
 
 

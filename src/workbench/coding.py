@@ -13,10 +13,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-SEGMENT_COLUMNS = ["segment_id", "interview_id", "microsystem_id", "interviewee_role", "framework_id", "code_id", "excerpt"]
+__all__ = [
+    "EXCERPT_COLUMNS", "SEGMENT_COLUMNS", "case_code_matrix", "cooccurrence", "crosstab_codes", "excerpts_for",
+    "representative_excerpts", "representative_excerpts_by_microsystem", "segment_codes", "through_crosswalk",
+]
+
+SEGMENT_COLUMNS = [
+    "segment_id", "interview_id", "microsystem_id", "interviewee_role", "framework_id", "code_id", "excerpt",
+]
 
 
-def segment_codes(codings: pd.DataFrame, *, rule: Literal["all", "any"] = "all", coders: list[str] | None = None) -> pd.DataFrame:
+def segment_codes(
+    codings: pd.DataFrame, *, rule: Literal["all", "any"] = "all", coders: list[str] | None = None
+) -> pd.DataFrame:
     """One row per segment x code that holds under ``rule``.
 
     Parameters
@@ -30,18 +39,35 @@ def segment_codes(codings: pd.DataFrame, *, rule: Literal["all", "any"] = "all",
     -------
     DataFrame with ``segment_id``, ``interview_id``, ``microsystem_id``, ``interviewee_role``,
     ``framework_id``, ``code_id``, ``excerpt``, ``n_coders_applied``, ``n_coders_of_segment``.
+
+    Examples
+    --------
+    >>> codings = pd.DataFrame({"segment_id": "s1", "interview_id": "i1", "microsystem_id": "A",
+    ...     "interviewee_role": "nurse", "framework_id": "f", "excerpt": "...",
+    ...     "coder": ["ana", "ana", "ben"], "code_id": ["x", "y", "x"]})
+    >>> segment_codes(codings)[["code_id", "n_coders_applied", "n_coders_of_segment"]]
+      code_id  n_coders_applied  n_coders_of_segment
+    0       x                 2                    2
+    >>> segment_codes(codings, rule="any")["code_id"].tolist()
+    ['x', 'y']
     """
     if rule not in ("all", "any"):
         raise ValueError(f"rule must be 'all' or 'any', got {rule!r}")
     if coders is not None:
         unknown = sorted(set(coders) - set(codings["coder"]))
         if unknown:
-            raise ValueError(f"coders {unknown} coded nothing in this study; coders present: {sorted(codings['coder'].unique())}")
+            raise ValueError(
+                f"coders {unknown} coded nothing in this study; coders present: {sorted(codings['coder'].unique())}"
+            )
         codings = codings[codings["coder"].isin(coders)]
     coders_of_segment = codings.groupby("segment_id")["coder"].nunique().rename("n_coders_of_segment")
     applied = codings.groupby(SEGMENT_COLUMNS, sort=False)["coder"].nunique().rename("n_coders_applied").reset_index()
     applied = applied.join(coders_of_segment, on="segment_id")
-    keep = applied["n_coders_applied"].eq(applied["n_coders_of_segment"]) if rule == "all" else applied["n_coders_applied"].ge(1)
+    keep = (
+        applied["n_coders_applied"].eq(applied["n_coders_of_segment"])
+        if rule == "all"
+        else applied["n_coders_applied"].ge(1)
+    )
     return applied[keep].reset_index(drop=True)
 
 
@@ -125,7 +151,9 @@ def cooccurrence(segments: pd.DataFrame, *, rows: list[str], columns: list[str] 
 EXCERPT_COLUMNS = ["microsystem_id", "interview_id", "interviewee_role", "excerpt", "other_codes", "coders_agreed"]
 
 
-def representative_excerpts(segments: pd.DataFrame, *, code_id: str, microsystem_id: str | None = None, n: int = 3) -> pd.DataFrame:
+def representative_excerpts(
+    segments: pd.DataFrame, *, code_id: str, microsystem_id: str | None = None, n: int = 3
+) -> pd.DataFrame:
     """The excerpts that show a code most plainly: the verbatim evidence a paper quotes.
 
     Ranking, in order: every coder of the segment applied the code; the code is the
@@ -185,8 +213,12 @@ def through_crosswalk(segments: pd.DataFrame, crosswalk) -> pd.DataFrame:
     frameworks are left out. ``framework_id`` becomes the target framework.
     """
     links = crosswalk.table()
-    moved = segments[segments["framework_id"].eq(crosswalk.source)].merge(links, left_on="code_id", right_on="source_id", how="inner")
-    moved = moved.assign(code_id=moved["target_id"], framework_id=crosswalk.target).drop(columns=["source_id", "target_id"])
+    moved = segments[segments["framework_id"].eq(crosswalk.source)].merge(
+        links, left_on="code_id", right_on="source_id", how="inner"
+    )
+    moved = moved.assign(code_id=moved["target_id"], framework_id=crosswalk.target).drop(
+        columns=["source_id", "target_id"]
+    )
     return moved.drop_duplicates(["segment_id", "code_id"]).reset_index(drop=True)
 
 

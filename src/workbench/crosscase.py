@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "describe_types", "export_table", "meta_matrix", "multilevel_outcome_association", "order_by_outcome",
+    "outcome_associations", "rank_correlations", "small_sample_warning", "survey_against_interviews", "typology",
+]
 
-def order_by_outcome(profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, better: str) -> pd.DataFrame:
+
+def order_by_outcome(
+    profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, better: str
+) -> pd.DataFrame:
     """Characteristic profiles (microsystem x characteristic) with ``outcome`` beside them,
     best microsystem first; microsystems without the outcome come last.
 
@@ -14,11 +21,23 @@ def order_by_outcome(profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, outc
     -------
     DataFrame indexed by ``microsystem_id``: the profile's columns, then ``outcome``,
     then ``outcome_rank`` (1 = best).
+
+    Examples
+    --------
+    >>> profile = pd.DataFrame({"leadership": [2.5, 1.8, 2.1]}, index=pd.Index(["A", "B", "C"], name="microsystem_id"))
+    >>> outcomes = pd.DataFrame({"microsystem_id": ["A", "B", "C"], "falls": [4.0, 1.0, None]})
+    >>> order_by_outcome(profile, outcomes, outcome="falls", better="lower").reset_index()
+      microsystem_id  leadership  falls  outcome_rank
+    0              B         1.8    1.0             1
+    1              A         2.5    4.0             2
+    2              C         2.1    NaN          <NA>
     """
     if better not in ("higher", "lower"):
         raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
     if outcome not in outcomes.columns:
-        raise ValueError(f"outcome must be one of {[c for c in outcomes.columns if c != 'microsystem_id']}, got {outcome!r}")
+        raise ValueError(
+            f"outcome must be one of {[c for c in outcomes.columns if c != 'microsystem_id']}, got {outcome!r}"
+        )
     values = outcomes.set_index("microsystem_id")[outcome]
     table = profile_wide.join(values, how="left")
     table = table.sort_values(outcome, ascending=(better == "lower"), na_position="last")
@@ -39,12 +58,15 @@ def survey_against_interviews(profile_wide: pd.DataFrame, density: pd.DataFrame)
     Long DataFrame: ``microsystem_id``, ``characteristic_id``, ``survey_mean``, ``interview_density``.
     """
     shared = [c for c in profile_wide.columns if c in density.columns]
-    survey = profile_wide[shared].rename_axis(index="microsystem_id", columns="characteristic_id").stack().rename("survey_mean")
-    interview = density[shared].rename_axis(index="microsystem_id", columns="characteristic_id").stack().rename("interview_density")
+    axes = {"index": "microsystem_id", "columns": "characteristic_id"}
+    survey = profile_wide[shared].rename_axis(**axes).stack().rename("survey_mean")
+    interview = density[shared].rename_axis(**axes).stack().rename("interview_density")
     return pd.concat([survey, interview], axis=1).reset_index()
 
 
-def rank_correlations(pairs: pd.DataFrame, *, x: str = "survey_mean", y: str = "interview_density", by: str = "characteristic_id") -> pd.DataFrame:
+def rank_correlations(
+    pairs: pd.DataFrame, *, x: str = "survey_mean", y: str = "interview_density", by: str = "characteristic_id"
+) -> pd.DataFrame:
     """Spearman correlation of ``x`` and ``y`` within each ``by`` group, with its n.
 
     Returns
@@ -97,7 +119,9 @@ def meta_matrix(
     return table
 
 
-def typology(profile_wide: pd.DataFrame, *, k_range: tuple[int, int] = (2, 6), method: str = "ward") -> tuple[pd.Series, pd.DataFrame]:
+def typology(
+    profile_wide: pd.DataFrame, *, k_range: tuple[int, int] = (2, 6), method: str = "ward"
+) -> tuple[pd.Series, pd.DataFrame]:
     """Types of microsystem by hierarchical clustering of their profiles, the number of
     types chosen by the highest mean silhouette width within ``k_range``.
 
@@ -120,7 +144,8 @@ def typology(profile_wide: pd.DataFrame, *, k_range: tuple[int, int] = (2, 6), m
     rows = []
     for k in range(low, high + 1):
         labels = fcluster(tree, k, criterion="maxclust")
-        rows.append({"k": k, "silhouette": float(silhouette_score(filled.to_numpy(), labels)) if len(set(labels)) > 1 else np.nan})
+        silhouette = float(silhouette_score(filled.to_numpy(), labels)) if len(set(labels)) > 1 else np.nan
+        rows.append({"k": k, "silhouette": silhouette})
     scores = pd.DataFrame(rows)
     best = int(scores.loc[scores["silhouette"].idxmax(), "k"])
     scores["chosen"] = scores["k"].eq(best)
@@ -129,7 +154,9 @@ def typology(profile_wide: pd.DataFrame, *, k_range: tuple[int, int] = (2, 6), m
     return labels.map(rank).rename("type"), scores
 
 
-def describe_types(profile_wide: pd.DataFrame, types: pd.Series, outcomes: pd.DataFrame, *, outcome_ids: list[str]) -> pd.DataFrame:
+def describe_types(
+    profile_wide: pd.DataFrame, types: pd.Series, outcomes: pd.DataFrame, *, outcome_ids: list[str]
+) -> pd.DataFrame:
     """Each type's size, mean profile, how it differs from all microsystems, and its outcomes.
 
     Returns
@@ -142,12 +169,16 @@ def describe_types(profile_wide: pd.DataFrame, types: pd.Series, outcomes: pd.Da
     table = means.copy()
     table.insert(0, "microsystems", types.value_counts().reindex(means.index))
     table["distinguishing"] = [
-        f"high: {row.idxmax()} ({row.max():+.2f}); low: {row.idxmin()} ({row.min():+.2f})" for _, row in differences.iterrows()]
+        f"high: {row.idxmax()} ({row.max():+.2f}); low: {row.idxmin()} ({row.min():+.2f})"
+        for _, row in differences.iterrows()
+    ]
     outcome_means = outcomes.set_index("microsystem_id")[outcome_ids].groupby(types).mean()
     return table.join(outcome_means)
 
 
-def outcome_associations(profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, confidence: float = 0.95) -> pd.DataFrame:
+def outcome_associations(
+    profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, confidence: float = 0.95
+) -> pd.DataFrame:
     """For each characteristic, an OLS of the (standardised) outcome on the (standardised)
     microsystem mean, with heteroscedasticity-robust (HC3) standard errors.
 
@@ -167,19 +198,28 @@ def outcome_associations(profile_wide: pd.DataFrame, outcomes: pd.DataFrame, *, 
         z = (data - data.mean()) / data.std(ddof=1)
         result = sm.OLS(z["y"], sm.add_constant(z["x"])).fit(cov_type="HC3")
         low, high = result.conf_int(alpha=1 - confidence).loc["x"]
-        rows.append({"characteristic_id": characteristic, "n": len(data), "standardised_effect": float(result.params["x"]),
-                     "ci_low": float(low), "ci_high": float(high), "p": float(result.pvalues["x"])})
+        rows.append({
+            "characteristic_id": characteristic,
+            "n": len(data),
+            "standardised_effect": float(result.params["x"]),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "p": float(result.pvalues["x"]),
+        })
     return pd.DataFrame(rows)
 
 
-def multilevel_outcome_association(scores: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, confidence: float = 0.95) -> pd.DataFrame:
+def multilevel_outcome_association(
+    scores: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, confidence: float = 0.95
+) -> pd.DataFrame:
     """For each characteristic, a mixed model of respondents' scores on their unit's
     (standardised) outcome, with a random intercept per microsystem.
 
     Returns
     -------
-    DataFrame: ``characteristic_id``, ``respondents``, ``microsystems``, ``level_difference_per_sd``
-    (difference in mean level per SD of outcome), ``ci_low``, ``ci_high``, ``p``.
+    DataFrame: ``characteristic_id``, ``respondents``, ``microsystems``,
+    ``level_difference_per_sd`` (difference in mean level per SD of outcome), ``ci_low``,
+    ``ci_high``, ``p``.
     """
     import warnings
 
@@ -194,16 +234,25 @@ def multilevel_outcome_association(scores: pd.DataFrame, outcomes: pd.DataFrame,
             warnings.simplefilter("ignore")
             result = smf.mixedlm("score ~ outcome_z", part, groups=part["microsystem_id"]).fit(reml=True)
         low, high = result.conf_int(alpha=1 - confidence).loc["outcome_z"]
-        rows.append({"characteristic_id": characteristic, "respondents": len(part), "microsystems": part["microsystem_id"].nunique(),
-                     "level_difference_per_sd": float(result.params["outcome_z"]), "ci_low": float(low), "ci_high": float(high),
-                     "p": float(result.pvalues["outcome_z"])})
+        rows.append({
+            "characteristic_id": characteristic,
+            "respondents": len(part),
+            "microsystems": part["microsystem_id"].nunique(),
+            "level_difference_per_sd": float(result.params["outcome_z"]),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "p": float(result.pvalues["outcome_z"]),
+        })
     return pd.DataFrame(rows)
 
 
 def small_sample_warning(n_microsystems: int, n_predictors: int = 1) -> str:
     """A plain caution for outcome models on few microsystems."""
-    return (f"With {n_microsystems} microsystems, each association rests on few cases: read the intervals, not the p-values; "
-            f"{n_predictors} characteristic(s) per model at most, and none of this is causal.")
+    return (
+        f"With {n_microsystems} microsystems, each association rests on few cases: "
+        "read the intervals, not the p-values; "
+        f"{n_predictors} characteristic(s) per model at most, and none of this is causal."
+    )
 
 
 def export_table(table: pd.DataFrame, stem) -> list:
@@ -217,7 +266,8 @@ def export_table(table: pd.DataFrame, stem) -> list:
     if isinstance(flat.columns, pd.MultiIndex):
         flat.columns = [" | ".join(map(str, c)) for c in flat.columns]
     written = []
-    for suffix, writer in ((".csv", lambda f, p: f.to_csv(p)), (".xlsx", lambda f, p: f.to_excel(p, engine="openpyxl"))):
+    writers = ((".csv", lambda f, p: f.to_csv(p)), (".xlsx", lambda f, p: f.to_excel(p, engine="openpyxl")))
+    for suffix, writer in writers:
         target = stem.with_suffix(suffix)
         with atomic_path(target) as temporary:
             writer(flat, temporary)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = ["InputError"]
+
 
 class InputError(ValueError):
     """Input that the workbench cannot accept.

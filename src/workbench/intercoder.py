@@ -19,6 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "ALL_CODES", "CHARACTERS_AT_ONCE", "categorical_agreement", "character_agreement", "decisions", "disagreements",
+    "reliability", "reliability_status",
+]
+
 ALL_CODES = "(all codes)"
 
 
@@ -28,14 +33,19 @@ def reliability_status(codings: pd.DataFrame) -> str | None:
         return "No segment is coded, so there is nothing to compare."
     coders = codings["coder"].nunique()
     if coders < 2:
-        return f"Every segment was coded by one person ({codings['coder'].iloc[0]}), so agreement between coders cannot be computed."
+        return (
+            f"Every segment was coded by one person ({codings['coder'].iloc[0]}), "
+            "so agreement between coders cannot be computed."
+        )
     shared = codings.groupby("segment_id")["coder"].nunique().ge(2).sum()
     if shared == 0:
         return "No segment was coded by two or more coders, so agreement between coders cannot be computed."
     return None
 
 
-def decisions(codings: pd.DataFrame, *, codes: list[str] | None = None, coders: list[str] | None = None) -> pd.DataFrame:
+def decisions(
+    codings: pd.DataFrame, *, codes: list[str] | None = None, coders: list[str] | None = None
+) -> pd.DataFrame:
     """Each coder's yes/no decision for each code on each segment that two or more of them coded.
 
     Returns
@@ -51,7 +61,9 @@ def decisions(codings: pd.DataFrame, *, codes: list[str] | None = None, coders: 
     shared = codings[codings["segment_id"].isin(coders_of.index[coders_of >= 2])]
     codes = list(dict.fromkeys(codings["code_id"])) if codes is None else list(codes)
     coder_list = sorted(shared["coder"].unique()) if coders is None else list(coders)
-    applied = shared.assign(applied=True).pivot_table(index=["segment_id", "code_id"], columns="coder", values="applied", aggfunc="any")
+    applied = shared.assign(applied=True).pivot_table(
+        index=["segment_id", "code_id"], columns="coder", values="applied", aggfunc="any"
+    )
     segments = pd.Index(shared["segment_id"].unique(), name="segment_id")
     grid = pd.MultiIndex.from_product([segments, codes], names=["segment_id", "code_id"])
     table = applied.reindex(index=grid, columns=coder_list).fillna(False).astype(bool)
@@ -59,7 +71,9 @@ def decisions(codings: pd.DataFrame, *, codes: list[str] | None = None, coders: 
     return table
 
 
-def reliability(codings: pd.DataFrame, *, codes: list[str] | None = None, coders: list[str] | None = None) -> pd.DataFrame:
+def reliability(
+    codings: pd.DataFrame, *, codes: list[str] | None = None, coders: list[str] | None = None
+) -> pd.DataFrame:
     """Agreement per code and over all codes.
 
     Returns
@@ -77,10 +91,17 @@ def reliability(codings: pd.DataFrame, *, codes: list[str] | None = None, coders
 
 def _agreement(code: str, part: pd.DataFrame) -> dict:
     values = part.to_numpy(dtype=int)
-    row = {"code_id": code, "n_segments": part.index.get_level_values("segment_id").nunique(), "n_coders": values.shape[1],
-           "n_applied": int(values.sum())}
+    row = {
+        "code_id": code,
+        "n_segments": part.index.get_level_values("segment_id").nunique(),
+        "n_coders": values.shape[1],
+        "n_applied": int(values.sum()),
+    }
     statistics = categorical_agreement(pd.DataFrame(values, columns=part.columns))
-    row.update({k: statistics[k] for k in ("percent_agreement", "cohen_kappa", "kappa_ci_low", "kappa_ci_high", "fleiss_kappa", "krippendorff_alpha")})
+    reported = (
+        "percent_agreement", "cohen_kappa", "kappa_ci_low", "kappa_ci_high", "fleiss_kappa", "krippendorff_alpha",
+    )
+    row.update({k: statistics[k] for k in reported})
     return row
 
 
@@ -119,12 +140,20 @@ def categorical_agreement(ratings: pd.DataFrame, *, confidence: float = 0.95) ->
         np.add.at(table, (coded[:, 0], coded[:, 1]), 1)
         kappa = cohens_kappa(table)
         half_width = stats.norm.ppf(0.5 + confidence / 2) * kappa.std_kappa  # statsmodels' own interval is fixed at 95%
-        result.update(cohen_kappa=float(kappa.kappa), kappa_ci_low=float(kappa.kappa - half_width), kappa_ci_high=float(kappa.kappa + half_width))
+        result.update(
+            cohen_kappa=float(kappa.kappa),
+            kappa_ci_low=float(kappa.kappa - half_width),
+            kappa_ci_high=float(kappa.kappa + half_width),
+        )
     if len(complete):
         counts, _ = aggregate_raters(coded, n_cat=len(categories))
         result["fleiss_kappa"] = float(fleiss_kappa(counts))
     matrix = ratings.apply(lambda column: column.map(codes)).to_numpy(dtype=float).T
-    result["krippendorff_alpha"] = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal", value_domain=list(range(len(categories)))))
+    result["krippendorff_alpha"] = float(
+        krippendorff.alpha(
+            reliability_data=matrix, level_of_measurement="nominal", value_domain=list(range(len(categories)))
+        )
+    )
     return result
 
 
@@ -153,8 +182,9 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
     offset = pd.Series(np.cumsum(compared.to_numpy()) - compared.to_numpy(), index=compared.index)
     stretch_of = offset // CHARACTERS_AT_ONCE
     length = positioned["interview_id"].map(compared).to_numpy()
-    starts = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["start"].to_numpy(dtype="int64"), 0, length)
-    ends = positioned["interview_id"].map(offset).to_numpy() + np.clip(positioned["end"].to_numpy(dtype="int64"), 0, length)
+    origin = positioned["interview_id"].map(offset).to_numpy()  # where each interview starts on the line
+    starts = origin + np.clip(positioned["start"].to_numpy(dtype="int64"), 0, length)
+    ends = origin + np.clip(positioned["end"].to_numpy(dtype="int64"), 0, length)
     stretch = positioned["interview_id"].map(stretch_of).to_numpy()
     code_of, coder_of = positioned["code_id"].to_numpy(), positioned["coder"].to_numpy()
     totals = {code: np.zeros(3) for code in [*codes, ALL_CODES]}  # characters, coded by anyone, agreed
@@ -183,7 +213,9 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
     return pd.DataFrame(rows)
 
 
-def disagreements(codings: pd.DataFrame, *, coders: list[str] | None = None, labels: dict[str, str] | None = None) -> pd.DataFrame:
+def disagreements(
+    codings: pd.DataFrame, *, coders: list[str] | None = None, labels: dict[str, str] | None = None
+) -> pd.DataFrame:
     """The segments where coders differ, for a consensus meeting.
 
     Returns
@@ -197,8 +229,12 @@ def disagreements(codings: pd.DataFrame, *, coders: list[str] | None = None, lab
     chosen = codings[codings["segment_id"].isin(differing)]
     if coders is not None:
         chosen = chosen[chosen["coder"].isin(coders)]
-    applied = (chosen.assign(code=chosen["code_id"].map(lambda c: labels.get(c, c)))
-               .groupby(["segment_id", "coder"])["code"].agg(lambda c: "; ".join(sorted(c))).unstack("coder", fill_value="(none)"))
+    applied = (
+        chosen.assign(code=chosen["code_id"].map(lambda c: labels.get(c, c)))
+        .groupby(["segment_id", "coder"])["code"]
+        .agg(lambda c: "; ".join(sorted(c)))
+        .unstack("coder", fill_value="(none)")
+    )
     info = chosen.drop_duplicates("segment_id").set_index("segment_id")[["interview_id", "microsystem_id", "excerpt"]]
     result = info.join(applied).reset_index()
     result.columns.name = None

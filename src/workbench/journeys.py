@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+__all__ = ["HANDOFF_CHARACTERISTICS", "handoffs", "weak_handoffs"]
+
 HANDOFF_CHARACTERISTICS = ("integration_of_information", "interdependence_of_care_team")
 
 
@@ -26,12 +28,21 @@ def handoffs(journeys: pd.DataFrame) -> pd.DataFrame:
     following = ordered.groupby("patient_id")["microsystem_id"].shift(-1)
     pairs = ordered.assign(to_id=following).dropna(subset=["to_id"])
     pairs = pairs[pairs["microsystem_id"] != pairs["to_id"]].rename(columns={"microsystem_id": "from_id"})
-    table = pairs.groupby(["from_id", "to_id"]).agg(handoffs=("patient_id", "size"), patients=("patient_id", "nunique")).reset_index()
+    table = (
+        pairs.groupby(["from_id", "to_id"])
+        .agg(handoffs=("patient_id", "size"), patients=("patient_id", "nunique"))
+        .reset_index()
+    )
     return table.sort_values(["handoffs", "from_id", "to_id"], ascending=[False, True, True]).reset_index(drop=True)
 
 
-def weak_handoffs(links: pd.DataFrame, profile_wide: pd.DataFrame, *, characteristics: tuple[str, ...] = HANDOFF_CHARACTERISTICS,
-                  min_handoffs: int = 1) -> pd.DataFrame:
+def weak_handoffs(
+    links: pd.DataFrame,
+    profile_wide: pd.DataFrame,
+    *,
+    characteristics: tuple[str, ...] = HANDOFF_CHARACTERISTICS,
+    min_handoffs: int = 1,
+) -> pd.DataFrame:
     """Each link with both ends' scores on ``characteristics`` and its weakest score.
 
     Returns

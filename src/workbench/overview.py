@@ -5,6 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench.study import Study
+from workbench.vocabulary import ANSWER_KINDS
+
+__all__ = ["answer_completeness", "by_setting", "microsystem_overview", "outcome_completeness"]
 
 
 def microsystem_overview(study: Study) -> pd.DataFrame:
@@ -16,7 +19,9 @@ def microsystem_overview(study: Study) -> pd.DataFrame:
     ``interviews``, ``coded_segments``, ``transcript_words``, then one column per outcome.
     """
     respondents = study.respondents.groupby("microsystem_id").size().rename("respondents")
-    interviews = study.interviews.groupby("microsystem_id").agg(interviews=("interview_id", "size"), transcript_words=("word_count", "sum"))
+    interviews = study.interviews.groupby("microsystem_id").agg(
+        interviews=("interview_id", "size"), transcript_words=("word_count", "sum")
+    )
     segments = study.codings.groupby("microsystem_id")["segment_id"].nunique().rename("coded_segments")
     table = (
         study.microsystems.set_index("microsystem_id")[["name", "setting", "organisation"]]
@@ -33,14 +38,20 @@ def by_setting(overview: pd.DataFrame) -> pd.DataFrame:
     """Microsystems, respondents and interviews per setting, largest first."""
     return (
         overview.groupby("setting")
-        .agg(microsystems=("microsystem_id", "size"), respondents=("respondents", "sum"), interviews=("interviews", "sum"))
+        .agg(
+            microsystems=("microsystem_id", "size"),
+            respondents=("respondents", "sum"),
+            interviews=("interviews", "sum"),
+        )
         .sort_values(["microsystems", "respondents"], ascending=False)
     )
 
 
 def answer_completeness(answers: pd.DataFrame, *, item_labels: dict[str, str] | None = None) -> pd.DataFrame:
     """Per item: how many answers gave a level, said "can't rate", or were skipped (counts and shares)."""
-    counts = pd.crosstab(answers["item_id"], answers["answer"]).reindex(columns=["level", "cant_rate", "no_answer"], fill_value=0)
+    counts = pd.crosstab(answers["item_id"], answers["answer"]).reindex(
+        columns=list(ANSWER_KINDS), fill_value=0
+    )
     counts = counts.reindex(list(dict.fromkeys(answers["item_id"])))
     shares = counts.div(counts.sum(axis=1), axis=0).add_prefix("share_")
     table = counts.join(shares)

@@ -19,12 +19,16 @@ import warnings
 import numpy as np
 import pandas as pd
 
+__all__ = ["describe_mixed", "describe_ordinal", "mixed_role_gaps", "ordinal_role_gaps"]
+
 
 def _reference(roles: pd.Series, reference_role: str | None) -> str:
     if reference_role is None:
         return str(roles.value_counts().index[0])
     if reference_role not in set(roles):
-        raise ValueError(f"reference_role must be one of the roles present {sorted(set(roles))}, got {reference_role!r}")
+        raise ValueError(
+            f"reference_role must be one of the roles present {sorted(set(roles))}, got {reference_role!r}"
+        )
     return reference_role
 
 
@@ -108,7 +112,9 @@ def mixed_role_gaps(
     """
     import statsmodels.formula.api as smf
 
-    overall = scores.groupby(["respondent_id", "microsystem_id", "role"], sort=False)["score"].mean().dropna().reset_index()
+    overall = (
+        scores.groupby(["respondent_id", "microsystem_id", "role"], sort=False)["score"].mean().dropna().reset_index()
+    )
     data, left_out = _enough(overall, min_respondents)
     reference = _reference(data["role"], reference_role)
     roles = [r for r in sorted(data["role"].unique()) if r != reference]
@@ -138,10 +144,13 @@ def describe_ordinal(table: pd.DataFrame, *, item_labels: dict[str, str] | None 
         if row.ci_low > 1 or row.ci_high < 1:
             direction = "higher" if row.odds_ratio > 1 else "lower"
             lines.append(
-                f"{row.role} respondents rate '{labels.get(row.item_id, row.item_id)}' {direction} than {row.reference_role.lower()} respondents: "
+                f"{row.role} respondents rate '{labels.get(row.item_id, row.item_id)}' {direction} "
+                f"than {row.reference_role.lower()} respondents: "
                 f"odds of a higher level x{row.odds_ratio:.2f} (95% CI {row.ci_low:.2f} to {row.ci_high:.2f})."
             )
-    return lines or ["No role differs clearly from the reference role on any item (every 95% interval includes no difference)."]
+    return lines or [
+        "No role differs clearly from the reference role on any item (every 95% interval includes no difference)."
+    ]
 
 
 def describe_mixed(table: pd.DataFrame) -> list[str]:
@@ -151,7 +160,8 @@ def describe_mixed(table: pd.DataFrame) -> list[str]:
         clear = row.ci_low > 0 or row.ci_high < 0
         verdict = ("higher" if row.difference > 0 else "lower") if clear else "about the same as"
         lines.append(
-            f"{row.role}: mean level {verdict}{' than' if clear else ''} {row.reference_role.lower()} staff in the same units "
+            f"{row.role}: mean level {verdict}{' than' if clear else ''} "
+            f"{row.reference_role.lower()} staff in the same units "
             f"({row.difference:+.2f} levels, 95% CI {row.ci_low:+.2f} to {row.ci_high:+.2f})."
         )
     return lines

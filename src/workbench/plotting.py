@@ -15,10 +15,13 @@ from workbench.vocabulary import LevelScale
 
 __all__ = [
     "LEVEL_PALETTE", "cluster_order", "count_heatmap", "diverging_levels", "handoff_network", "level_heatmap",
-    "masked_level_heatmap", "peer_comparison", "rows_on_level_scale", "share_bars",
+    "MAX_ROWS_DRAWN", "masked_level_heatmap", "peer_comparison", "rows_drawn", "rows_on_level_scale", "share_bars",
 ]
 
 LEVEL_PALETTE = "RdYlGn"
+# A figure with one row per microsystem stays readable up to about this many rows; a national
+# programme has thousands, so such figures then draw both ends of their order.
+MAX_ROWS_DRAWN = 60
 THREE_LEVELS = LevelScale.from_values([1, 2, 3])  # the self-assessment's scale, for plots given no other
 
 
@@ -145,6 +148,30 @@ def diverging_levels(summary: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS,
     return ax
 
 
+def rows_drawn(table: pd.DataFrame, *, limit: int = MAX_ROWS_DRAWN, label: str | None = None) -> pd.DataFrame:
+    """The rows a one-row-per-microsystem figure draws: all of them up to ``limit``; beyond it,
+    the first and the last ``limit // 2`` (the two ends of the table's order: best and worst,
+    smallest and largest), with an empty row between them saying how many are left out.
+
+    ``label``: the column holding the row labels (default: the index).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"mean": range(100)}, index=[f"U{i}" for i in range(100)])
+    >>> rows_drawn(table, limit=4).index.tolist()
+    ['U0', 'U1', '... 96 more ...', 'U98', 'U99']
+    """
+    if len(table) <= limit:
+        return table
+    half = max(1, limit // 2)
+    text = f"... {len(table) - 2 * half} more ..."
+    gap = pd.DataFrame({column: [np.nan] for column in table.columns}, index=[text])
+    if label is not None:
+        gap[label] = text
+        gap.index = [table.index[half]]
+    return pd.concat([table.iloc[:half], gap.astype(table.dtypes.to_dict(), errors="ignore"), table.iloc[-half:]])
+
+
 def cluster_order(table: pd.DataFrame, *, method: str = "average") -> list:
     """Row labels of ``table`` in the leaf order of a hierarchical clustering of its rows
     (missing cells filled with the column mean), so similar profiles sit together."""
@@ -169,9 +196,10 @@ def masked_level_heatmap(means: pd.DataFrame, shared: pd.DataFrame, *, ax=None, 
     return ax
 
 
-def handoff_network(links: pd.DataFrame, microsystems: pd.DataFrame, *, ax=None, colour_by: str = "weakest", min_handoffs: int = 1):
+def handoff_network(links: pd.DataFrame, microsystems: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, ax=None,
+                    colour_by: str = "weakest", min_handoffs: int = 1):
     """The handoff network: microsystems on a circle grouped by setting, one line per link,
-    its width the number of handoffs and its colour ``colour_by`` (1 low - 3 high).
+    its width the number of handoffs and its colour ``colour_by`` on the instrument's ``scale``.
 
     ``links`` is :func:`workbench.journeys.weak_handoffs` output.
     """
@@ -181,12 +209,13 @@ def handoff_network(links: pd.DataFrame, microsystems: pd.DataFrame, *, ax=None,
     position = {m: (np.cos(a), np.sin(a)) for m, a in zip(units["microsystem_id"], angles)}
     shown = links[links["handoffs"] >= min_handoffs]
     cmap = plt.get_cmap(LEVEL_PALETTE)
+    norm = plt.Normalize(scale.low, scale.high)
     widest = max(1, shown["handoffs"].max() if len(shown) else 1)
     for link in shown.sort_values("handoffs").itertuples(index=False):
         (x0, y0), (x1, y1) = position[link.from_id], position[link.to_id]
         value = getattr(link, colour_by)
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops={"arrowstyle": "-|>", "color": cmap((value - 1) / 2) if pd.notna(value) else "#999999",
+                    arrowprops={"arrowstyle": "-|>", "color": cmap(norm(value)) if pd.notna(value) else "#999999",
                                 "lw": 0.5 + 4 * link.handoffs / widest, "alpha": 0.8, "shrinkA": 6, "shrinkB": 6,
                                 "connectionstyle": "arc3,rad=0.15"})
     palette = dict(zip(units["setting"].unique(), sns.color_palette("tab10", units["setting"].nunique())))
@@ -199,6 +228,7 @@ def handoff_network(links: pd.DataFrame, microsystems: pd.DataFrame, *, ax=None,
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=7, frameon=False, title="setting")
     ax.set_aspect("equal")
     ax.axis("off")
-    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, 3))
-    plt.colorbar(mappable, ax=ax, fraction=0.03, pad=0.25, label=f"{colour_by.replace('_', ' ')} score of the link (1 low - 3 high)")
+    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
+    label = f"{colour_by.replace('_', ' ')} score of the link ({scale.tick_labels[0]} - {scale.tick_labels[-1]})"
+    plt.colorbar(mappable, ax=ax, fraction=0.03, pad=0.25, label=label)
     return ax

@@ -34,6 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "TOLERANCE", "Solution", "Term", "calibrate_crisp", "calibrate_fuzzy", "cases_at_crossover", "fit", "minimize",
+    "necessity", "truth_table",
+]
+
 TOLERANCE = 1e-9  # consistency exactly at a cut-off counts as reaching it
 
 
@@ -46,22 +51,36 @@ def calibrate_crisp(values: pd.Series, thresholds: float | list[float]) -> pd.Se
     cuts = np.sort(np.atleast_1d(np.asarray(thresholds, dtype=float)))
     data = values.astype(float)
     if len(cuts) and (cuts.min() < data.min() or cuts.max() > data.max()):
-        raise ValueError(f"thresholds {cuts.tolist()} must lie within the range of the values ({data.min()} to {data.max()})")
+        raise ValueError(
+            f"thresholds {cuts.tolist()} must lie within the range of the values ({data.min()} to {data.max()})"
+        )
     result = np.searchsorted(cuts, data.to_numpy(), side="right").astype(float)
     return pd.Series(np.where(data.isna(), np.nan, result), index=values.index, name=values.name)
 
 
-def calibrate_fuzzy(values: pd.Series, *, exclusion: float, crossover: float, inclusion: float, idm: float = 0.95) -> pd.Series:
+def calibrate_fuzzy(
+    values: pd.Series, *, exclusion: float, crossover: float, inclusion: float, idm: float = 0.95
+) -> pd.Series:
     """Fuzzy sets by the direct method: a logistic through the three anchors.
 
     ``exclusion`` > ``inclusion`` calibrates a decreasing set (higher values, less membership),
     e.g. "low staff turnover".
+
+    Examples
+    --------
+    >>> turnover = pd.Series([2.0, 8.0, 12.0, 20.0], index=["A", "B", "C", "D"])
+    >>> calibrate_fuzzy(turnover, exclusion=2, crossover=8, inclusion=20).round(3).tolist()
+    [0.05, 0.5, 0.727, 0.95]
+    >>> calibrate_fuzzy(turnover, exclusion=20, crossover=8, inclusion=2).round(3).tolist()
+    [0.95, 0.5, 0.273, 0.05]
     """
     if not 0.5 < idm < 1:
         raise ValueError(f"idm must lie between 0.5 and 1, got {idm}")
     low, high = sorted((exclusion, inclusion))
     if not low < crossover < high:
-        raise ValueError(f"the crossover ({crossover}) must lie strictly between the other two anchors ({exclusion}, {inclusion})")
+        raise ValueError(
+            f"the crossover ({crossover}) must lie strictly between the other two anchors ({exclusion}, {inclusion})"
+        )
     x = values.astype(float).to_numpy()
     scale = np.log(idm / (1 - idm))
     distance = np.where(x < crossover, crossover - low, high - crossover)
@@ -130,7 +149,9 @@ def truth_table(
     _check_memberships(data, outcome)
     upper, lower = (incl_cut, incl_cut) if np.isscalar(incl_cut) else incl_cut
     if not 0 <= lower <= upper <= 1:
-        raise ValueError(f"incl_cut must be a consistency (0 to 1), or an (upper, lower) pair with lower <= upper, got {incl_cut!r}")
+        raise ValueError(
+            f"incl_cut must be a consistency (0 to 1), or an (upper, lower) pair with lower <= upper, got {incl_cut!r}"
+        )
     y = outcome.astype(float)
     crisp_rows = (data > 0.5).astype(int)
     rows = []
@@ -192,8 +213,14 @@ class Solution:
         return [" + ".join(t.label() for t in model) for model in self.models]
 
 
-def minimize(table: pd.DataFrame, *, conditions: list[str], include_remainders: bool = False, include_contradictions: bool = False,
-             outcome: str = "outcome") -> Solution:
+def minimize(
+    table: pd.DataFrame,
+    *,
+    conditions: list[str],
+    include_remainders: bool = False,
+    include_contradictions: bool = False,
+    outcome: str = "outcome",
+) -> Solution:
     """Minimise the positive rows of a truth table (Quine–McCluskey with a prime-implicant chart).
 
     ``include_remainders=False`` gives the complex (conservative) solution; ``True`` the
@@ -204,15 +231,20 @@ def minimize(table: pd.DataFrame, *, conditions: list[str], include_remainders: 
     positive_out = table["OUT"].eq("1") | (table["OUT"].eq("C") if include_contradictions else False)
     positives = sorted(as_rows(positive_out), key=_row_number)
     if not positives:
-        raise ValueError("no truth-table row is positive (OUT = 1): nothing to minimise; lower the consistency cut-off or check the outcome")
+        raise ValueError(
+            "no truth-table row is positive (OUT = 1): nothing to minimise; "
+            "lower the consistency cut-off or check the outcome"
+        )
     # Remainders: rows no case decides, whether unobserved or below the frequency threshold.
     decided = as_rows(table["OUT"].ne("?"))
     dont_care = set(itertools.product((0, 1), repeat=len(conditions))) - decided if include_remainders else set()
     implicants = _prime_implicants(set(positives) | dont_care, len(conditions))
     implicants = [p for p in implicants if any(_matches(p, m) for m in positives)]
     terms = [Term(tuple((c, v) for c, v in zip(conditions, p) if v is not None)) for p in implicants]
-    chart = pd.DataFrame({_row_number(m): [_matches(p, m) for p in implicants] for m in sorted(positives, key=_row_number)},
-                         index=[t.label() for t in terms])
+    chart = pd.DataFrame(
+        {_row_number(m): [_matches(p, m) for p in implicants] for m in sorted(positives, key=_row_number)},
+        index=[t.label() for t in terms],
+    )
     models = _minimal_covers(chart)
     chosen = [[terms[i] for i in model] for model in models]
     used = sorted({_row_number(r) for model in models for i in model for r in dont_care if _matches(implicants[i], r)})
@@ -257,7 +289,11 @@ def _minimal_covers(chart: pd.DataFrame) -> list[list[int]]:
         return [essential]
     candidates = [i for i in range(len(matrix)) if i not in essential and matrix[i, remaining].any()]
     for size in range(1, len(candidates) + 1):
-        covers = [list(c) for c in itertools.combinations(candidates, size) if matrix[list(c)][:, remaining].any(axis=0).all()]
+        covers = [
+            list(c)
+            for c in itertools.combinations(candidates, size)
+            if matrix[list(c)][:, remaining].any(axis=0).all()
+        ]
         if covers:
             return [sorted(essential + c) for c in covers]
     raise ValueError("the positive rows cannot be covered")  # pragma: no cover - prime implicants always cover
@@ -282,7 +318,11 @@ def fit(model: list[Term], data: pd.DataFrame, outcome: pd.Series) -> pd.DataFra
     for term in members.columns:
         x = members[term]
         others = members.drop(columns=term).max(axis=1) if members.shape[1] > 1 else None
-        unique = (np.minimum(x, y).sum() - np.minimum(np.minimum(x, y), others).sum()) / y.sum() if others is not None else np.nan
+        unique = (
+            (np.minimum(x, y).sum() - np.minimum(np.minimum(x, y), others).sum()) / y.sum()
+            if others is not None
+            else np.nan
+        )
         rows[term] = {**_sufficiency(x, y), "covU": unique, "cases": ",".join(map(str, data.index[x > 0.5]))}
     union = members.max(axis=1)
     rows["model"] = {**_sufficiency(union, y), "covU": np.nan, "cases": ",".join(map(str, data.index[union > 0.5]))}
@@ -310,7 +350,8 @@ def necessity(data: pd.DataFrame, outcome: pd.Series, *, negations: bool = True)
     y = outcome.astype(float)
     rows = {}
     for condition in data.columns:
-        for label, x in [(condition, data[condition])] + ([(f"~{condition}", 1 - data[condition])] if negations else []):
+        sides = [(condition, data[condition])] + ([(f"~{condition}", 1 - data[condition])] if negations else [])
+        for label, x in sides:
             both = np.minimum(x, y)
             rows[label] = {"inclN": both.sum() / y.sum() if y.sum() else np.nan,
                            "RoN": (1 - x).sum() / (1 - both).sum() if (1 - both).sum() else np.nan,

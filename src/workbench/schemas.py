@@ -15,6 +15,8 @@ import pandera.pandas as pa
 
 from workbench.vocabulary import ANSWER_KINDS, LEVEL
 
+__all__ = ["Codings", "Interviews", "Journeys", "Microsystems", "Outcomes", "Respondents", "SurveyAnswers"]
+
 
 def _tidy(name: str, columns: dict[str, pa.Column], *checks: pa.Check, strict: bool = True) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, checks=list(checks), strict=strict, coerce=True, name=name)
@@ -25,7 +27,9 @@ def _text(*, unique: bool = False) -> pa.Column:
 
 
 def _once_per(*keys: str, error: str) -> pa.Check:
-    return pa.Check(lambda frame: ~frame.duplicated(list(keys), keep=False), error=error, name="once_per_" + "_".join(keys))
+    return pa.Check(
+        lambda frame: ~frame.duplicated(list(keys), keep=False), error=error, name="once_per_" + "_".join(keys)
+    )
 
 
 Microsystems = _tidy("Microsystems", {  # one row per microsystem (the cases of a cross-case study)
@@ -80,7 +84,11 @@ Codings = _tidy("Codings",  # one row per code applied by one coder to one segme
         "start": pa.Column(pd.Int64Dtype(), pa.Check.ge(0), nullable=True),
         "end": pa.Column(pd.Int64Dtype(), pa.Check.ge(0), nullable=True),
     },
-    pa.Check(lambda frame: (frame["end"] > frame["start"]).fillna(True).astype(bool), error="a segment ends after it starts", name="segment_span"),
+    pa.Check(
+        lambda frame: (frame["end"] > frame["start"]).fillna(True).astype(bool),
+        error="a segment ends after it starts",
+        name="segment_span",
+    ),
     _once_per("segment_id", "coder", "code_id", error="a coder applies a code to a segment once"),
 )
 

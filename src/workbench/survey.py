@@ -9,11 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
+
+__all__ = [
+    "LEVEL_COLUMNS_PREFIX", "item_summary", "microsystem_profile", "position_among_peers", "profile_wide",
+    "respondent_scores", "select_characteristics",
+]
+
 LEVEL_COLUMNS_PREFIX = "share_level_"
 
 
 def item_summary(
-    answers: pd.DataFrame, *, by: tuple[str, ...] = ("microsystem_id", "item_id"), levels: tuple[int, ...] = (1, 2, 3)
+    answers: pd.DataFrame, *, by: tuple[str, ...] = ("microsystem_id", "item_id"), levels: tuple[int, ...]
 ) -> pd.DataFrame:
     """Summarise answers per group (default: microsystem x item).
 
@@ -33,8 +40,9 @@ def item_summary(
     --------
     >>> answers = pd.DataFrame({"microsystem_id": ["A", "A", "A"], "item_id": ["m"] * 3,
     ...     "answer": ["level", "level", "cant_rate"], "level": pd.array([1, 3, None], dtype="Int64")})
-    >>> item_summary(answers)[["n_rated", "n_cant_rate", "mean"]].iloc[0].tolist()
-    [2, 1, 2.0]
+    >>> item_summary(answers, levels=(1, 2, 3))[["n_rated", "n_cant_rate", "mean"]]
+       n_rated  n_cant_rate  mean
+    0        2            1   2.0
     """
     by = list(by)
     # Each answer becomes one outcome (a level's position, then can't rate, then no answer),
@@ -43,8 +51,8 @@ def item_summary(
     group, keys = _groups(answers, by)
     kinds = len(levels) + 2
     outcome = np.full(len(answers), -1, dtype="int64")
-    outcome[answers["answer"].eq("cant_rate").to_numpy()] = len(levels)
-    outcome[answers["answer"].eq("no_answer").to_numpy()] = len(levels) + 1
+    outcome[answers["answer"].eq(CANT_RATE).to_numpy()] = len(levels)
+    outcome[answers["answer"].eq(NO_ANSWER).to_numpy()] = len(levels) + 1
     is_level = answers["level"].notna().to_numpy()
     given = answers["level"].to_numpy(dtype="float64", na_value=np.nan)[is_level]
     position = pd.Index(np.asarray(levels, dtype="float64")).get_indexer(given)
@@ -53,13 +61,16 @@ def item_summary(
         raise ValueError(f"answers hold levels {unexpected}, which are not among levels={list(levels)}")
     outcome[is_level] = position
     counted = (group >= 0) & (outcome >= 0)
-    counts = np.bincount(group[counted] * kinds + outcome[counted], minlength=len(keys) * kinds).reshape(len(keys), kinds)
+    counts = np.bincount(group[counted] * kinds + outcome[counted], minlength=len(keys) * kinds)
+    counts = counts.reshape(len(keys), kinds)
     level_counts = counts[:, : len(levels)]
     summary = keys.assign(
         n_respondents=np.bincount(group[group >= 0], minlength=len(keys)),
         n_rated=level_counts.sum(axis=1), n_cant_rate=counts[:, len(levels)], n_no_answer=counts[:, len(levels) + 1],
     )
-    summary["mean"], summary["median"], summary["sd"] = _moments_from_counts(level_counts.astype("float64"), np.asarray(levels, dtype="float64"))
+    summary["mean"], summary["median"], summary["sd"] = _moments_from_counts(
+        level_counts.astype("float64"), np.asarray(levels, dtype="float64")
+    )
     summary["cant_rate_share"] = summary["n_cant_rate"] / summary["n_respondents"]
     with np.errstate(invalid="ignore", divide="ignore"):  # no rating: no distribution
         shares = level_counts / np.where(summary["n_rated"] > 0, summary["n_rated"], np.nan)[:, None]
@@ -126,14 +137,32 @@ def respondent_scores(answers: pd.DataFrame, *, min_items: int = 1) -> pd.DataFr
     DataFrame: ``respondent_id``, ``microsystem_id``, ``role``, ``characteristic_id``,
     ``n_items`` (items of the characteristic), ``n_rated``, ``n_cant_rate``, ``score``
     (float, NaN when fewer than ``min_items`` were rated).
+
+    Examples
+    --------
+    >>> answers = pd.DataFrame({"respondent_id": ["r1"] * 3, "microsystem_id": ["A"] * 3, "role": ["nurse"] * 3,
+    ...     "item_id": ["i1", "i2", "i3"], "characteristic_id": ["info"] * 3,
+    ...     "answer": ["level", "level", "cant_rate"], "level": pd.array([1, 2, None], dtype="Int64")})
+    >>> respondent_scores(answers)[["characteristic_id", "n_items", "n_rated", "n_cant_rate", "score"]]
+      characteristic_id  n_items  n_rated  n_cant_rate  score
+    0              info        3        2            1    1.5
+    >>> respondent_scores(answers, min_items=3)["score"].tolist()
+    [nan]
     """
     if min_items < 1:
         raise ValueError(f"min_items must be at least 1, got {min_items}")
     keys = ["respondent_id", "microsystem_id", "role", "characteristic_id"]
     grouped = answers.assign(
-        level=answers["level"].astype("float64"), rated=answers["answer"].eq("level"), cant_rate=answers["answer"].eq("cant_rate")
+        level=answers["level"].astype("float64"),
+        rated=answers["answer"].eq(LEVEL),
+        cant_rate=answers["answer"].eq(CANT_RATE),
     ).groupby(keys, sort=False)
-    scores = grouped.agg(n_items=("item_id", "size"), n_rated=("rated", "sum"), n_cant_rate=("cant_rate", "sum"), score=("level", "mean")).reset_index()
+    scores = grouped.agg(
+        n_items=("item_id", "size"),
+        n_rated=("rated", "sum"),
+        n_cant_rate=("cant_rate", "sum"),
+        score=("level", "mean"),
+    ).reset_index()
     scores[["n_rated", "n_cant_rate"]] = scores[["n_rated", "n_cant_rate"]].astype("int64")
     scores.loc[scores["n_rated"] < min_items, "score"] = np.nan
     return scores

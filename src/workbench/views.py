@@ -255,7 +255,9 @@ def write_views(study, folder: Path) -> dict[str, str]:
     """Compute the views and write them under ``folder/views/``; return each file's digest.
 
     Also writes ``views/unit_digests.parquet``: for every microsystem, a digest of its rows
-    in each per-unit view and frame, which incremental regeneration compares.
+    in each per-unit view (and the small per-unit frames), which incremental regeneration
+    compares. A per-microsystem report that reads a large frame (answers, codings) is keyed on
+    that whole frame instead: coarser, never stale, and no cost at build for reports that do not.
     """
     computed = compute_views(study)
     digests = {}
@@ -263,8 +265,7 @@ def write_views(study, folder: Path) -> dict[str, str]:
         path = view_path(folder, name)
         write_parquet_atomic(path, frame)
         digests[name] = sha256_of(path)
-    per_unit = unit_digests({**computed, "answers": study.answers, "codings": study.codings, "interviews": study.interviews,
-                             "outcomes": study.outcomes, "microsystems": study.microsystems},
+    per_unit = unit_digests({**computed, "outcomes": study.outcomes, "microsystems": study.microsystems},
                             study.microsystems["microsystem_id"])
     path = view_path(folder, "unit_digests")
     write_parquet_atomic(path, per_unit)

@@ -19,9 +19,16 @@ import pandas as pd
 import yaml
 
 from workbench.demo.exports import EXPORTS, write_exports
-from workbench.io import refiqda
 from workbench.frameworks import load_framework, load_instrument
+from workbench.io import refiqda
 from workbench.io.files import write_text_atomic
+
+__all__ = [
+    "BASE_CANT_RATE", "CANT_RATE_CODE", "CANT_RATE_PROPENSITY", "CODERS", "CODER_SLIP", "CONTACT_TEMPLATES",
+    "EXCERPT_BANK", "FILLER", "LEVEL_CUTS", "OPENING", "ORGANISATIONS", "OUTCOMES", "PATHWAYS", "PLACES", "QUESTIONS",
+    "ROLES", "ROLE_LENIENCY", "ROSTER", "SEED", "SETTINGS", "SKIP_RATE", "DemoStudy", "generate", "write",
+    "write_coding_export",
+]
 
 SEED = 20261123
 EXCERPT_BANK = Path(__file__).with_name("excerpt_bank.yaml")
@@ -64,9 +71,17 @@ PLACES = [
 
 # How often each role cannot see what an item asks about ("can't rate"), by item.
 CANT_RATE_PROPENSITY = {
-    "Clerical": {"information_technology": 0.05, "measurement": 0.30, "interdependence_of_care_team": 0.15,
-                 "investment_in_improvement": 0.25, "alignment_of_role_and_training": 0.25, "information_patients": 0.15},
-    "Medical assistant": {"measurement": 0.20, "supportiveness_of_larger_organisation": 0.20, "investment_in_improvement": 0.15},
+    "Clerical": {
+        "information_technology": 0.05,
+        "measurement": 0.30,
+        "interdependence_of_care_team": 0.15,
+        "investment_in_improvement": 0.25,
+        "alignment_of_role_and_training": 0.25,
+        "information_patients": 0.15,
+    },
+    "Medical assistant": {
+        "measurement": 0.20, "supportiveness_of_larger_organisation": 0.20, "investment_in_improvement": 0.15,
+    },
     "Allied health": {"connection_to_community": 0.20, "information_technology": 0.08},
     "Nurse": {"connection_to_community": 0.18, "supportiveness_of_larger_organisation": 0.10},
     "Physician": {"connection_to_community": 0.12, "alignment_of_role_and_training": 0.05},
@@ -74,14 +89,26 @@ CANT_RATE_PROPENSITY = {
 }
 BASE_CANT_RATE = 0.02
 SKIP_RATE = 0.01
-ROLE_LENIENCY = {"Physician": 0.10, "Nurse": -0.15, "Medical assistant": 0.0, "Clerical": 0.05, "Manager": 0.35, "Allied health": -0.05}
+ROLE_LENIENCY = {
+    "Physician": 0.10,
+    "Nurse": -0.15,
+    "Medical assistant": 0.0,
+    "Clerical": 0.05,
+    "Manager": 0.35,
+    "Allied health": -0.05,
+}
 
 CODERS = ("coder_A", "coder_B")
 CODER_SLIP = {"coder_A": 0.07, "coder_B": 0.13}  # chance of choosing another code than the segment's own
 
 OUTCOMES = [
     {"id": "staff_turnover_pct", "label": "Staff turnover", "unit": "% of staff a year", "better": "lower"},
-    {"id": "safety_events_per_1000_patient_days", "label": "Safety events", "unit": "per 1,000 patient-days", "better": "lower"},
+    {
+        "id": "safety_events_per_1000_patient_days",
+        "label": "Safety events",
+        "unit": "per 1,000 patient-days",
+        "better": "lower",
+    },
     {"id": "patient_experience_score", "label": "Patient experience", "unit": "score out of 100", "better": "higher"},
 ]
 
@@ -111,7 +138,9 @@ def generate(seed: int = SEED) -> DemoStudy:
     interviews, coded_segments, transcripts = _interviews(rng, microsystems, latent)
     outcomes = _outcomes(rng, microsystems, latent)
     journeys = _journeys(np.random.default_rng(seed + 2), microsystems)
-    return DemoStudy(microsystems, survey, interviews, coded_segments, outcomes, latent, _config(), transcripts, journeys)
+    return DemoStudy(
+        microsystems, survey, interviews, coded_segments, outcomes, latent, _config(), transcripts, journeys
+    )
 
 
 def _microsystems(rng: np.random.Generator, characteristics: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -167,7 +196,12 @@ def _survey(rng, microsystems, latent, instrument) -> pd.DataFrame:
                 elif draw < SKIP_RATE + cant_rate:
                     row[item.id] = CANT_RATE_CODE
                 else:
-                    score = latent.at[unit.microsystem_id, item.characteristic] + leniency + item_bias[item.id] + rng.normal(0, 0.45)
+                    score = (
+                        latent.at[unit.microsystem_id, item.characteristic]
+                        + leniency
+                        + item_bias[item.id]
+                        + rng.normal(0, 0.45)
+                    )
                     row[item.id] = str(1 + int(np.searchsorted(LEVEL_CUTS, score)))
             rows.append(row)
     return pd.DataFrame(rows)
@@ -212,7 +246,10 @@ CONTACT_TEMPLATES = [
     " {name} was born on 12/04/1979 and has been here longer than anyone.",
 ]
 
-OPENING = "Interviewer: Thank you for making time today. Nothing you say will be linked to your name.\nParticipant: That is fine, happy to help.\n\n"
+OPENING = (
+    "Interviewer: Thank you for making time today. Nothing you say will be linked to your name.\n"
+    "Participant: That is fine, happy to help.\n\n"
+)
 
 
 def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
@@ -234,7 +271,10 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
             role = "Manager" if position == 0 else str(rng.choice(staff_roles))
             text = OPENING
             for _ in range(int(rng.integers(3, 7))):  # exchanges nobody codes
-                text += f"Interviewer: {rng.choice(QUESTIONS)}\nParticipant: {' '.join(rng.choice(FILLER, size=int(rng.integers(2, 5))))}\n\n"
+                text += (
+                    f"Interviewer: {rng.choice(QUESTIONS)}\n"
+                    f"Participant: {' '.join(rng.choice(FILLER, size=int(rng.integers(2, 5))))}\n\n"
+                )
             for _ in range(int(rng.integers(6, 13))):
                 segment_number += 1
                 if role == "Manager" and rng.random() < 0.35:
@@ -251,7 +291,11 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
                     name = str(rng.choice(ROSTER))
                     first, last = name.split()
                     excerpt += str(rng.choice(CONTACT_TEMPLATES)).format(
-                        name=name, first=first, digits=f"{int(rng.integers(10, 99))}", email=f"{first[0].lower()}.{last.lower()}@example.org")
+                        name=name,
+                        first=first,
+                        digits=f"{int(rng.integers(10, 99))}",
+                        email=f"{first[0].lower()}.{last.lower()}@example.org",
+                    )
                 text += f"Interviewer: {rng.choice(QUESTIONS)}\nParticipant: {rng.choice(FILLER)} "
                 start = len(text)
                 text += excerpt
@@ -259,13 +303,24 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
                 text += f" {rng.choice(FILLER)}\n\n" if rng.random() < 0.5 else "\n\n"
                 second = str(rng.choice(all_codes)) if rng.random() < 0.15 else None
                 for coder in CODERS:
-                    applied = code if rng.random() >= CODER_SLIP[coder] else str(rng.choice([c for c in all_codes if c != code]))
+                    applied = (
+                        code
+                        if rng.random() >= CODER_SLIP[coder]
+                        else str(rng.choice([c for c in all_codes if c != code]))
+                    )
                     chosen = [applied]
                     if second and second != applied and rng.random() < 0.7:
                         chosen.append(second)
                     for chosen_code in chosen:
-                        codings.append({"segment_id": f"SEG{segment_number:04d}", "interview_id": interview_id, "coder": coder,
-                                        "code": chosen_code, "excerpt": excerpt, "start": start, "end": end})
+                        codings.append({
+                            "segment_id": f"SEG{segment_number:04d}",
+                            "interview_id": interview_id,
+                            "coder": coder,
+                            "code": chosen_code,
+                            "excerpt": excerpt,
+                            "start": start,
+                            "end": end,
+                        })
             transcripts[interview_id] = text
             interviews.append({
                 "interview_id": interview_id, "microsystem_id": unit.microsystem_id, "interviewee_role": role,
@@ -300,15 +355,27 @@ def _journeys(rng, microsystems, patients: int = 400) -> pd.DataFrame:
             local = [u for u in candidates if home is not None and units.at[u, "organisation_id"] == home]
             unit = str(rng.choice(local if local and rng.random() < 0.75 else candidates))
             home = home or units.at[unit, "organisation_id"]
-            rows.append({"patient_id": f"PT{number:04d}", "visit": visit, "microsystem_id": unit, "visit_date": when.isoformat()})
+            rows.append({
+                "patient_id": f"PT{number:04d}", "visit": visit, "microsystem_id": unit, "visit_date": when.isoformat(),
+            })
             when += timedelta(days=int(rng.integers(0, 30)))
     return pd.DataFrame(rows)
 
 
 def _outcomes(rng, microsystems, latent) -> pd.DataFrame:
     unit = latent.to_numpy().mean(axis=1)
-    turnover = 16 - 3.0 * latent["alignment_of_role_and_training"] - 2.0 * latent["constancy_of_purpose"] + rng.normal(0, 2.5, len(latent))
-    safety = np.exp(1.3 - 0.25 * latent["measurement"] - 0.2 * latent["interdependence_of_care_team"] + rng.normal(0, 0.2, len(latent)))
+    turnover = (
+        16
+        - 3.0 * latent["alignment_of_role_and_training"]
+        - 2.0 * latent["constancy_of_purpose"]
+        + rng.normal(0, 2.5, len(latent))
+    )
+    safety = np.exp(
+        1.3
+        - 0.25 * latent["measurement"]
+        - 0.2 * latent["interdependence_of_care_team"]
+        + rng.normal(0, 0.2, len(latent))
+    )
     experience = 78 + 4.0 * unit + 3.0 * latent["integration_of_information"] + rng.normal(0, 3.0, len(latent))
     outcomes = pd.DataFrame({
         "microsystem_id": microsystems["microsystem_id"].to_numpy(),
@@ -327,7 +394,10 @@ def _config() -> dict:
     return {
         "id": "demo",
         "title": "Demo study: 43 synthetic clinical microsystems",
-        "description": "A synthetic study generated by workbench.demo (seed %d). Every person, unit and organisation in it is invented." % SEED,
+        "description": (
+            f"A synthetic study generated by workbench.demo (seed {SEED}). "
+            "Every person, unit and organisation in it is invented."
+        ),
         "instrument": "microsystem_self_assessment",
         "coding_frameworks": ["microsystem_characteristics", "leading_processes"],
         "roles": ROLES,
@@ -355,7 +425,13 @@ def write(folder: Path, seed: int = SEED) -> DemoStudy:
         frame = getattr(study, "survey" if name == "survey" else name)
         write_text_atomic(folder / file_name, frame.to_csv(index=False, lineterminator="\n"))
     write_text_atomic(folder / "roster.csv", "name\n" + "".join(f"{name}\n" for name in ROSTER))
-    write_exports(folder, study.survey, study.microsystems, load_instrument("microsystem_self_assessment"), np.random.default_rng(seed + 1))
+    write_exports(
+        folder,
+        study.survey,
+        study.microsystems,
+        load_instrument("microsystem_self_assessment"),
+        np.random.default_rng(seed + 1),
+    )
     write_coding_export(folder, study)
     return study
 
@@ -364,12 +440,28 @@ def write_coding_export(folder: Path, study: DemoStudy) -> None:
     """The same coded interviews as a REFI-QDA project, with the mapping that reads it."""
     frameworks = [load_framework(name) for name in study.config["coding_frameworks"]]
     framework_of = {e: f.id for f in frameworks for e in f.element_ids}
-    codings = study.coded_segments.rename(columns={"code": "code_id"}).assign(framework_id=lambda t: t["code_id"].map(framework_of))
-    codes = refiqda.write_qdpx(
-        Path(folder) / EXPORTS / "interviews.qdpx", name=study.config["title"], codings=codings, interviews=study.interviews,
-        microsystems=study.microsystems, frameworks=frameworks, transcripts=study.transcripts, when=datetime(2026, 6, 1, 9, 0),
+    codings = study.coded_segments.rename(columns={"code": "code_id"}).assign(
+        framework_id=lambda t: t["code_id"].map(framework_of)
     )
-    mapping = {"format": "refi-qda", "file": "interviews.qdpx", "codes": codes, "unmapped_codes": "error",
-               "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"}}
+    codes = refiqda.write_qdpx(
+        Path(folder) / EXPORTS / "interviews.qdpx",
+        name=study.config["title"],
+        codings=codings,
+        interviews=study.interviews,
+        microsystems=study.microsystems,
+        frameworks=frameworks,
+        transcripts=study.transcripts,
+        when=datetime(2026, 6, 1, 9, 0),
+    )
+    mapping = {
+        "format": "refi-qda",
+        "file": "interviews.qdpx",
+        "codes": codes,
+        "unmapped_codes": "error",
+        "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"},
+    }
     header = "# Reads the demo study's coded interviews from its REFI-QDA project. Written by `workbench demo`.\n"
-    write_text_atomic(Path(folder) / EXPORTS / "interviews_mapping.yaml", header + yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True, width=120))
+    write_text_atomic(
+        Path(folder) / EXPORTS / "interviews_mapping.yaml",
+        header + yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True, width=120),
+    )

@@ -17,9 +17,12 @@ import yaml
 from workbench.demo import CANT_RATE_CODE, EXCERPT_BANK, LEVEL_CUTS, ROLES, SEED, _config
 from workbench.frameworks import load_instrument
 
+__all__ = ["write_large_study"]
 
-def write_large_study(folder: Path, *, microsystems: int = 5_000, respondents: int = 250_000, codings: int = 500_000,
-                      seed: int = SEED) -> dict[str, int]:
+
+def write_large_study(
+    folder: Path, *, microsystems: int = 5_000, respondents: int = 250_000, codings: int = 500_000, seed: int = SEED
+) -> dict[str, int]:
     """Write the large study to ``folder``; return the row count of each file."""
     rng = np.random.default_rng(seed)
     folder = Path(folder)
@@ -27,10 +30,13 @@ def write_large_study(folder: Path, *, microsystems: int = 5_000, respondents: i
     instrument = load_instrument("microsystem_self_assessment")
     unit_ids = np.array([f"U{i:05d}" for i in range(1, microsystems + 1)])
     organisations = rng.integers(1, 301, microsystems)
-    pd.DataFrame({"microsystem_id": unit_ids, "name": [f"Unit {i}" for i in range(1, microsystems + 1)],
-                  "setting": rng.choice(["Primary care", "Emergency department", "Dialysis", "Geriatric unit"], microsystems),
-                  "organisation_id": [f"ORG{o:03d}" for o in organisations], "organisation": [f"Organisation {o}" for o in organisations],
-                  }).to_csv(folder / "microsystems.csv", index=False)
+    pd.DataFrame({
+        "microsystem_id": unit_ids,
+        "name": [f"Unit {i}" for i in range(1, microsystems + 1)],
+        "setting": rng.choice(["Primary care", "Emergency department", "Dialysis", "Geriatric unit"], microsystems),
+        "organisation_id": [f"ORG{o:03d}" for o in organisations],
+        "organisation": [f"Organisation {o}" for o in organisations],
+    }).to_csv(folder / "microsystems.csv", index=False)
 
     latent = 0.8 * rng.normal(size=(microsystems, 1)) + 0.6 * rng.normal(size=(microsystems, len(instrument.items)))
     unit_of = rng.integers(0, microsystems, respondents)
@@ -47,11 +53,17 @@ def write_large_study(folder: Path, *, microsystems: int = 5_000, respondents: i
     segments = codings // 2
     interviews = max(1, segments // 10)
     interview_units = rng.integers(0, microsystems, interviews)
-    pd.DataFrame({"interview_id": [f"I{i:06d}" for i in range(1, interviews + 1)], "microsystem_id": unit_ids[interview_units],
-                  "interviewee_role": rng.choice(ROLES, interviews), "interview_date": date(2026, 3, 1).isoformat(),
-                  "word_count": rng.integers(1000, 9000, interviews)}).to_csv(folder / "interviews.csv", index=False)
+    pd.DataFrame({
+        "interview_id": [f"I{i:06d}" for i in range(1, interviews + 1)],
+        "microsystem_id": unit_ids[interview_units],
+        "interviewee_role": rng.choice(ROLES, interviews),
+        "interview_date": date(2026, 3, 1).isoformat(),
+        "word_count": rng.integers(1000, 9000, interviews),
+    }).to_csv(folder / "interviews.csv", index=False)
     bank = yaml.safe_load(EXCERPT_BANK.read_text(encoding="utf-8"))
-    excerpts = [(code, text) for code, levels in bank["characteristics"].items() for texts in levels.values() for text in texts]
+    excerpts = [
+        (code, text) for code, levels in bank["characteristics"].items() for texts in levels.values() for text in texts
+    ]
     pick = rng.integers(0, len(excerpts), segments)
     segment_codes = np.array([excerpts[i][0] for i in range(len(excerpts))])[pick]
     all_codes = np.array(list(bank["characteristics"]))
@@ -67,12 +79,22 @@ def write_large_study(folder: Path, *, microsystems: int = 5_000, respondents: i
         "excerpt": np.concatenate([texts, texts]),
     })
     frame.to_csv(folder / "coded_segments.csv", index=False)
-    pd.DataFrame({"microsystem_id": unit_ids, "staff_turnover_pct": np.round(15 - 3 * latent[:, 0] + rng.normal(0, 2, microsystems), 1),
-                  "safety_events_per_1000_patient_days": np.round(np.exp(1.2 - 0.2 * latent[:, 1]), 2),
-                  "patient_experience_score": np.round(78 + 4 * latent[:, 2], 1)}).to_csv(folder / "outcomes.csv", index=False)
-    config = _config() | {"id": "large", "title": "Large synthetic study (benchmark)", "description": "Written by workbench.demo.large."}
+    pd.DataFrame({
+        "microsystem_id": unit_ids,
+        "staff_turnover_pct": np.round(15 - 3 * latent[:, 0] + rng.normal(0, 2, microsystems), 1),
+        "safety_events_per_1000_patient_days": np.round(np.exp(1.2 - 0.2 * latent[:, 1]), 2),
+        "patient_experience_score": np.round(78 + 4 * latent[:, 2], 1),
+    }).to_csv(folder / "outcomes.csv", index=False)
+    config = _config() | {
+        "id": "large", "title": "Large synthetic study (benchmark)", "description": "Written by workbench.demo.large.",
+    }
     config["files"] = {k: v for k, v in config["files"].items() if k != "journeys"}
     config["privacy"] = {"min_cell_size": 5}
     (folder / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return {"microsystems": microsystems, "respondents": respondents, "answers": respondents * len(instrument.items),
-            "codings": len(frame), "interviews": interviews}
+    return {
+        "microsystems": microsystems,
+        "respondents": respondents,
+        "answers": respondents * len(instrument.items),
+        "codings": len(frame),
+        "interviews": interviews,
+    }

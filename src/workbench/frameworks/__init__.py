@@ -41,7 +41,7 @@ class Framework(_Strict):
     elements: tuple[Element, ...]
 
     @model_validator(mode="after")
-    def _ids_unique(self) -> "Framework":
+    def _ids_unique(self) -> Framework:
         _check_unique([element.id for element in self.elements], "element id")
         return self
 
@@ -63,7 +63,13 @@ class Framework(_Strict):
         """One row per element: ``framework_id``, ``element_id``, ``label``, ``short``, ``description``."""
         return pd.DataFrame(
             [
-                {"framework_id": self.id, "element_id": e.id, "label": e.label, "short": e.short, "description": e.description}
+                {
+                    "framework_id": self.id,
+                    "element_id": e.id,
+                    "label": e.label,
+                    "short": e.short,
+                    "description": e.description,
+                }
                 for e in self.elements
             ]
         )
@@ -91,7 +97,7 @@ class Instrument(_Strict):
     items: tuple[Item, ...]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Instrument":
+    def _consistent(self) -> Instrument:
         values = [level.value for level in self.levels]
         if values != sorted(values) or len(set(values)) != len(values):
             raise ValueError(f"levels must be listed in increasing order without repeats, found {values}")
@@ -147,7 +153,9 @@ class Crosswalk(_Strict):
 
     def table(self) -> pd.DataFrame:
         """One row per link: ``source_id``, ``target_id``."""
-        return pd.DataFrame([(s, t) for s, targets in self.links.items() for t in targets], columns=["source_id", "target_id"])
+        return pd.DataFrame(
+            [(s, t) for s, targets in self.links.items() for t in targets], columns=["source_id", "target_id"]
+        )
 
 
 def _check_unique(ids: list[str], what: str) -> None:
@@ -165,7 +173,10 @@ def _resolve(name_or_path: str | Path, base: Path | None) -> Path:
     shipped = SHIPPED / f"{name_or_path}.yaml"
     if not shipped.exists():
         available = sorted(path.stem for path in SHIPPED.glob("*.yaml"))
-        raise InputError(f"no shipped framework or instrument called {str(name_or_path)!r}; shipped: {available}, or give a path ending in .yaml")
+        raise InputError(
+            f"no shipped framework or instrument called {str(name_or_path)!r}; "
+            f"shipped: {available}, or give a path ending in .yaml"
+        )
     return shipped
 
 
@@ -216,7 +227,10 @@ def load_crosswalk(name_or_path: str | Path, base: Path | None = None) -> Crossw
             raise InputError(f"links: {source_id!r} is not an element of {source.id!r}", file=path)
         for target_id in targets:
             if target_id not in target.element_ids:
-                raise InputError(f"links: {source_id!r} points to {target_id!r}, which is not an element of {target.id!r}", file=path)
+                raise InputError(
+                    f"links: {source_id!r} points to {target_id!r}, which is not an element of {target.id!r}",
+                    file=path,
+                )
     return crosswalk
 
 

@@ -8,13 +8,17 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
+__all__ = [
+    "atomic_path", "read_yaml_model", "sha256_of", "stable_zip", "write_bytes_atomic", "write_parquet_atomic",
+    "write_text_atomic",
+]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

@@ -47,6 +47,12 @@ from pydantic import BaseModel, ConfigDict
 from workbench.errors import InputError
 from workbench.io.files import read_yaml_model, stable_zip, write_bytes_atomic
 
+__all__ = [
+    "CODEBOOK_NS", "GUID_NAMESPACE", "NON_TEXT_SOURCES", "PROJECT_NS", "Code", "CodingImport", "CodingMapping",
+    "QdaProject", "Selection", "project_frames", "read_coded_interviews", "read_coding_mapping", "read_qdc",
+    "read_qdpx", "study_codebook", "write_qdc", "write_qdpx",
+]
+
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 NON_TEXT_SOURCES = ("PDFSource", "PictureSource", "AudioSource", "VideoSource")
@@ -99,8 +105,17 @@ class QdaProject:
     def codebook(self) -> pd.DataFrame:
         """One row per code: ``guid``, ``name``, ``path``, ``parent``, ``codable``, ``description``."""
         return pd.DataFrame(
-            [{"guid": c.guid, "name": c.name, "path": c.path, "parent": c.parent, "codable": c.codable, "description": c.description}
-             for c in self.codes.values()],
+            [
+                {
+                    "guid": c.guid,
+                    "name": c.name,
+                    "path": c.path,
+                    "parent": c.parent,
+                    "codable": c.codable,
+                    "description": c.description,
+                }
+                for c in self.codes.values()
+            ],
             columns=["guid", "name", "path", "parent", "codable", "description"],
         )
 
@@ -129,8 +144,11 @@ def read_qdpx(path: Path, *, label: str | None = None) -> QdaProject:
         for info in archive.infolist():
             member = PurePosixPath(info.filename.replace("\\", "/"))
             if member.is_absolute() or ".." in member.parts:
-                raise InputError(f"archive member {info.filename!r} points outside the archive; refusing a file built to escape its folder",
-                                 file=shown)
+                raise InputError(
+                    f"archive member {info.filename!r} points outside the archive; "
+                    "refusing a file built to escape its folder",
+                    file=shown,
+                )
             members[str(member)] = info.filename
         qde = [name for name in members if name.lower().endswith(".qde")]
         if not qde:
@@ -145,10 +163,15 @@ def _parse_project(xml: bytes, files: dict, shown: str) -> QdaProject:
         root = SafeElementTree.fromstring(xml)
     except ElementTree.ParseError as error:
         line, column = error.position
-        raise InputError(f"project.qde is not well-formed XML: {error.msg if hasattr(error, 'msg') else error} (line {line}, column {column})",
-                         file=shown) from None
+        raise InputError(
+            f"project.qde is not well-formed XML: {error.msg if hasattr(error, 'msg') else error} "
+            f"(line {line}, column {column})",
+            file=shown,
+        ) from None
     except Exception as error:  # defusedxml refuses entity tricks with its own exceptions
-        raise InputError(f"project.qde was refused by the safe XML parser: {type(error).__name__}", file=shown) from None
+        raise InputError(
+            f"project.qde was refused by the safe XML parser: {type(error).__name__}", file=shown
+        ) from None
     if root.tag != _q("Project"):
         raise InputError(f"expected a <Project> element in the namespace {PROJECT_NS}, found {root.tag}", file=shown)
     project = QdaProject(name=root.get("name", ""))
@@ -168,7 +191,11 @@ def _parse_project(xml: bytes, files: dict, shown: str) -> QdaProject:
         name = case.get("name") or _guid(case.get("guid"))
         project.cases[name] = {
             "variables": _variable_values(case, variables),
-            "sources": [source_names[_guid(ref.get("targetGUID"))] for ref in case.findall(_q("SourceRef")) if _guid(ref.get("targetGUID")) in source_names],
+            "sources": [
+                source_names[_guid(ref.get("targetGUID"))]
+                for ref in case.findall(_q("SourceRef"))
+                if _guid(ref.get("targetGUID")) in source_names
+            ],
         }
     return project
 
@@ -177,7 +204,9 @@ def _guid(value: str | None) -> str:
     return (value or "").strip("{}").lower()
 
 
-def _read_code(element, parent: str | None, prefix: str, project: QdaProject, shown: str, namespace: str = PROJECT_NS) -> None:
+def _read_code(
+    element, parent: str | None, prefix: str, project: QdaProject, shown: str, namespace: str = PROJECT_NS
+) -> None:
     """A code and its children, keyed by guid, with its path from the codebook's root."""
     guid = _guid(element.get("guid"))
     name = element.get("name", "")
@@ -185,7 +214,8 @@ def _read_code(element, parent: str | None, prefix: str, project: QdaProject, sh
         raise InputError(f"a <Code> named {name!r} has no guid", file=shown)
     path = f"{prefix}/{name}" if prefix else name
     description = element.findtext(_q("Description", namespace)) or ""
-    project.codes[guid] = Code(guid, name, path, element.get("isCodable", "true").lower() == "true", description.strip(), element.get("color"), parent)
+    codable = element.get("isCodable", "true").lower() == "true"
+    project.codes[guid] = Code(guid, name, path, codable, description.strip(), element.get("color"), parent)
     for child in element.findall(_q("Code", namespace)):
         _read_code(child, guid, path, project, shown, namespace)
 
@@ -221,16 +251,20 @@ def _read_source(source, project: QdaProject, files: dict, variables: dict, sour
     project.source_variables[name] = _variable_values(source, variables)
     crlf_as_one = None
     for selection in source.findall(_q("PlainTextSelection")):
-        start, end = _position(selection, "startPosition", name, shown), _position(selection, "endPosition", name, shown)
+        start = _position(selection, "startPosition", name, shown)
+        end = _position(selection, "endPosition", name, shown)
         label = selection.get("name") or ""
         if crlf_as_one is None and "\r\n" in text and label:
             crlf_as_one = _crlf_counts_as_one(text, start, end, label)
             if crlf_as_one:
-                project.notes.append(f"source {name!r} has CRLF line breaks and its positions count each as one character")
+                project.notes.append(
+                    f"source {name!r} has CRLF line breaks and its positions count each as one character"
+                )
         length = len(text.replace("\r\n", "\n")) if crlf_as_one else len(text)
         if not 0 <= start < end <= length:
             raise InputError(
-                f"selection {selection.get('guid')} in source {name!r} runs from {start} to {end}, but the source has {length} characters; "
+                f"selection {selection.get('guid')} in source {name!r} runs from {start} to {end}, "
+                f"but the source has {length} characters; "
                 "expected 0 <= start < end <= length",
                 file=shown,
             )
@@ -238,10 +272,14 @@ def _read_source(source, project: QdaProject, files: dict, variables: dict, sour
             ref = coding.find(_q("CodeRef"))
             code_guid = _guid(ref.get("targetGUID")) if ref is not None else ""
             if code_guid not in project.codes:
-                raise InputError(f"a coding in selection {selection.get('guid')} of source {name!r} refers to code {code_guid or '(none)'}, "
-                                 "which is not in the codebook", file=shown)
+                raise InputError(
+                    f"a coding in selection {selection.get('guid')} of source {name!r} "
+                    f"refers to code {code_guid or '(none)'}, which is not in the codebook",
+                    file=shown,
+                )
             user = _guid(coding.get("creatingUser") or selection.get("creatingUser"))
-            project.codings.append(Selection(_guid(selection.get("guid")), name, start, end, label, project.users.get(user, user or "unknown"), code_guid))
+            coder = project.users.get(user, user or "unknown")
+            project.codings.append(Selection(_guid(selection.get("guid")), name, start, end, label, coder, code_guid))
     if crlf_as_one:
         project.sources[name] = text.replace("\r\n", "\n")
 
@@ -251,8 +289,11 @@ def _position(selection, attribute: str, source: str, shown: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise InputError(f"selection {selection.get('guid')} in source {source!r} has {attribute}={value!r}; expected a whole number",
-                         file=shown) from None
+        raise InputError(
+            f"selection {selection.get('guid')} in source {source!r} has {attribute}={value!r}; "
+            "expected a whole number",
+            file=shown,
+        ) from None
 
 
 def _crlf_counts_as_one(text: str, start: int, end: int, label: str) -> bool:
@@ -273,7 +314,11 @@ def _source_text(source, files: dict, name: str, project: QdaProject) -> str | N
         project.notes.append(f"source {name!r} has no plain-text version{f' (only {rich})' if rich else ''}; not read")
         return None
     wanted = reference.removeprefix("internal://").replace("\\", "/").lstrip("/")
-    candidates = [member for member in files if member == wanted or member.endswith("/" + wanted) or PurePosixPath(member).name == PurePosixPath(wanted).name]
+    candidates = [
+        member
+        for member in files
+        if member == wanted or member.endswith("/" + wanted) or PurePosixPath(member).name == PurePosixPath(wanted).name
+    ]
     if not candidates:
         project.notes.append(f"source {name!r} points to {reference!r}, which is not in the archive; not read")
         return None
@@ -328,7 +373,13 @@ class CodingImport:
 
 
 def project_frames(
-    project: QdaProject, mapping: CodingMapping, *, framework_of: dict[str, str], microsystem_ids: list[str], roles: list[str], shown: str
+    project: QdaProject,
+    mapping: CodingMapping,
+    *,
+    framework_of: dict[str, str],
+    microsystem_ids: list[str],
+    roles: list[str],
+    shown: str,
 ) -> CodingImport:
     """Turn a read project into the study's interviews and codings frames."""
     from workbench.io.study_csv import codings_frame, interviews_frame
@@ -339,54 +390,100 @@ def project_frames(
     for key, element in mapping.codes.items():
         guid = _guid(key) if _guid(key) in project.codes else by_path.get(key)
         if guid is None:
-            raise InputError(f"codes: {key!r} is neither a code path nor a code guid in the project's codebook "
-                             f"(paths look like {next(iter(by_path), 'Parent/Child')!r})", file=shown)
+            raise InputError(
+                f"codes: {key!r} is neither a code path nor a code guid in the project's codebook "
+                f"(paths look like {next(iter(by_path), 'Parent/Child')!r})",
+                file=shown,
+            )
         if element not in framework_of:
-            raise InputError(f"codes: {key!r} maps to {element!r}, which is not an element of the study's coding frameworks", file=shown)
+            raise InputError(
+                f"codes: {key!r} maps to {element!r}, which is not an element of the study's coding frameworks",
+                file=shown,
+            )
         element_of[guid] = element
 
     interview_of_case = {source: case for case, content in project.cases.items() for source in content["sources"]}
     rows = []
     for name, text in project.sources.items():
         if name not in interview_of_case:
-            raise InputError(f"source {name!r} belongs to no case; expected every interview to be assigned to the case of its microsystem",
-                             file=shown)
+            raise InputError(
+                f"source {name!r} belongs to no case; "
+                "expected every interview to be assigned to the case of its microsystem",
+                file=shown,
+            )
         case = interview_of_case[name]
         if case not in microsystem_ids:
-            raise InputError(f"case {case!r} (holding source {name!r}) is not a microsystem_id in the microsystems file", file=shown)
+            raise InputError(
+                f"case {case!r} (holding source {name!r}) is not a microsystem_id in the microsystems file", file=shown
+            )
         values = project.source_variables.get(name, {})
-        row = {"interview_id": name, "microsystem_id": case, "word_count": str(len(text.split())), "characters": str(len(text))}
+        row = {
+            "interview_id": name,
+            "microsystem_id": case,
+            "word_count": str(len(text.split())),
+            "characters": str(len(text)),
+        }
         for field_name, variable in mapping.source_variables.items():
             if variable not in values:
-                raise InputError(f"source {name!r} has no variable {variable!r} (needed for {field_name}); it has {sorted(values)}", file=shown)
+                raise InputError(
+                    f"source {name!r} has no variable {variable!r} (needed for {field_name}); it has {sorted(values)}",
+                    file=shown,
+                )
             row[field_name] = values[variable]
         if row["interviewee_role"] not in roles:
-            raise InputError(f"source {name!r}: interviewee role {row['interviewee_role']!r} is not a role named in study.yaml ({', '.join(roles)})",
-                             file=shown)
+            raise InputError(
+                f"source {name!r}: interviewee role {row['interviewee_role']!r} "
+                f"is not a role named in study.yaml ({', '.join(roles)})",
+                file=shown,
+            )
         rows.append(row)
-    interviews = interviews_frame(pd.DataFrame(rows, columns=["interview_id", "microsystem_id", "interviewee_role", "interview_date", "word_count", "characters"]))
+    interview_columns = [
+        "interview_id", "microsystem_id", "interviewee_role", "interview_date", "word_count", "characters",
+    ]
+    interviews = interviews_frame(pd.DataFrame(rows, columns=interview_columns))
 
     unmapped = sorted({project.codes[c.code_guid].path for c in project.codings if c.code_guid not in element_of})
     if unmapped and mapping.unmapped_codes == "error":
-        raise InputError(f"codings use codes the mapping does not map: {unmapped[:6]}{' …' if len(unmapped) > 6 else ''}; "
-                         "map them under codes:, or set unmapped_codes: ignore", file=shown)
+        raise InputError(
+            f"codings use codes the mapping does not map: {unmapped[:6]}{' …' if len(unmapped) > 6 else ''}; "
+            "map them under codes:, or set unmapped_codes: ignore",
+            file=shown,
+        )
     kept = [c for c in project.codings if c.code_guid in element_of and c.source in project.sources]
     if len(kept) < len(project.codings):
-        notes.append(f"{len(project.codings) - len(kept)} codings left out (codes outside the mapping or sources not read)")
+        notes.append(
+            f"{len(project.codings) - len(kept)} codings left out (codes outside the mapping or sources not read)"
+        )
     segment_names = _segment_names(kept)
     role_of = interviews.set_index("interview_id")["interviewee_role"]
     case_of = interviews.set_index("interview_id")["microsystem_id"]
+    coding_columns = [
+        "segment_id", "interview_id", "microsystem_id", "interviewee_role", "coder", "framework_id", "code_id",
+        "excerpt", "start", "end",
+    ]
     codings = pd.DataFrame([
-        {"segment_id": segment_names[(c.source, c.start, c.end)], "interview_id": c.source, "microsystem_id": case_of[c.source],
-         "interviewee_role": role_of[c.source], "coder": c.coder, "framework_id": framework_of[element_of[c.code_guid]],
-         "code_id": element_of[c.code_guid], "excerpt": project.sources[c.source][c.start:c.end], "start": c.start, "end": c.end}
+        {
+            "segment_id": segment_names[(c.source, c.start, c.end)],
+            "interview_id": c.source,
+            "microsystem_id": case_of[c.source],
+            "interviewee_role": role_of[c.source],
+            "coder": c.coder,
+            "framework_id": framework_of[element_of[c.code_guid]],
+            "code_id": element_of[c.code_guid],
+            "excerpt": project.sources[c.source][c.start:c.end],
+            "start": c.start,
+            "end": c.end,
+        }
         for c in kept
-    ], columns=["segment_id", "interview_id", "microsystem_id", "interviewee_role", "coder", "framework_id", "code_id", "excerpt", "start", "end"])
+    ], columns=coding_columns)
     codings[["start", "end"]] = codings[["start", "end"]].astype("Int64")
     if codings.empty:
         notes.append("the project has no codings")
     elif codings["coder"].nunique() == 1:
-        notes.append(f"every coding was made by one coder ({codings['coder'].iloc[0]}); agreement between coders cannot be computed")
+        notes.append(
+            f"every coding was made by one coder ({codings['coder'].iloc[0]}); "
+            "agreement between coders cannot be computed"
+        )
     return CodingImport(interviews, codings_frame(codings), dict(project.sources), project.codebook(), notes)
 
 
@@ -403,18 +500,29 @@ def _segment_names(codings: list[Selection]) -> dict[tuple[str, int, int], str]:
         if label and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", label):
             used[label] = used.get(label, 0) + 1
         chosen[key] = label
-    return {key: (label if label and used.get(label) == 1 else f"{key[0]}:{key[1]}-{key[2]}") for key, label in chosen.items()}
+    return {
+        key: (label if label and used.get(label) == 1 else f"{key[0]}:{key[1]}-{key[2]}")
+        for key, label in chosen.items()
+    }
 
 
-def read_coded_interviews(mapping_path: Path, *, framework_of: dict[str, str], microsystem_ids: list[str], roles: list[str],
-                          shown_folder: str | None = None) -> CodingImport:
+def read_coded_interviews(
+    mapping_path: Path,
+    *,
+    framework_of: dict[str, str],
+    microsystem_ids: list[str],
+    roles: list[str],
+    shown_folder: str | None = None,
+) -> CodingImport:
     """Read a QDA project through its mapping file (see :class:`CodingMapping`)."""
     mapping_path = Path(mapping_path)
     prefix = f"{shown_folder}/" if shown_folder else f"{mapping_path.parent}/"
     mapping = read_coding_mapping(mapping_path, label=prefix + mapping_path.name)
     shown = prefix + mapping.file
     project = read_qdpx(mapping_path.parent / mapping.file, label=shown)
-    return project_frames(project, mapping, framework_of=framework_of, microsystem_ids=microsystem_ids, roles=roles, shown=shown)
+    return project_frames(
+        project, mapping, framework_of=framework_of, microsystem_ids=microsystem_ids, roles=roles, shown=shown
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -430,10 +538,17 @@ def study_codebook(frameworks) -> list[Code]:
     codes = []
     for framework in frameworks:
         parent = _stable_guid("framework", framework.id)
-        codes.append(Code(parent, framework.title, framework.title, codable=False, description=f"Framework {framework.id}"))
+        codes.append(
+            Code(parent, framework.title, framework.title, codable=False, description=f"Framework {framework.id}")
+        )
         for element in framework.elements:
-            codes.append(Code(_stable_guid("code", framework.id, element.id), element.label, f"{framework.title}/{element.label}",
-                              description=element.description, parent=parent))
+            codes.append(Code(
+                _stable_guid("code", framework.id, element.id),
+                element.label,
+                f"{framework.title}/{element.label}",
+                description=element.description,
+                parent=parent,
+            ))
     return codes
 
 
@@ -459,22 +574,32 @@ def write_qdpx(
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     users = {coder: _stable_guid("user", coder) for coder in sorted(codings["coder"].unique())}
     ElementTree.register_namespace("", PROJECT_NS)
-    root = ElementTree.Element(_q("Project"), {"name": name, "origin": "clinical microsystems workbench", "creationDateTime": stamp})
+    root = ElementTree.Element(
+        _q("Project"), {"name": name, "origin": "clinical microsystems workbench", "creationDateTime": stamp}
+    )
     users_element = ElementTree.SubElement(root, _q("Users"))
     for coder, guid in users.items():
         ElementTree.SubElement(users_element, _q("User"), {"guid": guid, "name": coder})
     codebook_element = ElementTree.SubElement(root, _q("CodeBook"))
     _write_codes(ElementTree.SubElement(codebook_element, _q("Codes")), codebook, PROJECT_NS)
-    variables = {"Interviewee role": ("interviewee_role", "Text"), "Interview date": ("interview_date", "Date"),
-                 "Setting": ("setting", "Text"), "Organisation": ("organisation", "Text")}
+    variables = {
+        "Interviewee role": ("interviewee_role", "Text"),
+        "Interview date": ("interview_date", "Date"),
+        "Setting": ("setting", "Text"),
+        "Organisation": ("organisation", "Text"),
+    }
     variable_guid = {label: _stable_guid("variable", label) for label in variables}
     variables_element = ElementTree.SubElement(root, _q("Variables"))
     for label, (_, kind) in variables.items():
-        ElementTree.SubElement(variables_element, _q("Variable"), {"guid": variable_guid[label], "name": label, "typeOfVariable": kind})
+        ElementTree.SubElement(
+            variables_element, _q("Variable"), {"guid": variable_guid[label], "name": label, "typeOfVariable": kind}
+        )
     source_guid = {interview: _stable_guid("source", interview) for interview in interviews["interview_id"]}
     cases_element = ElementTree.SubElement(root, _q("Cases"))
     for unit in microsystems.itertuples(index=False):
-        case = ElementTree.SubElement(cases_element, _q("Case"), {"guid": _stable_guid("case", unit.microsystem_id), "name": unit.microsystem_id})
+        case = ElementTree.SubElement(
+            cases_element, _q("Case"), {"guid": _stable_guid("case", unit.microsystem_id), "name": unit.microsystem_id}
+        )
         _write_value(case, variable_guid["Setting"], "TextValue", unit.setting)
         _write_value(case, variable_guid["Organisation"], "TextValue", unit.organisation)
         for interview in interviews.loc[interviews["microsystem_id"].eq(unit.microsystem_id), "interview_id"]:
@@ -485,18 +610,37 @@ def write_qdpx(
         guid = source_guid[interview.interview_id]
         files[f"sources/{guid}.txt"] = transcripts[interview.interview_id].encode("utf-8")
         source = ElementTree.SubElement(sources_element, _q("TextSource"), {
-            "guid": guid, "name": interview.interview_id, "plainTextPath": f"internal://{guid}.txt", "creationDateTime": stamp})
+            "guid": guid,
+            "name": interview.interview_id,
+            "plainTextPath": f"internal://{guid}.txt",
+            "creationDateTime": stamp,
+        })
         own = codings[codings["interview_id"].eq(interview.interview_id)]
         for (segment, start, end), part in own.groupby(["segment_id", "start", "end"], sort=False):
             selection = ElementTree.SubElement(source, _q("PlainTextSelection"), {
-                "guid": _stable_guid("selection", segment), "name": segment, "startPosition": str(int(start)), "endPosition": str(int(end)),
-                "creatingUser": users[part["coder"].iloc[0]], "creationDateTime": stamp})
+                "guid": _stable_guid("selection", segment),
+                "name": segment,
+                "startPosition": str(int(start)),
+                "endPosition": str(int(end)),
+                "creatingUser": users[part["coder"].iloc[0]],
+                "creationDateTime": stamp,
+            })
             for coding in part.itertuples(index=False):
                 element = ElementTree.SubElement(selection, _q("Coding"), {
-                    "guid": _stable_guid("coding", segment, coding.coder, coding.code_id), "creatingUser": users[coding.coder], "creationDateTime": stamp})
-                ElementTree.SubElement(element, _q("CodeRef"), {"targetGUID": _stable_guid("code", coding.framework_id, coding.code_id)})
+                    "guid": _stable_guid("coding", segment, coding.coder, coding.code_id),
+                    "creatingUser": users[coding.coder],
+                    "creationDateTime": stamp,
+                })
+                ElementTree.SubElement(
+                    element, _q("CodeRef"), {"targetGUID": _stable_guid("code", coding.framework_id, coding.code_id)}
+                )
         _write_value(source, variable_guid["Interviewee role"], "TextValue", interview.interviewee_role)
-        _write_value(source, variable_guid["Interview date"], "DateValue", pd.Timestamp(interview.interview_date).strftime("%Y-%m-%d"))
+        _write_value(
+            source,
+            variable_guid["Interview date"],
+            "DateValue",
+            pd.Timestamp(interview.interview_date).strftime("%Y-%m-%d"),
+        )
     ElementTree.indent(root)
     xml = b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
     buffer = io.BytesIO()
@@ -530,11 +674,15 @@ def write_qdc(path: Path, frameworks, *, when: datetime = datetime(2026, 1, 1)) 
     root = ElementTree.Element(_q("CodeBook", CODEBOOK_NS), {"origin": "clinical microsystems workbench"})
     _write_codes(ElementTree.SubElement(root, _q("Codes", CODEBOOK_NS)), study_codebook(frameworks), CODEBOOK_NS)
     ElementTree.indent(root)
-    write_bytes_atomic(Path(path), b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="utf-8"))
+    xml = b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
+    write_bytes_atomic(Path(path), xml)
 
 
 def read_qdc(path: Path, *, label: str | None = None) -> pd.DataFrame:
-    """A ``.qdc`` codebook as one row per code (``guid``, ``name``, ``path``, ``parent``, ``codable``, ``description``)."""
+    """A ``.qdc`` codebook as one row per code.
+
+    Columns: ``guid``, ``name``, ``path``, ``parent``, ``codable``, ``description``.
+    """
     shown = label or str(path)
     try:
         root = SafeElementTree.fromstring(Path(path).read_bytes())
@@ -564,6 +712,7 @@ def _with_transcripts(codings: pd.DataFrame, interviews: pd.DataFrame, transcrip
             cursor += len(excerpt) + 2
         transcripts[interview] = "\n\n".join(text)
         mask = codings["interview_id"].eq(interview)
-        codings.loc[mask, "start"] = codings.loc[mask, "segment_id"].map(lambda s: spans[s][0])
-        codings.loc[mask, "end"] = codings.loc[mask, "segment_id"].map(lambda s: spans[s][1])
+        # map() calls the lambdas at once; spans=spans binds this interview's spans explicitly
+        codings.loc[mask, "start"] = codings.loc[mask, "segment_id"].map(lambda s, spans=spans: spans[s][0])
+        codings.loc[mask, "end"] = codings.loc[mask, "segment_id"].map(lambda s, spans=spans: spans[s][1])
     return transcripts, codings

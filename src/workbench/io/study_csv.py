@@ -16,6 +16,12 @@ from workbench import schemas
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument
 from workbench.io.tables import check_columns, identifier, iso_date, number, one_of, read_table, text
+from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
+
+__all__ = [
+    "codings_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews", "read_journeys",
+    "read_microsystems", "read_outcomes", "read_survey", "survey_from_wide",
+]
 
 
 def read_microsystems(path: Path, *, shown: str) -> pd.DataFrame:
@@ -59,11 +65,18 @@ def read_survey(
             one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
             one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="role"),
             *([iso_date("completed_at", with_time=True, allow_empty=True)] if "completed_at" in table.columns else []),
-            *[one_of(answer_codes, f"{shown_codes} or an empty cell", allow_empty=True, name=item) for item in instrument.item_ids],
+            *[
+                one_of(answer_codes, f"{shown_codes} or an empty cell", allow_empty=True, name=item)
+                for item in instrument.item_ids
+            ],
         ],
         file=shown,
     )
-    answers = {code: str(value) for code, value in level_codes.items()} | {code: "cant_rate" for code in cant_rate_codes} | {"": ""}
+    answers = (
+        {code: str(value) for code, value in level_codes.items()}
+        | {code: CANT_RATE for code in cant_rate_codes}
+        | {"": ""}
+    )
     for item in instrument.item_ids:
         wide[item] = wide[item].map(answers)
     return survey_from_wide(wide, instrument=instrument)
@@ -83,7 +96,7 @@ def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.
     code_index = np.column_stack([pd.Categorical(wide[item], categories=code_values).codes for item in items]).ravel()
     if (code_index < 0).any():  # pragma: no cover - a missing cell, which readers turn into ""
         raise InputError("internal error: a survey cell is missing instead of empty")
-    kinds = ["cant_rate" if c == "cant_rate" else "no_answer" if c == "" else "level" for c in code_values]
+    kinds = [CANT_RATE if c == CANT_RATE else NO_ANSWER if c == "" else LEVEL for c in code_values]
     levels = pd.array([int(c) if kind == "level" else None for c, kind in zip(code_values, kinds)], dtype="Int64")
     long = pd.DataFrame({
         "respondent_id": respondents["respondent_id"].array.take(per_respondent),
@@ -111,7 +124,11 @@ def read_interviews(path: Path, *, shown: str, microsystem_ids: list[str], roles
             one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="interviewee_role"),
             iso_date("interview_date"),
             number("word_count", minimum=0, integer=True),
-            *([number("characters", minimum=0, integer=True, allow_empty=True)] if "characters" in table.columns else []),
+            *(
+                [number("characters", minimum=0, integer=True, allow_empty=True)]
+                if "characters" in table.columns
+                else []
+            ),
         ],
         file=shown,
     )
@@ -133,7 +150,11 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
     """One row per coding: segment x coder x code. Segments carry their excerpt on every row."""
     framework_of = {element: framework.id for framework in frameworks for element in framework.element_ids}
     table = read_table(path, label=shown)
-    positions = [number(column, minimum=0, integer=True, allow_empty=True) for column in ("start", "end") if column in table.columns]
+    positions = [
+        number(column, minimum=0, integer=True, allow_empty=True)
+        for column in ("start", "end")
+        if column in table.columns
+    ]
     frame = check_columns(
         table,
         [
@@ -147,12 +168,19 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
         file=shown,
     )
     for column in ("start", "end"):
-        frame[column] = pd.to_numeric(frame[column].replace("", None)).astype("Int64") if column in frame.columns else pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame[column] = (
+            pd.to_numeric(frame[column].replace("", None)).astype("Int64")
+            if column in frame.columns
+            else pd.array([pd.NA] * len(frame), dtype="Int64")
+        )
     backwards = frame["end"].le(frame["start"]).fillna(False).astype(bool)
     if backwards.any():
         row = int(backwards.index[backwards.to_numpy()][0])
-        raise InputError(f"expected a segment to end after it starts, found start {frame.loc[row, 'start']} and end {frame.loc[row, 'end']}",
-                         file=shown, row=row + 2, column="end", more=int(backwards.sum()) - 1)
+        raise InputError(
+            "expected a segment to end after it starts, "
+            f"found start {frame.loc[row, 'start']} and end {frame.loc[row, 'end']}",
+            file=shown, row=row + 2, column="end", more=int(backwards.sum()) - 1,
+        )
     _check_segments_consistent(frame, shown)
     repeated = frame.duplicated(["segment_id", "coder", "code"])
     if repeated.any():
@@ -162,7 +190,10 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
             file=shown, row=row + 2, column="code", more=int(repeated.sum()) - 1,
         )
     frame = frame.merge(
-        interviews[["interview_id", "microsystem_id", "interviewee_role"]], on="interview_id", how="left", validate="many_to_one"
+        interviews[["interview_id", "microsystem_id", "interviewee_role"]],
+        on="interview_id",
+        how="left",
+        validate="many_to_one",
     )
     frame["framework_id"] = frame["code"].map(framework_of)
     frame = frame.rename(columns={"code": "code_id"})
@@ -177,7 +208,8 @@ def codings_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _check_segments_consistent(frame: pd.DataFrame, shown: str) -> None:
     """A segment is one stretch of one interview: every row of it must agree on both."""
-    for column in ("interview_id", "excerpt", *(c for c in ("start", "end") if c in frame.columns and frame[c].notna().any())):
+    positions = (c for c in ("start", "end") if c in frame.columns and frame[c].notna().any())
+    for column in ("interview_id", "excerpt", *positions):
         values = frame[column].astype("string").fillna("")
         differs = values.ne(values.groupby(frame["segment_id"], sort=False).transform("first"))
         if differs.any():
@@ -231,7 +263,9 @@ def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.D
     frame = frame[["patient_id", "visit", "microsystem_id", "visit_date"]].copy()
     frame["visit"] = frame["visit"].astype(int)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"], format="ISO8601")
-    return empty_journeys() if frame.empty else schemas.Journeys.validate(frame.sort_values(["patient_id", "visit"]).reset_index(drop=True))
+    if frame.empty:
+        return empty_journeys()
+    return schemas.Journeys.validate(frame.sort_values(["patient_id", "visit"]).reset_index(drop=True))
 
 
 def empty_journeys() -> pd.DataFrame:

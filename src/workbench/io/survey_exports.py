@@ -57,8 +57,15 @@ from workbench.frameworks import CANT_RATE, Instrument
 from workbench.io.files import read_yaml_model
 from workbench.io.tables import check_columns, header_rows_of, identifier, iso_date, one_of, read_table
 
+__all__ = [
+    "NOT_COMPLETED", "REDCAP_FIXED_COLUMNS", "Columns", "ImportSummary", "SurveyMapping", "read_mapping",
+    "read_redcap_dictionary", "read_survey_export",
+]
+
 NOT_COMPLETED = "[not completed]"
-REDCAP_FIXED_COLUMNS = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group")
+REDCAP_FIXED_COLUMNS = (
+    "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
+)
 
 
 class Columns(BaseModel):
@@ -97,7 +104,9 @@ class ImportSummary:
     def line(self) -> str:
         text = f"{self.source}: {self.rows_read} responses read, {self.rows_kept} kept"
         if self.excluded:
-            text += f", {len(self.excluded)} left out as incomplete (rows {', '.join(str(r) for r, _ in self.excluded[:10])}{' …' if len(self.excluded) > 10 else ''})"
+            rows = ", ".join(str(r) for r, _ in self.excluded[:10])
+            more = " …" if len(self.excluded) > 10 else ""
+            text += f", {len(self.excluded)} left out as incomplete (rows {rows}{more})"
         return text
 
 
@@ -134,10 +143,13 @@ def read_survey_export(
     allowed_levels = set(instrument.level_values)
     for code, level in mapping.levels.items():
         if level != CANT_RATE and level not in allowed_levels:
-            raise InputError(f"levels: code {code!r} maps to {level}, expected one of {sorted(allowed_levels)} or cant_rate",
-                             file=prefix + mapping_path.name)
+            raise InputError(
+                f"levels: code {code!r} maps to {level}, expected one of {sorted(allowed_levels)} or cant_rate",
+                file=prefix + mapping_path.name,
+            )
     shown = prefix + mapping.file
-    reader = {"redcap": _redcap_frame, "qualtrics": _qualtrics_frame, "excel": _excel_frame, "csv": _csv_frame}[mapping.format]
+    readers = {"redcap": _redcap_frame, "qualtrics": _qualtrics_frame, "excel": _excel_frame, "csv": _csv_frame}
+    reader = readers[mapping.format]
     frame, first_row, complete, shown = reader(folder, mapping, shown, prefix)
     summary = ImportSummary(source=shown, rows_read=len(frame))
     if mapping.incomplete == "exclude" and complete is not None:
@@ -152,12 +164,24 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
     microsystem_values = list(mapping.microsystems) if mapping.microsystems else microsystem_ids
     role_values = list(mapping.roles) if mapping.roles else roles
     level_codes = list(mapping.levels)
-    shown_codes = ", ".join(f"{code} ({'can' + chr(39) + 't rate' if level == CANT_RATE else 'level ' + str(level)})" for code, level in mapping.levels.items())
+    shown_codes = ", ".join(
+        f"{code} ({'can' + chr(39) + 't rate' if level == CANT_RATE else 'level ' + str(level)})"
+        for code, level in mapping.levels.items()
+    )
+    microsystem_source = (
+        "listed under microsystems: in the mapping"
+        if mapping.microsystems
+        else "id listed in the study's microsystems file"
+    )
+    role_source = "listed under roles: in the mapping" if mapping.roles else f"named in study.yaml ({', '.join(roles)})"
     rules = [
         identifier(columns.respondent_id, unique=True),
-        one_of(microsystem_values, "a microsystem " + ("listed under microsystems: in the mapping" if mapping.microsystems else "id listed in the study's microsystems file"), name=columns.microsystem_id),
-        one_of(role_values, "a role " + ("listed under roles: in the mapping" if mapping.roles else f"named in study.yaml ({', '.join(roles)})"), name=columns.role),
-        *[one_of(level_codes, f"{shown_codes} or an empty cell", allow_empty=True, name=mapping.items[item]) for item in instrument.item_ids],
+        one_of(microsystem_values, "a microsystem " + microsystem_source, name=columns.microsystem_id),
+        one_of(role_values, "a role " + role_source, name=columns.role),
+        *[
+            one_of(level_codes, f"{shown_codes} or an empty cell", allow_empty=True, name=mapping.items[item])
+            for item in instrument.item_ids
+        ],
     ]
     if columns.completed_at:
         rules.append(iso_date(columns.completed_at, with_time=True, allow_empty=True))
@@ -167,18 +191,27 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
         if bad.any():
             row = int(checked.index[bad.to_numpy()][0])
             value = checked.loc[row, columns.microsystem_id]
-            raise InputError(f"the mapping turns {value!r} into {mapping.microsystems[value]!r}, which is not in the study's microsystems file",
-                             file=shown, row=row + first_row, column=columns.microsystem_id)
+            raise InputError(
+                f"the mapping turns {value!r} into {mapping.microsystems[value]!r}, "
+                "which is not in the study's microsystems file",
+                file=shown, row=row + first_row, column=columns.microsystem_id,
+            )
     out = pd.DataFrame({
         "respondent_id": checked[columns.respondent_id],
-        "microsystem_id": checked[columns.microsystem_id].map(mapping.microsystems) if mapping.microsystems else checked[columns.microsystem_id],
+        "microsystem_id": (
+            checked[columns.microsystem_id].map(mapping.microsystems)
+            if mapping.microsystems
+            else checked[columns.microsystem_id]
+        ),
         "role": checked[columns.role].map(mapping.roles) if mapping.roles else checked[columns.role],
         "completed_at": _iso_minutes(checked[columns.completed_at]) if columns.completed_at else "",
     })
     if mapping.roles:
         unknown_roles = sorted(set(out["role"]) - set(roles))
         if unknown_roles:
-            raise InputError(f"roles: maps to {unknown_roles}, which are not roles named in study.yaml ({', '.join(roles)})")
+            raise InputError(
+                f"roles: maps to {unknown_roles}, which are not roles named in study.yaml ({', '.join(roles)})"
+            )
     to_canonical = {code: (CANT_RATE if level == CANT_RATE else str(level)) for code, level in mapping.levels.items()}
     to_canonical[""] = ""
     for item in instrument.item_ids:
@@ -229,9 +262,13 @@ def _qualtrics_frame(folder, mapping, shown, prefix):
     path = folder / mapping.file
     headers = header_rows_of(path, 3, label=shown)
     if len(headers) < 3 or not any('"ImportId"' in cell for cell in headers[2]):
-        raise InputError("expected a Qualtrics CSV export with three header rows (export tags, question texts, "
-                         'import ids such as {"ImportId":"QID1"}); export with "Use numeric values" or choice text, not the legacy format',
-                         file=shown, row=3)
+        raise InputError(
+            "expected a Qualtrics CSV export with three header rows (export tags, question texts, "
+            'import ids such as {"ImportId":"QID1"}); '
+            'export with "Use numeric values" or choice text, not the legacy format',
+            file=shown,
+            row=3,
+        )
     frame = read_table(path, label=shown, header_rows=3)
     import_ids = {}
     for tag, cell in zip(headers[0], headers[2]):
@@ -239,7 +276,9 @@ def _qualtrics_frame(folder, mapping, shown, prefix):
             import_ids[json.loads(cell)["ImportId"]] = tag.strip()
         except (ValueError, KeyError, TypeError):
             continue
-    mapped = [mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values()]
+    mapped = [
+        mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values(),
+    ]
     renames = {import_ids[name]: name for name in mapped if name not in frame.columns and name in import_ids}
     frame = frame.rename(columns=renames)
     complete = None
@@ -255,34 +294,55 @@ def _redcap_frame(folder, mapping, shown, prefix):
     dictionary = read_redcap_dictionary(folder / mapping.dictionary, label=prefix + mapping.dictionary)
     frame = read_table(folder / mapping.file, label=shown, number_repeated_headers=True)
     frame, labelled_headers = _redcap_headers_to_names(frame, dictionary)
-    mapped_fields = [mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values()]
+    mapped_fields = [
+        mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values(),
+    ]
     for name in mapped_fields:
         kind = dictionary["types"].get(name)
         if kind == "checkbox":
-            raise InputError(f"field {name!r} is a checkbox (exported as {name}___<code> columns); "
-                             "a self-assessment item needs one answer: make it a radio or dropdown field", file=shown, row=1, column=name)
+            raise InputError(
+                f"field {name!r} is a checkbox (exported as {name}___<code> columns); "
+                "a self-assessment item needs one answer: make it a radio or dropdown field",
+                file=shown,
+                row=1,
+                column=name,
+            )
     frame = _redcap_select_event(frame, mapping, shown)
     frame = _redcap_refuse_repeats(frame, mapped_fields, shown)
     for name in mapped_fields:
         if name in frame.columns and name in dictionary["choices"]:
-            frame[name] = _codes_from_labels(frame[name], dictionary["choices"][name], mapping.redcap_values, labelled_headers)
+            frame[name] = _codes_from_labels(
+                frame[name], dictionary["choices"][name], mapping.redcap_values, labelled_headers
+            )
     if mapping.columns.completed_at and mapping.columns.completed_at in frame.columns:
         frame[mapping.columns.completed_at] = frame[mapping.columns.completed_at].replace(NOT_COMPLETED, "")
     complete = None
-    forms = list(dict.fromkeys(dictionary["forms"][field] for field in dictionary["forms"] if field in set(mapping.items.values())))
+    forms = list(dict.fromkeys(
+        dictionary["forms"][field] for field in dictionary["forms"] if field in set(mapping.items.values())
+    ))
     status_columns = [f"{form}_complete" for form in forms if f"{form}_complete" in frame.columns]
     if status_columns:  # a response is complete when every form holding its items is
-        complete = frame[status_columns].apply(lambda column: column.str.strip().isin(["2", "Complete"])).all(axis=1).to_numpy()
+        complete = (
+            frame[status_columns]
+            .apply(lambda column: column.str.strip().isin(["2", "Complete"]))
+            .all(axis=1)
+            .to_numpy()
+        )
     return frame, 2, complete, shown
 
 
 def read_redcap_dictionary(path: Path, *, label: str) -> dict:
     """Field types, forms, labels and choices (code -> label) from a REDCap data dictionary CSV."""
     table = read_table(path, label=label)
-    expected = ["Variable / Field Name", "Form Name", "Field Type", "Field Label", "Choices, Calculations, OR Slider Labels"]
-    table = check_columns(table, [one_of(table[c].unique(), "text", allow_empty=True, name=c) for c in expected], file=label)
+    expected = [
+        "Variable / Field Name", "Form Name", "Field Type", "Field Label", "Choices, Calculations, OR Slider Labels",
+    ]
+    table = check_columns(
+        table, [one_of(table[c].unique(), "text", allow_empty=True, name=c) for c in expected], file=label
+    )
     choices, types, forms, labels = {}, {}, {}, {}
-    for number, (name, form, kind, field_label, choice_text) in enumerate(table[expected].itertuples(index=False, name=None), start=2):
+    fields = table[expected].itertuples(index=False, name=None)
+    for number, (name, form, kind, field_label, choice_text) in enumerate(fields, start=2):
         types[name], forms[name], labels[name] = kind, form, field_label
         if kind in ("radio", "dropdown", "checkbox") and choice_text:
             parsed = {}
@@ -310,8 +370,12 @@ def _redcap_headers_to_names(frame: pd.DataFrame, dictionary: dict) -> pd.DataFr
     by_label = {}
     for name, text in dictionary["labels"].items():
         by_label.setdefault(_plain(text), name)
-    fixed = {"Event Name": "redcap_event_name", "Repeat Instrument": "redcap_repeat_instrument", "Repeat Instance": "redcap_repeat_instance",
-             "Data Access Group": "redcap_data_access_group"}
+    fixed = {
+        "Event Name": "redcap_event_name",
+        "Repeat Instrument": "redcap_repeat_instrument",
+        "Repeat Instance": "redcap_repeat_instance",
+        "Data Access Group": "redcap_data_access_group",
+    }
     columns = list(frame.columns)
     fields = [by_label.get(_plain(column)) for column in columns]
     renamed = {}
@@ -355,16 +419,27 @@ def _codes_from_labels(values: pd.Series, choices: dict[str, str], mode: str, la
 def _redcap_select_event(frame: pd.DataFrame, mapping: SurveyMapping, shown: str) -> pd.DataFrame:
     if "redcap_event_name" not in frame.columns:
         if mapping.event:
-            raise InputError(f"event: {mapping.event!r} is set, but the export has no redcap_event_name column", file=shown, row=1)
+            raise InputError(
+                f"event: {mapping.event!r} is set, but the export has no redcap_event_name column", file=shown, row=1
+            )
         return frame
     events = list(dict.fromkeys(frame["redcap_event_name"]))
     if mapping.event is None:
         if len(events) > 1:
-            raise InputError(f"a longitudinal export holds several events ({', '.join(events)}); say which one to read with event: in the mapping",
-                             file=shown, row=1, column="redcap_event_name")
+            raise InputError(
+                f"a longitudinal export holds several events ({', '.join(events)}); "
+                "say which one to read with event: in the mapping",
+                file=shown,
+                row=1,
+                column="redcap_event_name",
+            )
         return frame
     if mapping.event not in events:
-        raise InputError(f"event: {mapping.event!r} is not in the export; its events are {events}", file=shown, column="redcap_event_name")
+        raise InputError(
+            f"event: {mapping.event!r} is not in the export; its events are {events}",
+            file=shown,
+            column="redcap_event_name",
+        )
     return frame[frame["redcap_event_name"].eq(mapping.event)]
 
 
@@ -372,7 +447,8 @@ def _redcap_refuse_repeats(frame: pd.DataFrame, mapped_fields: list[str], shown:
     """Rows of repeating instruments hold other forms' data; answers there cannot be placed."""
     if "redcap_repeat_instrument" not in frame.columns:
         return frame
-    repeating = frame["redcap_repeat_instrument"].ne("") | frame.get("redcap_repeat_instance", pd.Series("", index=frame.index)).ne("")
+    instance = frame.get("redcap_repeat_instance", pd.Series("", index=frame.index))
+    repeating = frame["redcap_repeat_instrument"].ne("") | instance.ne("")
     items_there = frame.loc[repeating, [f for f in mapped_fields[3:] if f in frame.columns]].ne("").any(axis=1)
     if items_there.any():
         row = int(items_there.index[items_there.to_numpy()][0])

@@ -12,14 +12,19 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pandera.pandas as pa
 
 from workbench.errors import InputError
+
+__all__ = [
+    "ENCODINGS", "IDENTIFIER", "ColumnRule", "check_columns", "decode_file", "header_rows_of", "identifier", "iso_date",
+    "number", "one_of", "read_table", "text",
+]
 
 ENCODINGS = ("utf-8-sig", "cp1252")  # Excel on Windows saves "CSV" as cp1252 unless told otherwise
 
@@ -57,7 +62,14 @@ def text(name: str, *, allow_empty: bool = False) -> ColumnRule:
     return ColumnRule(name, "some text", None, allow_empty)
 
 
-def number(name: str, *, minimum: float | None = None, maximum: float | None = None, integer: bool = False, allow_empty: bool = False) -> ColumnRule:
+def number(
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    integer: bool = False,
+    allow_empty: bool = False,
+) -> ColumnRule:
     def valid(series: pd.Series) -> pd.Series:
         values = pd.to_numeric(series, errors="coerce")
         ok = values.notna() & values.abs().lt(float("inf"))
@@ -88,7 +100,8 @@ def iso_date(name: str, *, with_time: bool = False, allow_empty: bool = False) -
         parsed = pd.to_datetime(series.where(shaped), errors="coerce", format="ISO8601")
         return shaped & parsed.notna()
 
-    return ColumnRule(name, "a date written YYYY-MM-DD" + (" (optionally with a time)" if with_time else ""), valid, allow_empty)
+    expected = "a date written YYYY-MM-DD" + (" (optionally with a time)" if with_time else "")
+    return ColumnRule(name, expected, valid, allow_empty)
 
 
 def decode_file(path: Path, *, label=None) -> str:
@@ -194,7 +207,13 @@ def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
 
 
 def check_columns(
-    frame: pd.DataFrame, rules: list[ColumnRule], *, file, extra_allowed: bool = True, first_row: int = 2, header_row: int = 1
+    frame: pd.DataFrame,
+    rules: list[ColumnRule],
+    *,
+    file,
+    extra_allowed: bool = True,
+    first_row: int = 2,
+    header_row: int = 1,
 ) -> pd.DataFrame:
     """Check ``frame`` (as read by :func:`read_table`) against ``rules``; return it with cells stripped.
 
@@ -208,12 +227,16 @@ def check_columns(
         hint = f"; found '{near[0]}' instead - rename it" if near else f"; the file has columns {list(frame.columns)}"
         if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
             hint = "; the file seems to use ';' between cells - save it as comma-separated CSV"
-        raise InputError(f"required column is missing{hint}", file=file, row=header_row, column=name, more=len(missing) - 1)
+        raise InputError(
+            f"required column is missing{hint}", file=file, row=header_row, column=name, more=len(missing) - 1
+        )
     if not extra_allowed:
         known = {rule.name for rule in rules}
         extra = [c for c in frame.columns if c not in known]
         if extra:
-            raise InputError(f"unexpected column; expected only {sorted(known)}", file=file, row=header_row, column=extra[0])
+            raise InputError(
+                f"unexpected column; expected only {sorted(known)}", file=file, row=header_row, column=extra[0]
+            )
     stripped = frame.apply(lambda column: column.str.strip())
     schema = pa.DataFrameSchema({rule.name: _pandera_column(rule) for rule in rules}, strict=False)
     try:
@@ -234,7 +257,9 @@ def _pandera_column(rule: ColumnRule) -> pa.Column:
     return pa.Column(str, checks=checks, unique=rule.unique, nullable=False)
 
 
-def _first_problem(errors: pa.errors.SchemaErrors, frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: int) -> InputError:
+def _first_problem(
+    errors: pa.errors.SchemaErrors, frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: int
+) -> InputError:
     cases = errors.failure_cases.copy()
     order = {rule.name: position for position, rule in enumerate(rules)}
     cases["_row"] = pd.to_numeric(cases["index"], errors="coerce")

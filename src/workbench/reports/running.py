@@ -111,36 +111,6 @@ def _execute_in_worker(job: Job) -> Outcome:
     return execute(job, kernel=_worker_kernel)
 
 
-def skip_slow_format_checkers() -> None:
-    """Keep this process from loading ``rfc3987_syntax``.
-
-    nbformat validates notebooks with jsonschema, whose optional checker for the "iri"
-    string formats builds a grammar when imported: 2.3 s of start-up in every process that
-    reads a notebook, for formats notebook schemas never use. Marking the module as absent
-    makes jsonschema skip that checker. Only for the processes regeneration owns.
-    """
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
-
-
-# Each worker process of the local pool keeps one warm kernel for all the reports it runs.
-_worker_kernel: WarmKernel | None = None
-
-
-def _start_worker(cwd: Path) -> None:
-    from multiprocessing.util import Finalize
-
-    global _worker_kernel
-    skip_slow_format_checkers()
-    _worker_kernel = WarmKernel(cwd=cwd)
-    # Runs when the pool stops the worker (atexit does not run in pool workers).
-    Finalize(_worker_kernel, _worker_kernel.shutdown, exitpriority=10)
-
-
-def _execute_in_worker(job: Job) -> Outcome:
-    return execute(job, kernel=_worker_kernel)
-
-
 def _describe(error: Exception) -> str:
     try:
         from papermill.exceptions import PapermillExecutionError
