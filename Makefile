@@ -22,14 +22,20 @@ $(STAMP): pyproject.toml constraints.txt
 report: $(STAMP)
 	$(BIN)/workbench regenerate --study $(STUDY) $(if $(JOBS),--jobs $(JOBS))
 
+# The package tests (ruff and the house habits among them), the docstring examples of every module,
+# and nbval on the notebooks' stored outputs.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests src/workbench notebooks --doctest-modules --ignore=src/workbench/teaching/lessons \
+		--nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 lab: $(STAMP)
+	$(BIN)/workbench build --study $(STUDY)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The explorer as an app in the browser (Voilà): open the address it prints.
 explorer: $(STAMP)
+	$(BIN)/workbench build --study $(STUDY)
 	$(BIN)/voila notebooks/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --KernelManager.transport=ipc
 
 # Rewrite data/raw/demo from the generator (the only writer of data/raw/).
@@ -38,6 +44,7 @@ demo: $(STAMP)
 
 # Re-execute every notebook under notebooks/ in place against the demo study, so nbval compares fresh outputs.
 notebooks: $(STAMP)
+	$(BIN)/workbench build --study demo
 	$(BIN)/workbench refresh-notebooks
 
 lock:
@@ -50,4 +57,4 @@ clean:
 
 # Timings of regeneration and of a national-scale study (several minutes; not part of the tests).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick) $(if $(FULL),--full)

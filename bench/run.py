@@ -120,7 +120,8 @@ def _project(root: Path):
 # Feedback reports at two scales
 
 
-def feedback_cost(root: Path, study: str, count: int | None, workers: int, executor: str = "local") -> tuple[float, int]:
+def feedback_cost(root: Path, study: str, count: int | None, workers: int,
+                  executor: str = "local") -> tuple[float, int]:
     """Wall seconds to make ``count`` feedback reports (all when None) on ``workers``, and how many ran."""
     from workbench.reports import plan, run
     from workbench.reports.running import skip_slow_format_checkers
@@ -156,7 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller samples")
     parser.add_argument("--full", action="store_true", help="also all 5,000 feedback reports and the study reports")
-    parser.add_argument("--sample", type=int, default=None, help="feedback reports of the large study to time (default 200)")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="feedback reports of the large study to time (default 200)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     arguments = parser.parse_args()
     sample = arguments.sample or (40 if arguments.quick else 200)
@@ -202,8 +204,8 @@ def main() -> None:
     if arguments.full:
         full_seconds, full_count = feedback_cost(large, "large", None, jobs)
         row(f"large: all {full_count:,} feedback reports, measured", f"{full_seconds / 60:.1f} min")
-        row("large: all feedback reports + study reports, measured", f"{(full_seconds + study_total / jobs) / 60:.1f} min",
-            "<= 30 min")
+        row("large: all feedback reports + study reports, measured",
+            f"{(full_seconds + study_total / jobs) / 60:.1f} min", "<= 30 min")
     dask_seconds, dask_count = feedback_cost(large, "large", sample, jobs, executor="dask")
     row(f"large: the same {dask_count} feedback reports on a local Dask cluster of {jobs} (warm kernels)",
         f"{dask_seconds * jobs / dask_count:.2f} s/report", f"process pool: {per_large:.2f} s/report")

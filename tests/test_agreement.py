@@ -23,9 +23,17 @@ ITEMS = {
 R_RWG_ITEM1 = {"A": 0.500, "B": 0.625, "C": 0.750, "D": 0.000, "E": 0.250}
 R_RWG_ITEM2 = {"A": 0.500, "B": 0.625, "C": 0.600, "D": 1.000, "E": 0.625}
 R_RWG_J = {"A": 0.75, "B": 0.8076923077, "C": 0.875, "D": 0.0, "E": 0.4411764706}
-R_ICC = {"item1": (0.2551210428, 0.5780590717), "item2": (0.5144586416, 0.8010471204), "item3": (0.477124183, 0.7849462366)}
+R_ICC = {
+    "item1": (0.2551210428, 0.5780590717),
+    "item2": (0.5144586416, 0.8010471204),
+    "item3": (0.477124183, 0.7849462366),
+}
 R_ALPHA, R_ALPHA_N = 0.703564728, 19
-R_ITEM_TOTAL = {"item1": (0.5991153837, 0.5099601594), "item2": (0.5201828764, 0.6164383562), "item3": (0.4526436884, 0.7032967033)}
+R_ITEM_TOTAL = {
+    "item1": (0.5991153837, 0.5099601594),
+    "item2": (0.5201828764, 0.6164383562),
+    "item3": (0.4526436884, 0.7032967033),
+}
 
 
 def long_answers(groups: list[str], items: dict[str, list]) -> pd.DataFrame:
@@ -59,7 +67,8 @@ def test_rwg_j_matches_r_multilevel_with_listwise_deletion():
 
 @pytest.mark.parametrize("item", list(R_ICC))
 def test_icc1_and_icc2_match_r_multilevel(item):
-    result = agreement.icc_oneway(REFERENCE[REFERENCE["item_id"] == item].astype({"level": "float64"}), group="microsystem_id", value="level")
+    answers = REFERENCE[REFERENCE["item_id"] == item].astype({"level": "float64"})
+    result = agreement.icc_oneway(answers, group="microsystem_id", value="level")
     assert result["icc1"] == pytest.approx(R_ICC[item][0], abs=1e-9)
     assert result["icc2"] == pytest.approx(R_ICC[item][1], abs=1e-9)
 
@@ -80,11 +89,16 @@ def test_icc_by_item_equals_one_anova_per_item_and_keeps_items_too_thin_for_one(
         "answer": "level",
         "level": pd.array(rng.integers(1, 4, 400), dtype="Int64"),
     })
-    thin = pd.DataFrame({"microsystem_id": ["A", "A", "A"], "item_id": "lonely", "answer": "level", "level": pd.array([1, 2, 3], dtype="Int64")})
+    thin = pd.DataFrame({
+        "microsystem_id": ["A", "A", "A"], "item_id": "lonely", "answer": "level",
+        "level": pd.array([1, 2, 3], dtype="Int64"),
+    })
     for size in ("mean", "adjusted"):
-        table = agreement.icc_by_item(pd.concat([answers, thin], ignore_index=True), group_size=size).set_index("item_id")
+        combined = pd.concat([answers, thin], ignore_index=True)
+        table = agreement.icc_by_item(combined, group_size=size).set_index("item_id")
         for item, part in answers.groupby("item_id"):
-            one = agreement.icc_oneway(part.astype({"level": "float64"}), group="microsystem_id", value="level", group_size=size)
+            one = agreement.icc_oneway(part.astype({"level": "float64"}), group="microsystem_id", value="level",
+                                       group_size=size)
             assert table.loc[item].astype(float).tolist() == pytest.approx(one.astype(float).tolist(), rel=1e-12)
         assert table.loc["lonely", ["n", "n_groups"]].tolist() == [3, 1]
         assert table.loc["lonely", ["icc1", "icc2", "F", "p"]].isna().all()
@@ -108,7 +122,8 @@ SHROUT_FLEISS = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5,
 
 
 def test_shrout_fleiss_one_way_iccs():
-    data = pd.DataFrame([(target, rating) for target, row in enumerate(SHROUT_FLEISS) for rating in row], columns=["target", "rating"])
+    data = pd.DataFrame([(target, rating) for target, row in enumerate(SHROUT_FLEISS) for rating in row],
+                        columns=["target", "rating"])
     result = agreement.icc_oneway(data, group="target", value="rating")
     assert round(result["icc1"], 2) == 0.17 and round(result["icc2"], 2) == 0.44  # the paper's table
     assert result["icc1"] == pytest.approx(0.166, abs=5e-4)  # DescTools, 3 decimals
@@ -167,14 +182,19 @@ def test_rwg_is_one_when_everyone_agrees(size, level, n_levels):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("ABCD"), st.integers(1, 3)), min_size=6, max_size=60), st.permutations(list("ABCD")))
+@given(
+    st.lists(st.tuples(st.sampled_from("ABCD"), st.integers(1, 3)), min_size=6, max_size=60),
+    st.permutations(list("ABCD")),
+)
 def test_relabelling_groups_and_reordering_rows_change_nothing_and_bounds_hold(rows, relabel):
     groups, levels = zip(*rows)
     answers = long_answers(list(groups), {"m": list(levels)})
     rename = dict(zip("ABCD", relabel))
     moved = answers.assign(microsystem_id=answers["microsystem_id"].map(rename)).iloc[::-1]
     first = agreement.rwg(answers).set_index("microsystem_id").sort_index()
-    second = agreement.rwg(moved).assign(microsystem_id=lambda t: t["microsystem_id"].map({v: k for k, v in rename.items()})).set_index("microsystem_id").sort_index()
+    back = {v: k for k, v in rename.items()}
+    second = agreement.rwg(moved).assign(microsystem_id=lambda t: t["microsystem_id"].map(back))
+    second = second.set_index("microsystem_id").sort_index()
     pd.testing.assert_frame_equal(first, second[first.columns])
     assert first["rwg"].dropna().between(0, 1).all()
     if answers["microsystem_id"].nunique() >= 2 and len(answers) > answers["microsystem_id"].nunique():
@@ -208,9 +228,12 @@ def test_agreement_flags_and_argument_errors():
 
 
 def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_hides_unshared_means():
-    answers = REFERENCE.assign(characteristic_id=REFERENCE["item_id"].map({"item1": "info", "item2": "info", "item3": "measurement"}))
-    table = agreement.characteristic_agreement(answers, scale=LevelScale.from_values([1, 2, 3]), policy=AgreementPolicy(threshold=0.7),
-                                               disclosure=DisclosurePolicy(min_cell_size=3)).set_index(["microsystem_id", "characteristic_id"])
+    characteristic_of = {"item1": "info", "item2": "info", "item3": "measurement"}
+    answers = REFERENCE.assign(characteristic_id=REFERENCE["item_id"].map(characteristic_of))
+    table = agreement.characteristic_agreement(answers, scale=LevelScale.from_values([1, 2, 3]),
+                                               policy=AgreementPolicy(threshold=0.7),
+                                               disclosure=DisclosurePolicy(min_cell_size=3))
+    table = table.set_index(["microsystem_id", "characteristic_id"])
     assert table.loc[("A", "info"), "index"] == "rwg(j)"
     # rwg(j) over two items: group A item variances 1/3 and 1/3 -> 2(1-.5)/(2(1-.5)+.5) = 2/3
     assert table.loc[("A", "info"), "agreement_index"] == pytest.approx(2 / 3)
@@ -225,8 +248,11 @@ def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_
 
 def test_pairwise_alpha_does_not_count_respondents_who_rated_nothing():
     rated = wide_to_long({f"Item_{i + 1}": [row[i] for row in DENIS] for i in range(5)})
-    empty = pd.DataFrame([{"respondent_id": f"x{n}", "microsystem_id": "A", "item_id": f"Item_{i + 1}", "answer": "cant_rate", "level": pd.NA}
-                          for n in range(20) for i in range(5)]).astype({"level": "Int64"})
+    empty = pd.DataFrame([
+        {"respondent_id": f"x{n}", "microsystem_id": "A", "item_id": f"Item_{i + 1}", "answer": "cant_rate",
+         "level": pd.NA}
+        for n in range(20) for i in range(5)
+    ]).astype({"level": "Int64"})
     with_empty = agreement.cronbach_alpha(pd.concat([rated, empty]), nan_policy="pairwise")
     alone = agreement.cronbach_alpha(rated, nan_policy="pairwise")
     assert with_empty["n_respondents"] == 10

@@ -23,7 +23,11 @@ def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = dict(requirement_name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"])
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = dict(requirement_name(d.split("#")[0]) for d in environment["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
+    conda = dict(
+        requirement_name(d.split("#")[0])
+        for d in environment["dependencies"]
+        if isinstance(d, str) and not d.startswith(("python", "pip"))
+    )
     assert {CONDA_NAME.get(n, n): v for n, v in declared.items()} == conda
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     assert pip_section == ["-e ."]
@@ -33,6 +37,10 @@ def test_environment_yml_matches_pyproject():
 
 def test_constraints_pin_every_declared_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pinned = {requirement_name(line.split("==")[0])[0] for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    pinned = {
+        requirement_name(line.split("==")[0])[0]
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
     for requirement in project["dependencies"] + project["optional-dependencies"]["test"]:
         assert requirement_name(requirement)[0] in pinned, requirement

@@ -64,7 +64,9 @@ def fake_browser(folder: Path, body: str) -> Path:
     script.write_text(
         "#!/bin/sh\n"
         f'echo "$@" > "{folder}/arguments"\n'
-        'for argument in "$@"; do case "$argument" in --print-to-pdf=*) out="${argument#--print-to-pdf=}";; esac; done\n'
+        'for argument in "$@"; do '
+        'case "$argument" in --print-to-pdf=*) out="${argument#--print-to-pdf=}";; esac; '
+        'done\n'
         f"{body}\n"
     )
     script.chmod(0o755)
@@ -85,7 +87,8 @@ def test_blank_form_prints_every_item_and_level_as_the_yaml_words_them(instrumen
         assert [b.get("value") for b in fieldset.select("input[type=radio]")] == ["1", "2", "3", "cant_rate"]
         cant_rate = fieldset.select("input[value=cant_rate]")
         assert len(cant_rate) == 1
-        assert page.find("label", attrs={"for": cant_rate[0]["id"]}).get_text(strip=True) == written_down["cant_rate_label"]
+        label = page.find("label", attrs={"for": cant_rate[0]["id"]})
+        assert label.get_text(strip=True) == written_down["cant_rate_label"]
     assert page.h1.get_text(strip=True) == written_down["title"]
     assert not page.select("input[checked]") and not page.select("data")
 
@@ -153,7 +156,8 @@ def test_team_form_prints_the_units_shares_and_marks_the_most_common_level(demo,
 
 def test_items_rated_by_fewer_than_the_minimum_show_no_breakdown(demo, instrument):
     k = demo.config.privacy.min_cell_size
-    summary = item_summary(demo.answers[demo.answers["microsystem_id"] == "MS01"]).set_index("item_id")
+    unit_answers = demo.answers[demo.answers["microsystem_id"] == "MS01"]
+    summary = item_summary(unit_answers, levels=(1, 2, 3)).set_index("item_id")
     too_few = set(summary.index[summary["n_rated"] < k])
     assert too_few and too_few != set(summary.index)  # the demo unit has both kinds
     page = parse(form.form_html(instrument, study=demo, microsystem_id="MS01"))
@@ -288,7 +292,9 @@ def test_the_browser_named_in_the_environment_is_used_with_the_agreed_flags(tmp_
     written = form.html_to_pdf(html, tmp_path / "out" / "form.pdf")
     assert written.read_bytes().startswith(b"%PDF-1.4")
     arguments = (tmp_path / "arguments").read_text().split()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer", "--disable-background-networking"):
+    flags = ("--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer", "--disable-background-networking")
+    for flag in flags:
         assert flag in arguments
-    assert any(a.startswith("--user-data-dir=") for a in arguments) and any(a.startswith("--print-to-pdf=") for a in arguments)
+    assert any(a.startswith("--user-data-dir=") for a in arguments)
+    assert any(a.startswith("--print-to-pdf=") for a in arguments)
     assert arguments[-1] == html.resolve().as_uri()

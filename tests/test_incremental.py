@@ -37,8 +37,10 @@ def test_one_changed_answer_changes_only_the_reports_that_read_it(project):
     peers_after = after_study.view("peer_positions")
     moved = peers_before.compare(peers_after)  # rows whose peer figures differ
     units_moved = set(peers_before.loc[moved.index, "microsystem_id"]) - {"MS37"}
-    expected = ["01-study-overview.ipynb", "02-survey-assessment.ipynb", "04-cross-case.ipynb", "06-patient-journeys.ipynb",
-                "MS37.ipynb", *(f"{unit}.ipynb" for unit in units_moved)]
+    expected = [
+        "01-study-overview.ipynb", "02-survey-assessment.ipynb", "04-cross-case.ipynb", "06-patient-journeys.ipynb",
+        "MS37.ipynb", *(f"{unit}.ipynb" for unit in units_moved),
+    ]
     assert changed == sorted(expected)
     assert len(units_moved) < 10, "one answer should not invalidate most feedback reports"
     reasons = {job.output.name: after.reasons[job.output] for job in after.jobs}
@@ -58,15 +60,18 @@ def test_regeneration_skips_what_did_not_change_and_explains_why(project, capsys
     assert cli.main(["regenerate", "--study", "demo", *one, "--explain", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "feedback/MS01.ipynb: runs (its files are missing)" in out
-    assert "02-survey-assessment.ipynb: runs (changed: answers data, study_items data, unit_items data, unit_profiles data)" in out
+    assert ("02-survey-assessment.ipynb: runs "
+            "(changed: answers data, study_items data, unit_items data, unit_profiles data)") in out
     assert "03-interview-coding.ipynb: unchanged, skipped" in out
     assert cli.main(["regenerate", "--study", "demo", *one]) == 0
-    assert "5 ran, 1 skipped as unchanged" in capsys.readouterr().out  # MS01 (missing) and the four that read survey data
+    # MS01 (missing) and the four that read survey data.
+    assert "5 ran, 1 skipped as unchanged" in capsys.readouterr().out
 
 
 def test_the_dask_backend_runs_reports_on_a_local_cluster_of_two_workers_in_warm_kernels(project):
     study = build_processed("demo")
-    jobs = [j for j in plan(Project(project), study, microsystems=["MS01", "MS02", "MS03"]).jobs if "microsystem_id" in j.parameters]
+    planned = plan(Project(project), study, microsystems=["MS01", "MS02", "MS03"])
+    jobs = [j for j in planned.jobs if "microsystem_id" in j.parameters]
     summary = run(jobs, workers=2, executor="dask", progress=False)
     assert [o.ok for o in summary.outcomes] == [True, True, True], [o.error for o in summary.outcomes]
     assert all(job.html.exists() for job in jobs)

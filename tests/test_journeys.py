@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from workbench import journeys
+from workbench.vocabulary import LevelScale
 
 VISITS = pd.DataFrame(
     [
@@ -26,8 +27,11 @@ def test_handoffs_follow_each_patients_visits_in_order():
 def test_weak_handoffs_rank_busy_links_between_weak_units_first():
     profile = pd.DataFrame({"integration_of_information": {"A": 2.8, "B": 1.2, "C": 2.9},
                             "interdependence_of_care_team": {"A": 2.5, "B": 2.0, "C": 2.7}})
-    weak = journeys.weak_handoffs(journeys.handoffs(VISITS), profile)
+    scale = LevelScale.from_values([1, 2, 3])
+    weak = journeys.weak_handoffs(journeys.handoffs(VISITS), profile, scale=scale)
     assert list(zip(weak["from_id"], weak["to_id"])) == [("A", "B"), ("B", "C")]
     assert weak.loc[0, "weakest"] == 1.2 and weak.loc[0, "risk"] == pytest.approx(3 * 1.8)
+    on_five = journeys.weak_handoffs(journeys.handoffs(VISITS), profile, scale=LevelScale.from_values([1, 2, 3, 4, 5]))
+    assert on_five.loc[0, "risk"] == pytest.approx(3 * 3.8)  # the gap to the top of a five-level scale
     with pytest.raises(ValueError, match=r"characteristics \['measurement'\] are not in the profile"):
-        journeys.weak_handoffs(journeys.handoffs(VISITS), profile, characteristics=("measurement",))
+        journeys.weak_handoffs(journeys.handoffs(VISITS), profile, scale=scale, characteristics=("measurement",))

@@ -18,17 +18,19 @@ pytestmark = pytest.mark.slow
 
 MESSY = [  # a report that changes everything a reset must put back
     "import matplotlib.pyplot as plt\nimport pandas as pd\nimport warnings\nleftover = 42",
-    "plt.rcParams['lines.linewidth'] = 9\npd.set_option('display.max_rows', 3)\nwarnings.simplefilter('error')\nfigure = plt.figure()",
+    "plt.rcParams['lines.linewidth'] = 9\npd.set_option('display.max_rows', 3)\n"
+    "warnings.simplefilter('error')\nfigure = plt.figure()",
     "import os, sys, numpy as np\nos.chdir('/')\nos.environ['WORKBENCH_LEAK'] = '1'\nsys.path.append('/leak')\n"
     "np.set_printoptions(precision=2)\n%config InlineBackend.figure_formats = ['svg']",
 ]
 PROBE = [  # a report that shows that state
     "import matplotlib.pyplot as plt\nimport pandas as pd\nimport warnings",
-    "print('leftover' in globals(), plt.rcParams['lines.linewidth'], pd.get_option('display.max_rows'), len(plt.get_fignums()))\n"
+    "print('leftover' in globals(), plt.rcParams['lines.linewidth'], pd.get_option('display.max_rows'), "
+    "len(plt.get_fignums()))\n"
     "warnings.warn('only a warning')\nprint('still running')",
     "import os, sys, numpy as np\nfrom matplotlib_inline.config import InlineBackend\n"
-    "print(os.path.basename(os.getcwd()), 'WORKBENCH_LEAK' in os.environ, '/leak' in sys.path, np.get_printoptions()['precision'], "
-    "sorted(InlineBackend.instance().figure_formats))",
+    "print(os.path.basename(os.getcwd()), 'WORKBENCH_LEAK' in os.environ, '/leak' in sys.path, "
+    "np.get_printoptions()['precision'], sorted(InlineBackend.instance().figure_formats))",
 ]
 
 
@@ -43,7 +45,10 @@ def notebook(folder: Path, name: str, sources: list[str]) -> Path:
 def run(kernel: WarmKernel, source: Path, output: Path) -> list:
     papermill.execute_notebook(str(source), str(output), progress_bar=False, kernel_name="python3", **kernel.lease())
     book = json.loads(output.read_text())
-    return [(cell["execution_count"], ["".join(o["text"]) for o in cell["outputs"] if o.get("name") == "stdout"]) for cell in book["cells"]]
+    return [
+        (cell["execution_count"], ["".join(o["text"]) for o in cell["outputs"] if o.get("name") == "stdout"])
+        for cell in book["cells"]
+    ]
 
 
 def test_a_report_after_another_in_a_warm_kernel_matches_a_fresh_kernel(tmp_path):

@@ -52,7 +52,8 @@ def test_every_row_and_answer_is_kept(project):
 def test_answer_codes_are_decoded_and_cant_rate_is_never_a_level(project):
     study = load_study("demo")
     raw = pd.DataFrame(rows_of(project / "data/raw/demo/survey_responses.csv"))
-    raw["respondent_id"] = privacy.pseudonymise(raw["respondent_id"].astype("str"), privacy.study_key(Project.discover(), "demo"))
+    key = privacy.study_key(Project.discover(), "demo")
+    raw["respondent_id"] = privacy.pseudonymise(raw["respondent_id"].astype("str"), key)
     items = study.instrument.item_ids
     codes = raw.melt(id_vars="respondent_id", value_vars=items, var_name="item_id", value_name="code")
     merged = study.answers.merge(codes, on=["respondent_id", "item_id"], validate="one_to_one")
@@ -67,16 +68,19 @@ def test_answer_codes_are_decoded_and_cant_rate_is_never_a_level(project):
 @pytest.mark.parametrize(
     ("file", "row", "column", "value", "expected"),
     [
-        ("survey_responses.csv", 7, "measurement", "4", "expected 1 (level 1), 2 (level 2), 3 (level 3), 9 (can't rate) or an empty cell, found '4'"),
+        ("survey_responses.csv", 7, "measurement", "4",
+         "expected 1 (level 1), 2 (level 2), 3 (level 3), 9 (can't rate) or an empty cell, found '4'"),
         ("survey_responses.csv", 12, "constancy_of_purpose", "high", "found 'high'"),
-        ("survey_responses.csv", 3, "microsystem_id", "MS99", "expected a microsystem_id listed in the microsystems file, found 'MS99'"),
+        ("survey_responses.csv", 3, "microsystem_id", "MS99",
+         "expected a microsystem_id listed in the microsystems file, found 'MS99'"),
         ("survey_responses.csv", 5, "role", "Surgeon", "expected a role named in study.yaml"),
         ("survey_responses.csv", 4, "respondent_id", "R0001", "already appears at row 2"),
         ("survey_responses.csv", 9, "completed_at", "31/03/2026", "expected a date written YYYY-MM-DD"),
         ("microsystems.csv", 10, "name", "", "expected a value, found an empty cell"),
         ("interviews.csv", 6, "word_count", "lots", "expected a whole number of at least 0, found 'lots'"),
         ("interviews.csv", 8, "interview_date", "2026-02-30", "expected a date written YYYY-MM-DD"),
-        ("coded_segments.csv", 20, "code", "teamwork", "expected a code of the study's coding frameworks, found 'teamwork'"),
+        ("coded_segments.csv", 20, "code", "teamwork",
+         "expected a code of the study's coding frameworks, found 'teamwork'"),
         ("coded_segments.csv", 15, "interview_id", "INT999", "expected an interview_id listed in the interviews file"),
         ("outcomes.csv", 11, "staff_turnover_pct", "12,5", "expected a number, found '12,5'"),
     ],
@@ -114,7 +118,8 @@ def test_a_bad_file_writes_nothing_and_keeps_the_previous_processed_data(demo_co
 def test_missing_column_suggests_the_near_match(demo_copy):
     path = demo_copy / "survey_responses.csv"
     path.write_text(path.read_text().replace("measurement,", "measurment,", 1))
-    with pytest.raises(InputError, match=r"row 1, column 'measurement': required column is missing; found 'measurment' instead"):
+    with pytest.raises(InputError, match=r"row 1, column 'measurement': required column is missing; "
+                                         r"found 'measurment' instead"):
         load_study("demo")
 
 
@@ -127,7 +132,13 @@ def test_ragged_row_is_named(demo_copy):
         load_study("demo")
 
 
-@pytest.mark.parametrize(("content", "message"), [("", "the file is empty"), ("microsystem_id,name,setting,organisation_id,organisation\n", "header row but no data rows")])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("microsystem_id,name,setting,organisation_id,organisation\n", "header row but no data rows"),
+    ],
+)
 def test_empty_and_header_only_files(demo_copy, content, message):
     (demo_copy / "microsystems.csv").write_text(content)
     with pytest.raises(InputError, match=message):
@@ -154,7 +165,8 @@ def test_a_segment_must_keep_its_excerpt_on_every_row(demo_copy):
     second = next(i for i, r in enumerate(rows) if i and r["segment_id"] == rows[0]["segment_id"])
     rows[second]["excerpt"] = "something else"
     rewrite(path, rows)
-    with pytest.raises(InputError, match=rf"row {second + 2}, column 'excerpt': segment 'SEG0001' has a different excerpt"):
+    with pytest.raises(InputError,
+                       match=rf"row {second + 2}, column 'excerpt': segment 'SEG0001' has a different excerpt"):
         load_study("demo")
 
 
@@ -175,7 +187,8 @@ def test_open_study_refuses_stale_processed_data_and_writes_nothing(demo_copy):
     set_cell(demo_copy / "microsystems.csv", 2, "name", "Renamed Practice")
     folder = processed_folder("demo")
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    with pytest.raises(InputError, match=r"study 'demo' are not up to date \(microsystems.csv changed\): run `workbench build --study demo`"):
+    with pytest.raises(InputError, match=r"study 'demo' are not up to date \(microsystems.csv changed\): "
+                                         r"run `workbench build --study demo`"):
         open_study("demo")
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
     assert open_or_build("demo").microsystems["name"].iloc[0] == "Renamed Practice"

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from workbench.project import Project
-from workbench.reports.execute import source_notebooks
+from workbench.reports.running import source_notebooks
 
 FOLDER = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = source_notebooks(Project(FOLDER.parent))  # reports, explorer, teaching set
@@ -46,7 +46,8 @@ def test_no_definitions_in_notebooks_and_a_question_first(path):
     for cell in book.cells:
         if cell.cell_type == "code":
             for node in ast.walk(ast.parse(cell.source)):
-                assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)), "no def or class in a notebook"
+                definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                assert not definition, "no def or class in a notebook"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=shown)

@@ -64,7 +64,8 @@ def test_small_groups_are_suppressed_with_a_complementary_cell():
 def test_no_group_under_k_is_ever_shown_and_no_small_group_is_recoverable_from_the_total(sizes, k):
     index = [f"g{i}" for i in range(len(sizes))]
     table = pd.DataFrame({"value": sizes}, index=index)
-    shown = privacy.suppress_small_groups(table, pd.Series(sizes, index=index), policy=DisclosurePolicy(min_cell_size=k))
+    shown = privacy.suppress_small_groups(table, pd.Series(sizes, index=index),
+                                          policy=DisclosurePolicy(min_cell_size=k))
     hidden = shown["value"].eq(f"<{k}").to_numpy()
     sizes = pd.Series(sizes).to_numpy()
     assert all(hidden[sizes < k])

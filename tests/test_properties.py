@@ -24,12 +24,21 @@ answer = st.sampled_from(["1", "2", "3", "9", ""])
 @st.composite
 def studies(draw):
     units = draw(st.integers(2, 5))
-    ids = draw(st.lists(st.text(string.ascii_uppercase + string.digits, min_size=2, max_size=5), min_size=units, max_size=units, unique=True))
+    ids = draw(st.lists(
+        st.text(string.ascii_uppercase + string.digits, min_size=2, max_size=5),
+        min_size=units,
+        max_size=units,
+        unique=True,
+    ))
     rows = []
     for unit in ids:
         for _ in range(draw(st.integers(1, 6))):
-            rows.append({"respondent_id": f"R{len(rows):04d}", "microsystem_id": unit, "role": draw(st.sampled_from(ROLES)),
-                         **{item: draw(answer) for item in ITEMS}})
+            rows.append({
+                "respondent_id": f"R{len(rows):04d}",
+                "microsystem_id": unit,
+                "role": draw(st.sampled_from(ROLES)),
+                **{item: draw(answer) for item in ITEMS},
+            })
     return ids, pd.DataFrame(rows)
 
 
@@ -39,23 +48,38 @@ def write_study(folder, ids, responses):
                           "organisation_id": "ORG1", "organisation": "Org"})
     micro.to_csv(folder / "microsystems.csv", index=False)
     responses.to_csv(folder / "survey_responses.csv", index=False)
-    (folder / "interviews.csv").write_text("interview_id,microsystem_id,interviewee_role,interview_date,word_count,characters\n"
-                                           f"I1,{ids[0]},Manager,2026-01-05,10,60\n")
-    (folder / "coded_segments.csv").write_text("segment_id,interview_id,coder,code,excerpt,start,end\nS1,I1,A,measurement,We chart falls.,0,15\n")
-    (folder / "journeys.csv").write_text(f"patient_id,visit,microsystem_id,visit_date\nPT1,1,{ids[0]},2026-01-01\nPT1,2,{ids[-1]},2026-01-09\n")
+    (folder / "interviews.csv").write_text(
+        "interview_id,microsystem_id,interviewee_role,interview_date,word_count,characters\n"
+        f"I1,{ids[0]},Manager,2026-01-05,10,60\n"
+    )
+    (folder / "coded_segments.csv").write_text(
+        "segment_id,interview_id,coder,code,excerpt,start,end\n"
+        "S1,I1,A,measurement,We chart falls.,0,15\n"
+    )
+    (folder / "journeys.csv").write_text(
+        "patient_id,visit,microsystem_id,visit_date\n"
+        f"PT1,1,{ids[0]},2026-01-01\n"
+        f"PT1,2,{ids[-1]},2026-01-09\n"
+    )
     pd.DataFrame({"microsystem_id": ids, "staff_turnover_pct": 10.0, "safety_events_per_1000_patient_days": 2.0,
                   "patient_experience_score": 80.0}).to_csv(folder / "outcomes.csv", index=False)
     return folder
 
 
 def summaries(study) -> dict[str, pd.DataFrame]:
-    items = survey.item_summary(study.answers).set_index(["microsystem_id", "item_id"]).sort_index()
-    profile = survey.microsystem_profile(survey.respondent_scores(study.answers)).set_index(["microsystem_id", "characteristic_id"]).sort_index()
+    items = survey.item_summary(study.answers, levels=(1, 2, 3)).set_index(["microsystem_id", "item_id"]).sort_index()
+    profile = (
+        survey.microsystem_profile(survey.respondent_scores(study.answers))
+        .set_index(["microsystem_id", "characteristic_id"])
+        .sort_index()
+    )
     rwg = agreement.rwg(study.answers).set_index(["microsystem_id", "item_id"]).sort_index()
     return {"items": items, "profile": profile, "rwg": rwg}
 
 
-SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @SETTINGS
@@ -83,8 +107,12 @@ def test_row_order_and_microsystem_names_change_no_result(tmp_path_factory, gene
     ids, responses = generated
     first = summaries(load_study(write_study(tmp_path_factory.mktemp("a") / "study", ids, responses)))
     renamed = {old: f"X{n}{old}" for n, old in enumerate(ids)}
-    shuffled = responses.sample(frac=1.0, random_state=random.randint(0, 2**31)).assign(microsystem_id=lambda t: t["microsystem_id"].map(renamed))
-    second = summaries(load_study(write_study(tmp_path_factory.mktemp("b") / "study", [renamed[i] for i in ids], shuffled)))
+    shuffled = responses.sample(frac=1.0, random_state=random.randint(0, 2**31)).assign(
+        microsystem_id=lambda t: t["microsystem_id"].map(renamed)
+    )
+    second = summaries(
+        load_study(write_study(tmp_path_factory.mktemp("b") / "study", [renamed[i] for i in ids], shuffled))
+    )
     back = {new: old for old, new in renamed.items()}
     for name, table in first.items():
         other = second[name].rename(index=back, level="microsystem_id").sort_index()

@@ -25,7 +25,11 @@ TWO_UNITS = ["--microsystem", "MS01", "--microsystem", "MS02"]
 
 
 def tree_hashes(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project, capsys):
@@ -33,7 +37,9 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
     assert cli.main(["regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"]) == 0
     assert tree_hashes(project / "data" / "raw") == raw_before, "regeneration must never write data/raw/"
     reports = project / "reports" / "demo"
-    study_level = ["01-study-overview", "02-survey-assessment", "03-interview-coding", "04-cross-case", "06-patient-journeys"]
+    study_level = [
+        "01-study-overview", "02-survey-assessment", "03-interview-coding", "04-cross-case", "06-patient-journeys",
+    ]
     for name in study_level:
         assert (reports / f"{name}.html").stat().st_size > 10_000
         assert (reports / f"{name}.ipynb").exists()
@@ -96,7 +102,9 @@ def test_killing_a_regeneration_midway_leaves_the_previous_outputs_whole(project
     # A changed answer makes the next build rewrite the processed frames and every report.
     survey = project / "data" / "raw" / "demo" / "survey_responses.csv"
     survey.write_text(survey.read_text().replace("R0001,MS01,Manager,", "R0001,MS01,Manager,", 1))
-    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "regenerate", "--study", "demo", *TWO_UNITS, "--jobs", "2", "--no-progress"],
+    command = [sys.executable, "-m", "workbench.cli", "regenerate", "--study", "demo", *TWO_UNITS,
+               "--jobs", "2", "--no-progress"]
+    process = subprocess.Popen(command,
                                env={**os.environ, "WORKBENCH_ROOT": str(project)}, cwd=project, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(6)

@@ -13,22 +13,32 @@ from workbench import survey
 
 def answers_from(rows: list[tuple[str, str, str, str, str, object]]) -> pd.DataFrame:
     """rows: (respondent, microsystem, role, item, characteristic, code) with code 1-3, 'cr' or ''."""
-    frame = pd.DataFrame(rows, columns=["respondent_id", "microsystem_id", "role", "item_id", "characteristic_id", "code"])
+    frame = pd.DataFrame(
+        rows, columns=["respondent_id", "microsystem_id", "role", "item_id", "characteristic_id", "code"]
+    )
     frame["answer"] = np.select([frame["code"].eq("cr"), frame["code"].eq("")], ["cant_rate", "no_answer"], "level")
     frame["level"] = pd.array([c if isinstance(c, int) else None for c in frame["code"]], dtype="Int64")
     return frame.drop(columns="code")
 
 
 SMALL = answers_from([
-    ("r1", "A", "Nurse", "info_staff", "info", 1), ("r1", "A", "Nurse", "info_tech", "info", 3), ("r1", "A", "Nurse", "measure", "measurement", 2),
-    ("r2", "A", "Physician", "info_staff", "info", "cr"), ("r2", "A", "Physician", "info_tech", "info", 2), ("r2", "A", "Physician", "measure", "measurement", 3),
-    ("r3", "A", "Clerical", "info_staff", "info", "cr"), ("r3", "A", "Clerical", "info_tech", "info", ""), ("r3", "A", "Clerical", "measure", "measurement", 3),
-    ("r4", "B", "Nurse", "info_staff", "info", 3), ("r4", "B", "Nurse", "info_tech", "info", 3), ("r4", "B", "Nurse", "measure", "measurement", 1),
+    ("r1", "A", "Nurse", "info_staff", "info", 1),
+    ("r1", "A", "Nurse", "info_tech", "info", 3),
+    ("r1", "A", "Nurse", "measure", "measurement", 2),
+    ("r2", "A", "Physician", "info_staff", "info", "cr"),
+    ("r2", "A", "Physician", "info_tech", "info", 2),
+    ("r2", "A", "Physician", "measure", "measurement", 3),
+    ("r3", "A", "Clerical", "info_staff", "info", "cr"),
+    ("r3", "A", "Clerical", "info_tech", "info", ""),
+    ("r3", "A", "Clerical", "measure", "measurement", 3),
+    ("r4", "B", "Nurse", "info_staff", "info", 3),
+    ("r4", "B", "Nurse", "info_tech", "info", 3),
+    ("r4", "B", "Nurse", "measure", "measurement", 1),
 ])
 
 
 def test_item_summary_counts_cant_rate_apart_and_never_scores_it():
-    summary = survey.item_summary(SMALL).set_index(["microsystem_id", "item_id"])
+    summary = survey.item_summary(SMALL, levels=(1, 2, 3)).set_index(["microsystem_id", "item_id"])
     row = summary.loc[("A", "info_staff")]
     assert (row["n_respondents"], row["n_rated"], row["n_cant_rate"], row["n_no_answer"]) == (3, 1, 2, 0)
     assert row["mean"] == 1.0  # not (1 + 0 + 0) / 3
@@ -70,8 +80,10 @@ def test_a_single_scored_respondent_has_no_interval():
 
 
 def test_position_among_peers_uses_only_the_others():
-    profile = pd.DataFrame({"microsystem_id": ["A", "B", "C", "D"], "characteristic_id": "m", "mean": [2.0, 1.0, 3.0, 2.5],
-                            "ci_low": np.nan, "ci_high": np.nan, "n_scored": 5})
+    profile = pd.DataFrame({
+        "microsystem_id": ["A", "B", "C", "D"], "characteristic_id": "m", "mean": [2.0, 1.0, 3.0, 2.5],
+        "ci_low": np.nan, "ci_high": np.nan, "n_scored": 5,
+    })
     row = survey.position_among_peers(profile, "A").iloc[0]
     assert (row["peers"], row["peer_min"], row["peer_median"], row["peer_max"]) == (3, 1.0, 2.5, 3.0)
     assert row["share_of_peers_below"] == pytest.approx(1 / 3)
@@ -84,17 +96,20 @@ def test_position_among_peers_uses_only_the_others():
 def test_relabelling_and_reordering_change_no_result(codes, random):
     rows = [(f"r{i}", "A" if i % 2 else "B", "Nurse", "item", "char", code) for i, code in enumerate(codes)]
     answers = answers_from(rows)
-    before = survey.item_summary(answers).set_index("microsystem_id").sort_index()
+    before = survey.item_summary(answers, levels=(1, 2, 3)).set_index("microsystem_id").sort_index()
     shuffled = answers.sample(frac=1.0, random_state=random.randint(0, 10**6))
     shuffled["microsystem_id"] = shuffled["microsystem_id"].map({"A": "Z1", "B": "Z2"})
-    after = survey.item_summary(shuffled).set_index("microsystem_id").rename(index={"Z1": "A", "Z2": "B"}).sort_index()
+    after = survey.item_summary(shuffled, levels=(1, 2, 3)).set_index("microsystem_id")
+    after = after.rename(index={"Z1": "A", "Z2": "B"}).sort_index()
     pd.testing.assert_frame_equal(before, after[before.columns], check_like=True)
     assert before["mean"].dropna().between(1, 3).all()
 
 
 def test_every_level_gets_a_share_column_even_when_nobody_chose_it():
-    only_threes = answers_from([("r1", "A", "Nurse", "m", "measurement", 3), ("r2", "A", "Nurse", "m", "measurement", 3)])
-    summary = survey.item_summary(only_threes).iloc[0]
+    only_threes = answers_from(
+        [("r1", "A", "Nurse", "m", "measurement", 3), ("r2", "A", "Nurse", "m", "measurement", 3)]
+    )
+    summary = survey.item_summary(only_threes, levels=(1, 2, 3)).iloc[0]
     assert summary[["share_level_1", "share_level_2", "share_level_3"]].tolist() == [0.0, 0.0, 1.0]
     with pytest.raises(ValueError, match=r"levels \[3\], which are not among levels=\[1, 2\]"):
         survey.item_summary(only_threes, levels=(1, 2))
@@ -103,16 +118,24 @@ def test_every_level_gets_a_share_column_even_when_nobody_chose_it():
 def test_select_characteristics_keeps_only_named_ones_and_rejects_unknown():
     assert set(survey.select_characteristics(SMALL, ["info"])["characteristic_id"]) == {"info"}
     assert survey.select_characteristics(SMALL, None) is SMALL
-    with pytest.raises(ValueError, match=r"characteristics must be a non-empty list drawn from \['info', 'measurement'\], got \['infos'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"characteristics must be a non-empty list drawn from \['info', 'measurement'\], got \['infos'\]",
+    ):
         survey.select_characteristics(SMALL, ["infos"])
 
 
 def test_no_rating_means_no_distribution_and_no_position():
-    nobody = answers_from([("r1", "A", "Nurse", "m", "measurement", "cr"), ("r2", "A", "Nurse", "m", "measurement", "")])
-    row = survey.item_summary(nobody).iloc[0]
+    nobody = answers_from(
+        [("r1", "A", "Nurse", "m", "measurement", "cr"), ("r2", "A", "Nurse", "m", "measurement", "")]
+    )
+    row = survey.item_summary(nobody, levels=(1, 2, 3)).iloc[0]
     assert row["n_rated"] == 0 and np.isnan(row["mean"])
     assert np.isnan(row[["share_level_1", "share_level_2", "share_level_3"]].astype(float)).all()
-    profile = pd.DataFrame({"microsystem_id": ["A", "B"], "characteristic_id": "m", "mean": [np.nan, 2.0], "ci_low": np.nan, "ci_high": np.nan, "n_scored": 0})
+    profile = pd.DataFrame({
+        "microsystem_id": ["A", "B"], "characteristic_id": "m", "mean": [np.nan, 2.0],
+        "ci_low": np.nan, "ci_high": np.nan, "n_scored": 0,
+    })
     assert np.isnan(survey.position_among_peers(profile, "A")["share_of_peers_below"].iloc[0])
 
 
@@ -125,19 +148,27 @@ def test_item_summary_moments_from_level_counts_equal_pandas_on_the_answers(rows
         "answer": ["level" if level else "cant_rate" for _, level in rows],
         "level": pd.array([level for _, level in rows], dtype="Int64"),
     })
-    summary = survey.item_summary(answers).set_index("microsystem_id").sort_index()
+    summary = survey.item_summary(answers, levels=(1, 2, 3)).set_index("microsystem_id").sort_index()
     grouped = answers["level"].astype("float64").groupby(answers["microsystem_id"])
     expected = pd.DataFrame({"mean": grouped.mean(), "median": grouped.median(), "sd": grouped.std()}).sort_index()
     pd.testing.assert_frame_equal(summary[["mean", "median", "sd"]], expected, check_names=False, rtol=1e-12)
 
 
-@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["Nurse", "Physician"]),
-                          st.sampled_from(["level", "cant_rate", "no_answer"]), st.sampled_from([1, 2, 3])), min_size=1, max_size=40))
+@given(st.lists(
+    st.tuples(
+        st.sampled_from("ABC"),
+        st.sampled_from(["Nurse", "Physician"]),
+        st.sampled_from(["level", "cant_rate", "no_answer"]),
+        st.sampled_from([1, 2, 3]),
+    ),
+    min_size=1,
+    max_size=40,
+))
 @settings(max_examples=100, deadline=None)
 def test_item_summary_groups_and_counts_as_pandas_groupby_does(rows):
     answers = pd.DataFrame(rows, columns=["microsystem_id", "role", "answer", "level"])
     answers["level"] = pd.array(answers["level"].where(answers["answer"].eq("level")), dtype="Int64")
-    summary = survey.item_summary(answers, by=("microsystem_id", "role"))
+    summary = survey.item_summary(answers, by=("microsystem_id", "role"), levels=(1, 2, 3))
     grouped = answers.groupby(["microsystem_id", "role"], sort=False)
     expected = pd.DataFrame({
         "n_respondents": grouped.size(),

@@ -49,7 +49,8 @@ def shape(book) -> list[tuple]:
 
 
 def made(path: Path, version: str):
-    return (generator.learner_version if version == "learner" else generator.instructor_version)(read(path), name=path.stem)
+    make = generator.learner_version if version == "learner" else generator.instructor_version
+    return make(read(path), name=path.stem)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ def test_the_lessons_fill_ninety_minutes_and_each_has_a_source():
 def test_committed_notebook_is_what_the_generator_makes(source, version):
     committed = GENERATED / version / source.name
     assert committed.exists(), f"run `workbench teaching`: {committed} is missing"
-    assert shape(read(committed)) == shape(made(source, version)), f"{committed} drifted from {source}: run `workbench teaching`"
+    assert shape(read(committed)) == shape(made(source, version)), (
+        f"{committed} drifted from {source}: run `workbench teaching`"
+    )
 
 
 def test_no_generated_notebook_without_a_source():
@@ -97,7 +100,8 @@ def test_learner_version_holds_no_solution_and_instructor_version_every_one(sour
     for cell in instructor.cells:
         if cell.cell_type == "code":
             tree = ast.parse(cell.source)
-            assert not any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(tree)), f"`...` left in {cell.source!r}"
+            ellipsis = any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(tree))
+            assert not ellipsis, f"`...` left in {cell.source!r}"
     assert instructor.cells[0].source == book.cells[0].source
     assert "Instructor version" in instructor.cells[1].source and "instructor-note" in tags(instructor.cells[1])
 
@@ -123,7 +127,9 @@ def test_notebooks_are_thin_with_one_parameters_cell_naming_the_study(path):
         tree = ast.parse(cell.source)
         assert not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(tree))
         if "plt.subplots" in cell.source:
-            assert cell.source.rstrip().endswith("plt.show()"), f"a plot cell ends with plt.show(): {cell.source[:60]!r}"
+            assert cell.source.rstrip().endswith("plt.show()"), (
+                f"a plot cell ends with plt.show(): {cell.source[:60]!r}"
+            )
 
 
 @pytest.mark.parametrize("source, version", VERSIONS, ids=lambda v: v if isinstance(v, str) else v.stem)
@@ -137,7 +143,9 @@ def test_stored_outputs_are_clean_and_only_widget_cells_skip_nbval(source, versi
         assert cell.execution_count is not None, "run `workbench teaching`: a cell was not executed"
         assert "papermill" not in cell.metadata and "execution" not in cell.metadata
         shows_widget = any(WIDGET_VIEW in output.get("data", {}) for output in cell.outputs)
-        assert ("nbval-ignore-output" in tags(cell)) == shows_widget, "tag nbval-ignore-output exactly the cells that show a widget"
+        assert ("nbval-ignore-output" in tags(cell)) == shows_widget, (
+            "tag nbval-ignore-output exactly the cells that show a widget"
+        )
         for output in cell.outputs:
             assert output.output_type != "error" and output.get("name") != "stderr", f"{cell.source[:60]!r}: {output}"
             text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
@@ -222,7 +230,8 @@ def test_wrong_answers_are_not_quite_with_a_hint_and_ellipsis_is_not_answered(so
         assert len(wrong.message) > 20
         missing = teaching.check(exercise_id, ..., demo, **context)
         assert missing.status == "not answered"
-        assert repr(missing) == (f"… Not answered yet: replace the ... in `{teaching.exercise(exercise_id).answer_name} = ...` "
+        answer_name = teaching.exercise(exercise_id).answer_name
+        assert repr(missing) == (f"… Not answered yet: replace the ... in `{answer_name} = ...` "
                                  "with your answer, then run that cell and this one again.")
 
 
@@ -245,7 +254,8 @@ def test_expected_answers_agree_with_plain_pandas(solved, demo):
     assert means.isna().any().any() and means.notna().any().any()  # the demo has cells of too few people
     expected = {i: teaching.expected(i, demo, **solved[i][1]) for i in solved}
     instrument = yaml.safe_load((SHIPPED / "microsystem_self_assessment.yaml").read_text())
-    assert expected["1.1"] == sum(item["characteristic"] == "integration_of_information" for item in instrument["items"]) == 3
+    information_items = sum(item["characteristic"] == "integration_of_information" for item in instrument["items"])
+    assert expected["1.1"] == information_items == 3
     framework = yaml.safe_load((SHIPPED / "microsystem_characteristics.yaml").read_text())
     assert set(expected["1.2"]) <= {element["id"] for element in framework["elements"]}
     assert a["answer"].eq("cant_rate").groupby(a["item_id"]).mean().idxmax() in expected["1.3"]
@@ -275,7 +285,8 @@ def test_expected_answers_agree_with_plain_pandas(solved, demo):
     assert expected["4.3"] == len(demo.microsystems) - len(shared)
 
     outcome, n = solved["5.2"][1]["outcome"], solved["5.2"][1]["n"]
-    ranked = demo.outcomes.dropna(subset=[outcome]).sort_values([outcome, "microsystem_id"])["microsystem_id"].tolist()  # lower is better
+    # Lower is better.
+    ranked = demo.outcomes.dropna(subset=[outcome]).sort_values([outcome, "microsystem_id"])["microsystem_id"].tolist()
     assert demo.outcome(outcome).better == "lower" and ranked[0] in expected["5.1"]
     difference = means.loc[ranked[:n]].mean() - means.loc[ranked[-n:]].mean()
     assert difference.idxmax() in expected["5.2"]
@@ -292,10 +303,12 @@ def test_check_accepts_labels_and_numpy_numbers_and_explains_wrong_kinds(demo):
     assert "answer with a number" in teaching.check("2.1", "2.5", demo).message
     assert "as text in quotes" in teaching.check("1.2", 8, demo).message
     assert "is not a characteristic of this study" in teaching.check("1.2", "leadership", demo).message
-    assert "training and licence" in teaching.check("1.2", "interdependence_of_care_team", demo).message  # a mistake with its own hint
+    # A mistake with its own hint.
+    assert "training and licence" in teaching.check("1.2", "interdependence_of_care_team", demo).message
     with pytest.raises(ValueError, match=r"exercise_id must be one of \['1.1'"):
         teaching.check("9.9", 1, demo)
-    with pytest.raises(TypeError, match=r"needs the context \['answers', 'characteristic'\]; missing \['characteristic'\]"):
+    with pytest.raises(TypeError,
+                       match=r"needs the context \['answers', 'characteristic'\]; missing \['characteristic'\]"):
         teaching.check("2.3", 1, demo, answers={})
 
 
@@ -324,8 +337,10 @@ def test_cant_rate_is_missing_never_zero_and_information_averages_rated_items(de
     assert profile.drop(["integration_of_information", "measurement"]).isna().all()  # unanswered: missing
     assert list(profile.index) == list(dict.fromkeys(item.characteristic for item in tool.items))
     assert teaching.profile_from_answers(dict.fromkeys(INFORMATION, "cant_rate"), tool).isna().all()
-    assert teaching.profile_from_answers(dict(zip(INFORMATION, [3, 3, 1])), tool)["integration_of_information"] == pytest.approx(7 / 3)
-    assert np.isnan(teaching.profile_from_answers(dict(zip(INFORMATION, [3, None, None])), tool, min_items=2)["integration_of_information"])
+    three_rated = teaching.profile_from_answers(dict(zip(INFORMATION, [3, 3, 1])), tool)
+    assert three_rated["integration_of_information"] == pytest.approx(7 / 3)
+    one_rated = teaching.profile_from_answers(dict(zip(INFORMATION, [3, None, None])), tool, min_items=2)
+    assert np.isnan(one_rated["integration_of_information"])
     with pytest.raises(ValueError, match=r"answers\['measurement'\] must be one of the levels \[1, 2, 3\].*got 4"):
         teaching.profile_from_answers({"measurement": 4}, tool)
     with pytest.raises(ValueError, match=r"answers name \['leadership'\]"):
@@ -342,8 +357,9 @@ def tiny_study(demo):
         for number, (m, p) in enumerate(zip(measurement, purpose * len(measurement))):
             person = f"{unit}{number}"
             for item, value in (("measurement", m), ("constancy_of_purpose", p)):
-                rows.append({"respondent_id": person, "microsystem_id": unit, "role": "Nurse", "item_id": item, "characteristic_id": item,
-                             "answer": "level" if value != "cant_rate" else "cant_rate", "level": value if value != "cant_rate" else None})
+                rows.append({"respondent_id": person, "microsystem_id": unit, "role": "Nurse", "item_id": item,
+                             "characteristic_id": item, "answer": "level" if value != "cant_rate" else "cant_rate",
+                             "level": value if value != "cant_rate" else None})
     answers = pd.DataFrame(rows).astype({"level": "Int64"})
     # Held in memory (its views are computed from these answers), with a disclosure rule that shows one person's mean.
     privacy = demo.config.privacy.model_copy(update={"min_cell_size": 1})
@@ -353,19 +369,23 @@ def tiny_study(demo):
 
 def test_position_among_matches_hand_computed_percentiles(demo):
     tiny = tiny_study(demo)
-    table = teaching.position_among({"measurement": 2.0, "constancy_of_purpose": 2.0}, tiny).set_index("characteristic_id")
+    table = teaching.position_among({"measurement": 2.0, "constancy_of_purpose": 2.0}, tiny)
+    table = table.set_index("characteristic_id")
     assert list(table.index) == ["measurement", "constancy_of_purpose"]
+    counts = ["units", "units_below", "units_level", "units_above"]
     # measurement: units 1, 2.5, 2, 3; a score of 2 has one unit below, one level, two above: (1 + 1/2) / 4.
-    assert table.loc["measurement", ["units", "units_below", "units_level", "units_above"]].tolist() == [4, 1, 1, 2]
+    assert table.loc["measurement", counts].tolist() == [4, 1, 1, 2]
     assert table.loc["measurement", "percentile"] == pytest.approx(37.5)
     assert table.loc["measurement", "units_median"] == pytest.approx(2.25)
     # constancy of purpose: A has no mean, so three units 1, 1, 2; a score of 2: (2 + 1/2) / 3.
-    assert table.loc["constancy_of_purpose", ["units", "units_below", "units_level", "units_above"]].tolist() == [3, 2, 1, 0]
+    assert table.loc["constancy_of_purpose", counts].tolist() == [3, 2, 1, 0]
     assert table.loc["constancy_of_purpose", "percentile"] == pytest.approx(250 / 3)
     top = teaching.position_among({"measurement": 3.0}, tiny).set_index("characteristic_id")
     assert top.loc["measurement", "percentile"] == pytest.approx(87.5)
-    assert np.isnan(top.loc["constancy_of_purpose", "percentile"]) and pd.isna(top.loc["constancy_of_purpose", "units_above"])
-    assert teaching.position_among({"measurement": 1.0}, tiny).set_index("characteristic_id").loc["measurement", "percentile"] == pytest.approx(12.5)
+    assert np.isnan(top.loc["constancy_of_purpose", "percentile"])
+    assert pd.isna(top.loc["constancy_of_purpose", "units_above"])
+    bottom = teaching.position_among({"measurement": 1.0}, tiny).set_index("characteristic_id")
+    assert bottom.loc["measurement", "percentile"] == pytest.approx(12.5)
 
 
 def diamonds(ax) -> dict[str, float]:
@@ -383,7 +403,8 @@ def test_form_rescores_and_redraws_as_each_answer_changes(demo):
     options = form.choices[first.id].options
     assert [label for label, _ in options] == ["Low", "Middle", "High", "Can't rate"]
     ladder = form.children[1].children[0].children[0].children[0].value
-    assert all(text.replace("'", "&#x27;") in ladder for text in first.levels.values())  # the three descriptions are shown
+    # The three descriptions are shown.
+    assert all(text.replace("'", "&#x27;") in ladder for text in first.levels.values())
     chosen = dict(zip(demo.instrument.item_ids, [3, teaching.CANT_RATE, 2, 1, 3, 2, 2, teaching.CANT_RATE, 1, 2]))
     for item_id, value in chosen.items():  # one at a time, as a learner clicks
         form.choices[item_id].value = value
@@ -422,10 +443,13 @@ def test_contrasting_pair_has_one_mean_and_two_agreements(demo):
     pair = teaching.contrasting_pair(demo, characteristic="measurement", policy=AgreementPolicy(threshold=0.7))
     assert pair["agreement"].tolist() == ["shared", "not shared"]
     assert (pair["n_rated"] >= demo.disclosure.min_cell_size).all()
-    levels = {m: demo.answers.loc[demo.answers["microsystem_id"].eq(m) & demo.answers["item_id"].eq("measurement"), "level"].dropna().astype(float)
+    answers = demo.answers
+    measurement = answers["item_id"].eq("measurement")
+    levels = {m: answers.loc[answers["microsystem_id"].eq(m) & measurement, "level"].dropna().astype(float)
               for m in pair["microsystem_id"]}
     for row in pair.itertuples():
-        assert row.mean == pytest.approx(levels[row.microsystem_id].mean()) and row.rwg == pytest.approx(plain_rwg(levels[row.microsystem_id]))
+        unit_levels = levels[row.microsystem_id]
+        assert row.mean == pytest.approx(unit_levels.mean()) and row.rwg == pytest.approx(plain_rwg(unit_levels))
     assert abs(pair["mean"].iloc[0] - pair["mean"].iloc[1]) < 0.05
     with pytest.raises(ValueError, match="measured by a single item"):
         teaching.contrasting_pair(demo, characteristic="integration_of_information")
@@ -469,9 +493,12 @@ def index_of(book, tag: str) -> int:
 @pytest.mark.parametrize("change, message", [
     (lambda b: b.cells.pop(index_of(b, "solution")), "must be followed directly by its solution"),
     (lambda b: setattr(b.cells[index_of(b, "solution")], "source", "answer_1_1 = ..."), "must not contain `...`"),
-    (lambda b: setattr(b.cells[index_of(b, "solution")], "source", "answer_9 = 3"), "the solution must assign answer_1_1"),
-    (lambda b: b.cells.insert(1, copy.deepcopy(b.cells[index_of(b, "parameters")])), "exactly one cell must be tagged 'parameters'"),
-    (lambda b: b.cells.append(nbformat.v4.new_code_cell("teaching.check(\"7.7\", answer_7_7, s)")), "'7.7', which is not registered"),
+    (lambda b: setattr(b.cells[index_of(b, "solution")], "source", "answer_9 = 3"),
+     "the solution must assign answer_1_1"),
+    (lambda b: b.cells.insert(1, copy.deepcopy(b.cells[index_of(b, "parameters")])),
+     "exactly one cell must be tagged 'parameters'"),
+    (lambda b: b.cells.append(nbformat.v4.new_code_cell("teaching.check(\"7.7\", answer_7_7, s)")),
+     "'7.7', which is not registered"),
     (lambda b: b.cells.append(nbformat.v4.new_code_cell("def helper():\n    pass")), "no def or class"),
     (lambda b: setattr(b.cells[0], "source", "Lesson without a title"), "must open with a Markdown cell"),
     (lambda b: setattr(b.cells[index_of(b, "parameters")], "source", "study = 'demo'"), "document each parameter"),
@@ -490,7 +517,8 @@ def test_generate_writes_both_versions_and_removes_stale_ones(tmp_path, project,
     assert not list(tmp_path.rglob(".*.tmp.*"))
     for path in written:
         book = read(path)
-        assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in book.cells if cell.cell_type == "code")
+        code = [cell for cell in book.cells if cell.cell_type == "code"]
+        assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in code)
         assert book.metadata["workbench"]["teaching"]["version"] == path.parent.name
     assert cli.main(["teaching", "--no-execute"]) == 0  # into the test's own project
     assert "10 teaching notebooks written" in capsys.readouterr().out

@@ -23,9 +23,14 @@ from scipy import stats
 from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "agreement_flags", "characteristic_agreement", "cronbach_alpha", "icc_by_item", "icc_oneway", "item_total_statistics",
-    "respondent_item_matrix", "rwg", "rwg_j", "uniform_null_variance",
+    "DEFAULT_AGREEMENT_POLICY", "DEFAULT_DISCLOSURE_POLICY", "agreement_flags", "characteristic_agreement",
+    "cronbach_alpha", "icc_by_item", "icc_oneway", "item_total_statistics", "respondent_item_matrix", "rwg", "rwg_j",
+    "uniform_null_variance",
 ]
+
+# The policies a caller that names none gets (both frozen, so one shared instance is safe).
+DEFAULT_AGREEMENT_POLICY = AgreementPolicy()
+DEFAULT_DISCLOSURE_POLICY = DisclosurePolicy()
 
 
 def uniform_null_variance(n_levels: int) -> float:
@@ -40,7 +45,9 @@ def _rated(answers: pd.DataFrame) -> pd.DataFrame:
     return rated.assign(level=rated["level"].astype("float64"))
 
 
-def rwg(answers: pd.DataFrame, *, by: tuple[str, ...] = ("microsystem_id", "item_id"), n_levels: int = 3) -> pd.DataFrame:
+def rwg(
+    answers: pd.DataFrame, *, by: tuple[str, ...] = ("microsystem_id", "item_id"), n_levels: int = 3
+) -> pd.DataFrame:
     """Within-group agreement on a single item, rwg = 1 - s^2 / sigma_EU^2.
 
     Parameters
@@ -159,7 +166,9 @@ def icc_oneway(
     return result
 
 
-def icc_by_item(answers: pd.DataFrame, *, group: str = "microsystem_id", group_size: Literal["mean", "adjusted"] = "mean") -> pd.DataFrame:
+def icc_by_item(
+    answers: pd.DataFrame, *, group: str = "microsystem_id", group_size: Literal["mean", "adjusted"] = "mean"
+) -> pd.DataFrame:
     """:func:`icc_oneway` for each item: do microsystems differ more than their staff do?
 
     All items in one pass over the answers. An item with too few answers for an ICC
@@ -176,7 +185,9 @@ def icc_by_item(answers: pd.DataFrame, *, group: str = "microsystem_id", group_s
     return table.assign(item_id=list(items))[["item_id", *table.columns]]
 
 
-def _oneway_anova(values: np.ndarray, part: np.ndarray, n_parts: int, group: np.ndarray, group_size: str) -> pd.DataFrame:
+def _oneway_anova(
+    values: np.ndarray, part: np.ndarray, n_parts: int, group: np.ndarray, group_size: str
+) -> pd.DataFrame:
     """One-way ANOVA of ``values`` on ``group`` within each of ``n_parts`` parts (e.g. items),
     from counts and sums per part x group (bincount): one row of statistics per part."""
     if group_size not in ("mean", "adjusted"):
@@ -202,7 +213,8 @@ def _oneway_anova(values: np.ndarray, part: np.ndarray, n_parts: int, group: np.
         icc2 = np.where(ms_between > 0, (ms_between - ms_within) / ms_between, np.nan)
         eta_squared = np.where(ss_between + ss_within > 0, ss_between / (ss_between + ss_within), np.nan)
     return pd.DataFrame({
-        "n": n.astype("int64"), "n_groups": j.astype("int64"), "group_size": k, "ms_between": ms_between, "ms_within": ms_within,
+        "n": n.astype("int64"), "n_groups": j.astype("int64"), "group_size": k,
+        "ms_between": ms_between, "ms_within": ms_within,
         "F": f, "df_between": df_between, "df_within": df_within, "p": stats.f.sf(f, df_between, df_within),
         "icc1": icc1, "icc2": icc2, "eta_squared": eta_squared,
     })
@@ -214,17 +226,28 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator == 0, np.where(numerator == 0, np.nan, np.inf), np.asarray(numerator) / denominator)
 
 
-def agreement_flags(table: pd.DataFrame, *, column: str = "rwg", policy: AgreementPolicy = AgreementPolicy(),
-                    disclosure: DisclosurePolicy = DisclosurePolicy()) -> pd.DataFrame:
+def agreement_flags(table: pd.DataFrame, *, column: str = "rwg", policy: AgreementPolicy = DEFAULT_AGREEMENT_POLICY,
+                    disclosure: DisclosurePolicy = DEFAULT_DISCLOSURE_POLICY) -> pd.DataFrame:
     """Mark each row ``agreement`` with the policy's verdict (:meth:`AgreementPolicy.verdict`):
     ``"shared"``, ``"not shared"`` (``column`` below the threshold) or ``"too few"`` (fewer
-    people than the disclosure rule allows a figure for)."""
+    people than the disclosure rule allows a figure for).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"microsystem_id": ["A", "B", "C"], "n_rated": [8, 8, 3], "rwg": [0.9, 0.4, 0.95]})
+    >>> agreement_flags(table)["agreement"].tolist()
+    ['shared', 'not shared', 'too few']
+    """
     size = table["n_rated"] if "n_rated" in table else table["n_respondents"]
     return table.assign(agreement=policy.verdict(table[column], size, disclosure))
 
 
 def cronbach_alpha(
-    answers: pd.DataFrame, *, items: list[str] | None = None, confidence: float = 0.95, nan_policy: Literal["listwise", "pairwise"] = "listwise"
+    answers: pd.DataFrame,
+    *,
+    items: list[str] | None = None,
+    confidence: float = 0.95,
+    nan_policy: Literal["listwise", "pairwise"] = "listwise",
 ) -> pd.Series:
     """Cronbach's alpha of the items, with Feldt's confidence interval (via pingouin).
 
@@ -238,7 +261,8 @@ def cronbach_alpha(
     """
     import pingouin
 
-    wide = respondent_item_matrix(answers, items=items).dropna(how="all")  # someone who rated nothing adds nothing, not n
+    # Someone who rated nothing adds nothing, not n.
+    wide = respondent_item_matrix(answers, items=items).dropna(how="all")
     used = wide.dropna() if nan_policy == "listwise" else wide
     alpha, interval = pingouin.cronbach_alpha(data=wide, nan_policy=nan_policy, ci=confidence)
     return pd.Series({"alpha": float(alpha), "ci_low": float(interval[0]), "ci_high": float(interval[1]),
@@ -286,8 +310,8 @@ def characteristic_agreement(
     answers: pd.DataFrame,
     *,
     scale: LevelScale,
-    policy: AgreementPolicy = AgreementPolicy(),
-    disclosure: DisclosurePolicy = DisclosurePolicy(),
+    policy: AgreementPolicy = DEFAULT_AGREEMENT_POLICY,
+    disclosure: DisclosurePolicy = DEFAULT_DISCLOSURE_POLICY,
     group: str = "microsystem_id",
 ) -> pd.DataFrame:
     """Agreement per microsystem x characteristic: rwg for a one-item characteristic,
@@ -298,6 +322,7 @@ def characteristic_agreement(
     DataFrame: ``group``, ``characteristic_id``, ``n_items``, ``n_rated``, ``agreement_index``
     (rwg or rwg(j)), ``index`` (which one), ``agreement`` (``shared`` / ``not shared`` / ``too few``).
     """
+    columns = [group, "characteristic_id", "n_items", "n_rated", "agreement_index", "index"]
     parts = []
     items_of = answers[["characteristic_id", "item_id"]].drop_duplicates()
     for characteristic, items in items_of.groupby("characteristic_id", sort=False)["item_id"]:
@@ -310,7 +335,6 @@ def characteristic_agreement(
             table = rwg_j(part, items=items, group=group, n_levels=scale.n).rename(
                 columns={"rwg_j": "agreement_index", "n_respondents": "n_rated"})
             table = table.assign(index="rwg(j)")
-        parts.append(table.assign(characteristic_id=characteristic)[[group, "characteristic_id", "n_items", "n_rated", "agreement_index", "index"]])
-    columns = [group, "characteristic_id", "n_items", "n_rated", "agreement_index", "index"]
+        parts.append(table.assign(characteristic_id=characteristic)[columns])
     combined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     return agreement_flags(combined, column="agreement_index", policy=policy, disclosure=disclosure)

@@ -5,7 +5,8 @@
     workbench demo                            rewrite data/raw/demo/ from the generator
     workbench export-qdpx [--study demo]      the coded interviews as a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA…
     workbench form [--study demo] [--microsystem ID]   the printable self-assessment form (HTML and PDF)
-    workbench teaching                        rewrite notebooks/teaching/ (learner + instructor) from the lesson sources and run them
+    workbench teaching                        rewrite notebooks/teaching/ (learner + instructor) from the lesson
+                                              sources and run them
     workbench refresh-notebooks               re-execute notebooks/ in place (stored outputs for nbval)
 
 Bad input ends with one line naming the file, row and column, and exit status 2; a
@@ -37,33 +38,45 @@ def _parser() -> argparse.ArgumentParser:
     regenerate.add_argument("--microsystem", action="append", dest="microsystems", metavar="ID",
                             help="only this microsystem's feedback report (repeatable; default: all)")
     regenerate.add_argument("--no-progress", action="store_true", help="no progress bar")
-    regenerate.add_argument("--force", action="store_true", help="rerun every report, even those whose inputs did not change")
-    regenerate.add_argument("--explain", action="store_true", help="say, for every report, why it runs or why it is skipped")
-    regenerate.add_argument("--dry-run", action="store_true", help="plan only: with --explain, say what would run; run nothing")
+    regenerate.add_argument("--force", action="store_true",
+                            help="rerun every report, even those whose inputs did not change")
+    regenerate.add_argument("--explain", action="store_true",
+                            help="say, for every report, why it runs or why it is skipped")
+    regenerate.add_argument("--dry-run", action="store_true",
+                            help="plan only: with --explain, say what would run; run nothing")
     regenerate.add_argument("--executor", choices=["local", "dask"], default="local",
                             help="local process pool (default) or a Dask distributed cluster")
     regenerate.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                            help="with --executor dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+                            help="with --executor dask: the cluster's scheduler, e.g. tcp://10.0.0.5:8786 "
+                                 "(default: a local cluster)")
 
     demo = commands.add_parser("demo", help="rewrite the demo study's raw files from the generator")
     demo.add_argument("--out", type=Path, default=None, help="folder to write (default: data/raw/demo)")
 
-    export = commands.add_parser("export-qdpx", help="write the study's coded interviews as a REFI-QDA project (.qdpx) and codebook (.qdc)")
+    export = commands.add_parser("export-qdpx", help="write the study's coded interviews as a REFI-QDA project (.qdpx) "
+                                                     "and codebook (.qdc)")
     export.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
-    export.add_argument("--out", type=Path, default=None, help="the .qdpx to write (default: reports/<study>/<study>.qdpx)")
+    export.add_argument("--out", type=Path, default=None,
+                        help="the .qdpx to write (default: reports/<study>/<study>.qdpx)")
 
-    form = commands.add_parser("form", help="write the printable self-assessment form (HTML and PDF), blank or pre-filled for one microsystem")
+    form = commands.add_parser("form", help="write the printable self-assessment form (HTML and PDF), blank or "
+                                            "pre-filled for one microsystem")
     form.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
-    form.add_argument("--microsystem", default=None, metavar="ID", help="pre-fill with how this unit's staff answered (default: a blank form)")
+    form.add_argument("--microsystem", default=None, metavar="ID",
+                      help="pre-fill with how this unit's staff answered (default: a blank form)")
     form.add_argument("--out", type=Path, default=None, help="folder to write (default: reports/<study>/forms/)")
     form.add_argument("--no-pdf", action="store_true", help="HTML only; no Chromium needed")
     form.add_argument("--paper", choices=["A4", "letter"], default="A4", help="page size (default: A4)")
 
-    teaching = commands.add_parser("teaching", help="rewrite the teaching set's learner and instructor notebooks from their lesson sources, then run them")
-    teaching.add_argument("--no-execute", action="store_true", help="only write the notebooks (their stored outputs stay empty until refresh-notebooks)")
+    teaching = commands.add_parser("teaching", help="rewrite the teaching set's learner and instructor notebooks from "
+                                                    "their lesson sources, then run them")
+    teaching.add_argument("--no-execute", action="store_true",
+                          help="only write the notebooks (their stored outputs stay empty until refresh-notebooks)")
 
-    refresh = commands.add_parser("refresh-notebooks", help="re-execute notebooks/ in place so nbval compares fresh outputs")
-    refresh.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (default: every notebook under notebooks/)")
+    refresh = commands.add_parser("refresh-notebooks",
+                                  help="re-execute notebooks/ in place so nbval compares fresh outputs")
+    refresh.add_argument("notebooks", nargs="*", type=Path,
+                         help="only these notebooks (default: every notebook under notebooks/)")
     return parser
 
 
@@ -86,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
         log = Path(tempfile.gettempdir()) / "workbench-error.log"
         log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-        print(f"error: unexpected {type(error).__name__}: {error} (a bug in the workbench; details in {log})", file=sys.stderr)
+        print(f"error: unexpected {type(error).__name__}: {error} (a bug in the workbench; details in {log})",
+              file=sys.stderr)
         return 3
 
 
@@ -109,9 +123,9 @@ def _regenerate(arguments) -> int:
             print("\n".join(planned.explain()))
 
     summary = regenerate_study(
-        Project.discover(), arguments.study, microsystems=arguments.microsystems, jobs=arguments.jobs, force=arguments.force,
-        executor=arguments.executor, scheduler=arguments.scheduler, progress=not arguments.no_progress,
-        dry_run=arguments.dry_run, on_plan=explain,
+        Project.discover(), arguments.study, microsystems=arguments.microsystems, jobs=arguments.jobs,
+        force=arguments.force, executor=arguments.executor, scheduler=arguments.scheduler,
+        progress=not arguments.no_progress, dry_run=arguments.dry_run, on_plan=explain,
     )
     if arguments.dry_run:
         print(f"{len(summary.planned.todo)} would run, {len(summary.skipped)} unchanged")
@@ -149,8 +163,10 @@ def _export_qdpx(arguments) -> int:
     refiqda.write_qdc(target.with_suffix(".qdc"), study.frameworks)
     mapping = {"format": "refi-qda", "file": target.name, "codes": codes, "unmapped_codes": "error",
                "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"}}
-    write_text_atomic(target.with_name(f"{target.stem}_mapping.yaml"), yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True))
-    print(f"{study.codings['segment_id'].nunique()} coded segments from {len(study.interviews)} interviews -> {target} (+ .qdc, mapping)")
+    write_text_atomic(target.with_name(f"{target.stem}_mapping.yaml"),
+                      yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True))
+    print(f"{study.codings['segment_id'].nunique()} coded segments from {len(study.interviews)} interviews -> "
+          f"{target} (+ .qdc, mapping)")
     return 0
 
 
@@ -178,7 +194,9 @@ def _form(arguments) -> int:
 def _print_refreshed(project: Project, outcomes) -> int:
     for outcome in outcomes:
         shown = project.shown(outcome.job.notebook)
-        print(f"{'ok    ' if outcome.ok else 'FAILED'} {shown} ({outcome.seconds:.1f} s){'' if outcome.ok else ': ' + outcome.error}")
+        status = "ok    " if outcome.ok else "FAILED"
+        error = "" if outcome.ok else ": " + outcome.error
+        print(f"{status} {shown} ({outcome.seconds:.1f} s){error}")
     return 0 if all(o.ok for o in outcomes) else 1
 
 
@@ -188,7 +206,8 @@ def _teaching(arguments) -> int:
 
     project = Project.discover()
     written = generate(project.notebooks_dir / "teaching")
-    print(f"{len(written)} teaching notebooks written from {len(LESSONS)} lessons -> {project.shown(written[0].parent.parent)}")
+    print(f"{len(written)} teaching notebooks written from {len(LESSONS)} lessons -> "
+          f"{project.shown(written[0].parent.parent)}")
     if arguments.no_execute:
         print("not executed: run `workbench refresh-notebooks` on them before nbval compares their outputs")
         return 0

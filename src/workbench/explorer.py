@@ -34,6 +34,11 @@ from workbench.plotting import rows_on_level_scale
 from workbench.study import Study
 from workbench.vocabulary import TOO_FEW, LevelScale
 
+__all__ = [
+    "ICC_FIGURES", "UNIT_COLOURS", "Explorer", "Selection", "StudyExplorer", "outcome_figure", "outcome_png",
+    "profile_figure", "profile_png", "quotes_html", "table_html",
+]
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -309,6 +314,7 @@ def table_html(frame: pd.DataFrame, *, caption: str, percent: list[str] = (), de
 
 
 def quotes_html(quotes: pd.DataFrame, *, names: dict[str, str], characteristic_label: str) -> str:
+    """The quotes as an escaped HTML list, each under its microsystem's id and name."""
     if quotes.empty:
         return (f"<p><b>Interview quotes: {html.escape(characteristic_label)}</b><br>"
                 "No coded excerpt in these microsystems from these roles.</p>")

@@ -40,6 +40,12 @@ from workbench.vocabulary import CANT_RATE, DisclosurePolicy, LevelScale
 if TYPE_CHECKING:
     from workbench.study import Study
 
+__all__ = [
+    "BROWSER_CANDIDATES", "CHROMIUM_FLAGS", "CHROMIUM_VARIABLE", "FORM_STEM", "INSTALL_HINT", "PAPER_SIZES",
+    "PDF_TIMEOUT_SECONDS", "TEMPLATE", "TEMPLATES", "BrowserError", "find_browser", "form_filename", "form_html",
+    "html_to_pdf", "write_form",
+]
+
 TEMPLATE = "self_assessment_form.html.j2"
 TEMPLATES = Path(__file__).with_name("templates")
 FORM_STEM = "self-assessment-form"
@@ -154,12 +160,16 @@ def form_html(
     team = None
     if microsystem_id is not None:
         if study is None:
-            raise ValueError(f"microsystem_id={microsystem_id!r} needs study= as well: the answers to print come from a study")
+            raise ValueError(f"microsystem_id={microsystem_id!r} needs study= as well: "
+                             "the answers to print come from a study")
         team = _team_answers(instrument, study, microsystem_id)
 
     fields = [_Field("unit", "Unit", team["name"] if team else "", wide=True)]
     if team:
-        fields += [_Field("setting", "Setting", team["setting"]), _Field("organisation", "Organisation", team["organisation"])]
+        fields += [
+            _Field("setting", "Setting", team["setting"]),
+            _Field("organisation", "Organisation", team["organisation"]),
+        ]
     fields += [_Field("role", "Your role"), _Field("date", "Date")]
 
     items = []
@@ -212,7 +222,8 @@ def _check_answers(instrument: Instrument, answers: Mapping[str, int | str]) -> 
         raise TypeError(f"answers must be a dict of item id -> level, got {type(answers).__name__}")
     unknown = [item_id for item_id in answers if item_id not in instrument.item_ids]
     if unknown:
-        raise ValueError(f"answers name items {unknown} that are not in instrument {instrument.id!r}; its items are {instrument.item_ids}")
+        raise ValueError(f"answers name items {unknown} that are not in instrument {instrument.id!r}; "
+                         f"its items are {instrument.item_ids}")
     levels = LevelScale.of(instrument).values
     allowed = [*levels, CANT_RATE]
     ticked: dict[str, int | str] = {}
@@ -269,7 +280,9 @@ def _item_team_view(summary: dict | None, scale: LevelScale, disclosure: Disclos
                     "item, too few to show without revealing individual answers."), True
     level_shares = {value: float(share) for value, share in level_shares.items()}
     top = max(level_shares.values())
-    shares: dict = {level: _TeamShare(share, most_common=math.isclose(share, top)) for level, share in level_shares.items()}
+    shares: dict = {
+        level: _TeamShare(share, most_common=math.isclose(share, top)) for level, share in level_shares.items()
+    }
     shares[CANT_RATE] = _TeamShare(float(summary["cant_rate_share"]))
     answered = summary["n_respondents"]
     if rated == answered:
@@ -292,7 +305,8 @@ def find_browser(browser: str | Path | None = None) -> str:
     if requested:
         found = shutil.which(str(requested))
         if found is None:
-            raise BrowserError(f"cannot print to PDF: {source}={str(requested)!r} is not an executable on this machine; {INSTALL_HINT}")
+            raise BrowserError(f"cannot print to PDF: {source}={str(requested)!r} is not an executable "
+                               f"on this machine; {INSTALL_HINT}")
         return found
     for candidate in BROWSER_CANDIDATES:
         found = shutil.which(candidate)
@@ -322,7 +336,8 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, *, browser: str | P
         _run_browser(command, timeout=timeout, what=html_path.name)
         data = printed.read_bytes() if printed.exists() else b""
         if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-1024:]:
-            raise BrowserError(f"cannot print to PDF: {executable} exited without writing a complete PDF of {html_path.name}; {INSTALL_HINT}")
+            raise BrowserError(f"cannot print to PDF: {executable} exited without writing a complete PDF "
+                               f"of {html_path.name}; {INSTALL_HINT}")
         write_bytes_atomic(pdf_path, data)
     return pdf_path
 
@@ -333,13 +348,15 @@ def _run_browser(command: list[str], *, timeout: float, what: str) -> None:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=True)
     except OSError as error:
-        raise BrowserError(f"cannot print to PDF: {command[0]} would not start ({error.strerror or error}); {INSTALL_HINT}") from None
+        raise BrowserError(f"cannot print to PDF: {command[0]} would not start "
+                           f"({error.strerror or error}); {INSTALL_HINT}") from None
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _end_process_group(process.pid)
         process.communicate()
-        raise BrowserError(f"cannot print to PDF: {command[0]} did not finish printing {what} within {timeout:g} s") from None
+        raise BrowserError(f"cannot print to PDF: {command[0]} did not finish printing {what} "
+                           f"within {timeout:g} s") from None
     _end_process_group(process.pid)  # helpers that outlive the browser itself
     if process.returncode != 0:
         last = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()][-1:] or ["no message"]
@@ -389,6 +406,3 @@ def write_form(
     if pdf:
         written.append(html_to_pdf(html_path, folder / form_filename(microsystem_id, ".pdf"), browser=browser))
     return written
-
-
-__all__ = ["BrowserError", "find_browser", "form_filename", "form_html", "html_to_pdf", "write_form"]

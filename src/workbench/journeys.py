@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from workbench.vocabulary import LevelScale
+
 __all__ = ["HANDOFF_CHARACTERISTICS", "handoffs", "weak_handoffs"]
 
 HANDOFF_CHARACTERISTICS = ("integration_of_information", "interdependence_of_care_team")
@@ -40,6 +42,7 @@ def weak_handoffs(
     links: pd.DataFrame,
     profile_wide: pd.DataFrame,
     *,
+    scale: LevelScale,
     characteristics: tuple[str, ...] = HANDOFF_CHARACTERISTICS,
     min_handoffs: int = 1,
 ) -> pd.DataFrame:
@@ -48,8 +51,8 @@ def weak_handoffs(
     Returns
     -------
     ``links`` with ``from_<c>`` and ``to_<c>`` for each characteristic, ``weakest`` (the lowest
-    of those scores) and ``risk`` (handoffs x (3 - weakest): busy links between weak units
-    first), sorted by risk.
+    of those scores) and ``risk`` (handoffs x (highest level of the ``scale`` - weakest): busy
+    links between weak units first), sorted by risk.
     """
     missing = [c for c in characteristics if c not in profile_wide.columns]
     if missing:
@@ -58,7 +61,7 @@ def weak_handoffs(
     for c in characteristics:
         table[f"from_{c}"] = table["from_id"].map(profile_wide[c])
         table[f"to_{c}"] = table["to_id"].map(profile_wide[c])
-    scores = table[[f"{end}_{c}" for c in characteristics for end in ("from", "to")]]
+    scores = table[[f"{end}_{c}" for c in characteristics for end in ("from", "to")]].astype("float64")
     table["weakest"] = scores.min(axis=1)
-    table["risk"] = table["handoffs"] * (3 - table["weakest"])
+    table["risk"] = table["handoffs"] * (scale.high - table["weakest"])
     return table.sort_values(["risk", "handoffs"], ascending=False).reset_index(drop=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from workbench.project import ROOT_ENVIRONMENT_VARIABLE
 
-__all__ = ["CELL_TIMEOUT_SECONDS", "KERNEL", "WarmKernel"]
+__all__ = ["CELL_TIMEOUT_SECONDS", "ENGINE", "KERNEL", "WarmKernel"]
 
 KERNEL = "python3"
 CELL_TIMEOUT_SECONDS = 1800  # a cell running longer is taken to hang: the report fails instead of blocking the run
@@ -96,7 +96,12 @@ class WarmKernel:
         self._connect()
         self._reset()
         self.reports_run += 1
-        return {"engine_name": _register_engine(), "km": self.manager, "kc": self.client, "execution_timeout": CELL_TIMEOUT_SECONDS}
+        return {
+            "engine_name": _register_engine(),
+            "km": self.manager,
+            "kc": self.client,
+            "execution_timeout": CELL_TIMEOUT_SECONDS,
+        }
 
     def _start(self) -> None:
         from jupyter_client.manager import AsyncKernelManager
@@ -131,7 +136,8 @@ class WarmKernel:
                 break
         if reply["content"]["status"] != "ok":
             content = reply["content"]
-            raise RuntimeError(f"could not reset the kernel between reports: {content.get('ename')}: {content.get('evalue')}")
+            raise RuntimeError("could not reset the kernel between reports: "
+                               f"{content.get('ename')}: {content.get('evalue')}")
 
     def shutdown(self) -> None:
         from jupyter_core.utils import run_sync
@@ -176,6 +182,10 @@ def _register_engine() -> str:
                                              stdout_file=stdout_file, stderr_file=stderr_file,
                                              timeout=execution_timeout, startup_timeout=start_timeout)
             client.kc = kc
+            # papermill writes the whole notebook before and after every cell, so a long run can be
+            # watched; ours go to a temporary file renamed at the end, and papermill writes the
+            # finished notebook once after the engine returns: the per-cell writes only cost time.
+            nb_man.save = lambda **_kwargs: None
             return client.execute()
 
     papermill_engines.register(ENGINE, WarmKernelEngine)

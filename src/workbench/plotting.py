@@ -14,8 +14,9 @@ import seaborn as sns
 from workbench.vocabulary import LevelScale
 
 __all__ = [
-    "LEVEL_PALETTE", "cluster_order", "count_heatmap", "diverging_levels", "handoff_network", "level_heatmap",
-    "MAX_ROWS_DRAWN", "masked_level_heatmap", "peer_comparison", "rows_drawn", "rows_on_level_scale", "share_bars",
+    "LEVEL_PALETTE", "MAX_ROWS_DRAWN", "THREE_LEVELS", "cluster_order", "count_heatmap", "diverging_levels",
+    "handoff_network", "level_heatmap", "masked_level_heatmap", "peer_comparison", "rows_drawn", "rows_on_level_scale",
+    "share_bars",
 ]
 
 LEVEL_PALETTE = "RdYlGn"
@@ -30,8 +31,8 @@ def level_heatmap(table: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, ax=N
     """Heatmap of a wide table of mean levels (rows: microsystems, columns: items or
     characteristics), coloured over the instrument's ``scale``."""
     ax = ax or plt.gca()
-    sns.heatmap(table.astype(float), ax=ax, cmap=LEVEL_PALETTE, vmin=scale.low, vmax=scale.high, annot=annotate, fmt=".1f",
-                annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white",
+    sns.heatmap(table.astype(float), ax=ax, cmap=LEVEL_PALETTE, vmin=scale.low, vmax=scale.high, annot=annotate,
+                fmt=".1f", annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white",
                 cbar_kws={"label": cbar_label or scale.span_label}, **kwargs)
     return _matrix_axes(ax)
 
@@ -65,8 +66,8 @@ def share_bars(data: pd.DataFrame, *, x: str, y: str, ax=None, color: str = "#7f
     return ax
 
 
-def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, labels: dict[str, str] | None = None, ax=None,
-                    own_label: str = "this microsystem"):
+def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, labels: dict[str, str] | None = None,
+                    ax=None, own_label: str = "this microsystem"):
     """One microsystem's mean (dot with its confidence interval) against the other
     microsystems' range (line), interquartile range (bar) and median (tick).
 
@@ -77,7 +78,8 @@ def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS,
     rows = position.reset_index(drop=True)
     ys = np.arange(len(rows))[::-1]
     ax.hlines(ys, rows["peer_min"], rows["peer_max"], color="#bbbbbb", linewidth=1, label="other microsystems: range")
-    ax.hlines(ys, rows["peer_q1"], rows["peer_q3"], color="#888888", linewidth=6, label="other microsystems: middle half")
+    ax.hlines(ys, rows["peer_q1"], rows["peer_q3"], color="#888888", linewidth=6,
+              label="other microsystems: middle half")
     ax.scatter(rows["peer_median"], ys, marker="|", s=200, color="black", zorder=3, label="other microsystems: median")
     ax.errorbar(rows["mean"], ys, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]], fmt="o",
                 color="#d62728", ecolor="#d62728", capsize=3, zorder=4, label=f"{own_label} (95% CI)")
@@ -87,7 +89,8 @@ def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS,
     return ax
 
 
-def rows_on_level_scale(ax, ys, row_labels: list[str], *, scale: LevelScale = THREE_LEVELS, right: float | None = None) -> None:
+def rows_on_level_scale(ax, ys, row_labels: list[str], *, scale: LevelScale = THREE_LEVELS,
+                        right: float | None = None) -> None:
     """One labelled row per ``ys`` on the y axis; the instrument's levels on the x axis
     (``right`` leaves room for notes beside the highest level)."""
     ax.set_yticks(ys)

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import secrets
+
 import numpy as np
 import pandas as pd
 
@@ -26,10 +27,16 @@ from workbench.errors import InputError
 from workbench.project import Project
 from workbench.vocabulary import DisclosurePolicy
 
+__all__ = [
+    "BIRTH_DATE", "EMAIL", "PHONE", "PSEUDONYM_SCHEME", "pseudonymise", "scrub_series", "scrubber", "study_key",
+    "suppress_small_groups",
+]
+
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3}[\s.-]\d{4}(?!\w)")
 BIRTH_DATE = re.compile(
-    r"\b(?:born|date of birth|d\.?o\.?b\.?)\s*(?:on|:)?\s*(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}\s+[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},?\s+\d{4})",
+    r"\b(?:born|date of birth|d\.?o\.?b\.?)\s*(?:on|:)?\s*"
+    r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}\s+[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},?\s+\d{4})",
     re.IGNORECASE,
 )
 
@@ -65,10 +72,17 @@ PSEUDONYM_SCHEME = "blake2b-48"  # recorded with processed frames: another schem
 
 
 def pseudonymise(values: pd.Series, key: bytes, *, prefix: str = "P") -> pd.Series:
-    """Keyed-hash pseudonyms: the same value and key always give the same pseudonym."""
+    """Keyed-hash pseudonyms: the same value and key always give the same pseudonym.
+
+    Examples
+    --------
+    >>> ids = pd.Series(["R001", "R002", "R001"], name="respondent_id")
+    >>> pseudonymise(ids, b"a fixed key").tolist()
+    ['P-a0bbbcea3030', 'P-3ec05abab578', 'P-a0bbbcea3030']
+    """
     codes, uniques = pd.factorize(values)
-    pseudonyms = np.array([f"{prefix}-{hashlib.blake2b(str(v).encode('utf-8'), key=key, digest_size=6).hexdigest()}" for v in uniques],
-                          dtype=object)
+    digests = [hashlib.blake2b(str(v).encode("utf-8"), key=key, digest_size=6).hexdigest() for v in uniques]
+    pseudonyms = np.array([f"{prefix}-{digest}" for digest in digests], dtype=object)
     result = pseudonyms[codes] if len(uniques) else np.array([], dtype=object)
     return pd.Series(result, index=values.index, name=values.name).astype(values.dtype)
 
@@ -77,11 +91,19 @@ def scrub_series(texts: pd.Series, scrub) -> pd.Series:
     """Apply ``scrub`` once per distinct text (excerpts repeat: one per coder of a segment)."""
     codes, uniques = pd.factorize(texts)
     cleaned = np.array([scrub(t) for t in uniques], dtype=object)
-    return pd.Series(cleaned[codes] if len(uniques) else np.array([], dtype=object), index=texts.index, name=texts.name).astype(texts.dtype)
+    result = cleaned[codes] if len(uniques) else np.array([], dtype=object)
+    return pd.Series(result, index=texts.index, name=texts.name).astype(texts.dtype)
 
 
 def scrubber(names: list[str] | None = None, extra_patterns: list[tuple[str, str]] | None = None):
-    """A function that masks names, e-mail addresses, phone numbers and dates of birth in text."""
+    """A function that masks names, e-mail addresses, phone numbers and dates of birth in text.
+
+    Examples
+    --------
+    >>> scrub = scrubber(names=["Ann Smith"])
+    >>> scrub("Ann Smith (ann.smith@example.org, 555 867-5309) said Ann was born 3 May 1970.")
+    '[name] ([email], [phone]) said [name] was [date of birth].'
+    """
     rules: list[tuple[re.Pattern, str]] = [(BIRTH_DATE, "[date of birth]"), (EMAIL, "[email]"), (PHONE, "[phone]")]
     cleaned = sorted({n.strip() for n in names or [] if n and n.strip()}, key=len, reverse=True)
     if cleaned:
@@ -130,6 +152,3 @@ def suppress_small_groups(table: pd.DataFrame, sizes: pd.Series, *, policy: Disc
     shown = table.astype(object).where(~hidden[:, None].repeat(table.shape[1], axis=1), marker)
     shown.insert(0, "people", np.where(hidden, marker, sizes.astype(str)))
     return shown
-
-
-__all__ = ["PSEUDONYM_SCHEME", "pseudonymise", "scrub_series", "scrubber", "study_key", "suppress_small_groups"]

@@ -36,7 +36,7 @@ class Project:
         object.__setattr__(self, "root", Path(root).resolve())
 
     @classmethod
-    def discover(cls, start: str | Path | None = None) -> "Project":
+    def discover(cls, start: str | Path | None = None) -> Project:
         """The project of ``$WORKBENCH_ROOT``, else the nearest folder above ``start`` (default:
         the working directory) that holds ``data/raw``."""
         configured = os.environ.get(ROOT_ENVIRONMENT_VARIABLE)
@@ -46,8 +46,8 @@ class Project:
         for folder in (here, *here.parents):
             if (folder / "data" / "raw").is_dir():
                 return cls(folder)
-        raise InputError(f"no project folder found above {here}: expected a folder with data/raw/ in it; run from inside "
-                         f"a workbench project or set {ROOT_ENVIRONMENT_VARIABLE}")
+        raise InputError(f"no project folder found above {here}: expected a folder with data/raw/ in it; "
+                         f"run from inside a workbench project or set {ROOT_ENVIRONMENT_VARIABLE}")
 
     @property
     def raw_dir(self) -> Path:
@@ -86,7 +86,8 @@ class Project:
             return candidate.resolve()
         folder = self.raw_dir / str(study)
         if not folder.is_dir():
-            known = sorted(p.name for p in self.raw_dir.iterdir() if (p / STUDY_FILE).exists()) if self.raw_dir.is_dir() else []
+            known = (sorted(p.name for p in self.raw_dir.iterdir() if (p / STUDY_FILE).exists())
+                     if self.raw_dir.is_dir() else [])
             raise InputError(f"no study called {str(study)!r}: expected a folder data/raw/{study}/ with {STUDY_FILE}; "
                              f"studies here: {known}")
         return folder

@@ -27,6 +27,12 @@ from workbench.io.files import read_yaml_model, sha256_of, write_parquet_atomic,
 from workbench.project import STUDY_FILE, Project
 from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
+__all__ = [
+    "FRAMES", "MANIFEST", "Analysis", "OutcomeSpec", "Privacy", "ScrubPattern", "Study", "StudyConfig", "StudyFiles",
+    "SurveyCoding", "build_processed", "input_files", "load_study", "open_or_build", "open_study", "read_config",
+    "stale_inputs",
+]
+
 # The tidy frames of a study, in the order they are built; :mod:`workbench.views` adds the views.
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
 MANIFEST = "manifest.json"
@@ -74,7 +80,8 @@ class Analysis(_Strict):
     """How answers are aggregated: the agreement policy and how many rated items make a score."""
 
     agreement: AgreementPolicy = AgreementPolicy()
-    min_items: int = Field(1, ge=1, description="A respondent needs this many rated items of a characteristic to get a score on it.")
+    min_items: int = Field(1, ge=1, description="A respondent needs this many rated items of a characteristic "
+                                                "to get a score on it.")
 
 
 class StudyConfig(_Strict):
@@ -85,8 +92,10 @@ class StudyConfig(_Strict):
     coding_frameworks: list[str] = ["microsystem_characteristics", "leading_processes"]
     roles: list[str]
     files: StudyFiles = StudyFiles()
-    survey_export: str | None = Field(None, description="A mapping file (REDCap, Qualtrics, Excel); when set, the survey is read through it instead of files.survey.")
-    coding_export: str | None = Field(None, description="A mapping file for a REFI-QDA project; when set, interviews and codings are read from it instead of the CSV files.")
+    survey_export: str | None = Field(None, description="A mapping file (REDCap, Qualtrics, Excel); when set, the "
+                                                        "survey is read through it instead of files.survey.")
+    coding_export: str | None = Field(None, description="A mapping file for a REFI-QDA project; when set, interviews "
+                                                        "and codings are read from it instead of the CSV files.")
     survey_coding: SurveyCoding = SurveyCoding()
     outcomes: list[OutcomeSpec] = []
     privacy: Privacy = Privacy()
@@ -190,7 +199,8 @@ class Study:
     def microsystem_name(self, microsystem_id: str) -> str:
         names = self.microsystems.set_index("microsystem_id")["name"]
         if microsystem_id not in names.index:
-            raise ValueError(f"microsystem_id must be one of the study's {len(names)} microsystems (e.g. {names.index[0]!r}), got {microsystem_id!r}")
+            raise ValueError(f"microsystem_id must be one of the study's {len(names)} microsystems "
+                             f"(e.g. {names.index[0]!r}), got {microsystem_id!r}")
         return names[microsystem_id]
 
     def unit(self, microsystem_id: str) -> pd.Series:
@@ -212,13 +222,15 @@ class Study:
 def read_config(folder: Path, project: Project | None = None) -> StudyConfig:
     path = folder / STUDY_FILE
     shown = project.shown(path) if project else str(path)
-    return read_yaml_model(path, StudyConfig, shown=shown, missing=f"file not found; every study folder needs a {STUDY_FILE}")
+    return read_yaml_model(path, StudyConfig, shown=shown,
+                           missing=f"file not found; every study folder needs a {STUDY_FILE}")
 
 
 def input_files(folder: Path, config: StudyConfig) -> list[Path]:
     files = [folder / STUDY_FILE, *(folder / name for name in config.files.model_dump().values() if name)]
     # A study's own instrument or framework YAML is an input like its CSV files.
-    files += [folder / name for name in (config.instrument, *config.coding_frameworks) if Path(name).suffix in {".yaml", ".yml"}]
+    files += [folder / name for name in (config.instrument, *config.coding_frameworks)
+              if Path(name).suffix in {".yaml", ".yml"}]
     if config.privacy.roster:
         files.append(folder / config.privacy.roster)
     if config.survey_export:
@@ -249,7 +261,8 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     Pseudonyms need the study's key: ``create_key`` makes one when the study has none yet
     (only :func:`build_processed` does; reading alone never writes a file).
     """
-    from workbench.io import refiqda, study_csv, survey_exports  # the readers (and pandera) only when raw files are read
+    # The readers (and pandera) only when raw files are read.
+    from workbench.io import refiqda, study_csv, survey_exports
 
     project = project or Project.discover()
     folder = project.study_folder(study)
@@ -265,7 +278,8 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     if config.survey_export:
         mapping = folder / config.survey_export
         wide, _summary = survey_exports.read_survey_export(
-            mapping, instrument=instrument, microsystem_ids=ids, roles=config.roles, shown_folder=_shown(mapping.parent),
+            mapping, instrument=instrument, microsystem_ids=ids, roles=config.roles,
+            shown_folder=_shown(mapping.parent),
         )
         respondents, answers = study_csv.survey_from_wide(wide, instrument=instrument)
     else:
@@ -276,20 +290,24 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     if config.coding_export:
         mapping = folder / config.coding_export
         imported = refiqda.read_coded_interviews(
-            mapping, framework_of={e: f.id for f in frameworks for e in f.element_ids}, microsystem_ids=ids, roles=config.roles,
-            shown_folder=_shown(mapping.parent),
+            mapping, framework_of={e: f.id for f in frameworks for e in f.element_ids}, microsystem_ids=ids,
+            roles=config.roles, shown_folder=_shown(mapping.parent),
         )
         interviews, codings = imported.interviews, imported.codings
     else:
-        interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids, roles=config.roles)
-        codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews, frameworks=list(frameworks))
-    outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids, outcome_ids=[o.id for o in config.outcomes])
+        interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids,
+                                               roles=config.roles)
+        codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews,
+                                         frameworks=list(frameworks))
+    outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids,
+                                       outcome_ids=[o.id for o in config.outcomes])
     journeys = (study_csv.read_journeys(file("journeys"), shown=shown("journeys"), microsystem_ids=ids)
                 if config.files.journeys else study_csv.empty_journeys())
     key = privacy.study_key(project, config.id, create=create_key)
     respondents, answers, codings = _protect(config, folder, project, key, respondents, answers, codings)
     journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], key, prefix="PT"))
-    return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings, outcomes, journeys)
+    return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings,
+                 outcomes, journeys)
 
 
 def _protect(config: StudyConfig, folder: Path, project: Project, key: bytes, respondents, answers, codings):
@@ -345,7 +363,8 @@ def build_processed(study: str | Path, project: Project | None = None) -> Study:
     project = project or Project.discover()
     loaded = load_study(study, project, create_key=True)
     target = project.processed(loaded.id)
-    manifest = {**_identity(loaded.config, privacy.study_key(project, loaded.id)), "inputs": _inputs(loaded.folder, loaded.config)}
+    manifest = {**_identity(loaded.config, privacy.study_key(project, loaded.id)),
+                "inputs": _inputs(loaded.folder, loaded.config)}
     (target / MANIFEST).unlink(missing_ok=True)
     outputs = {}
     for name in FRAMES:
@@ -412,7 +431,3 @@ def open_or_build(study: str | Path = "demo", project: Project | None = None) ->
     project = project or Project.discover()
     reasons = stale_inputs(study, project)
     return build_processed(study, project) if reasons is None or reasons else open_study(study, project)
-
-
-__all__ = ["FRAMES", "Analysis", "Study", "StudyConfig", "build_processed", "load_study", "open_or_build", "open_study",
-           "read_config", "stale_inputs"]

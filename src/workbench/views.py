@@ -41,12 +41,14 @@ from workbench.io.files import sha256_of, write_parquet_atomic
 from workbench.vocabulary import SHARED, TOO_FEW, AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "PER_UNIT", "VIEWS", "disclose", "peer_positions", "read_view", "report_where_shared", "study_items", "unit_digests",
-    "unit_items", "unit_overview", "unit_profiles", "unit_quotes", "compute_views", "write_views",
+    "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "compute_views", "disclose", "peer_positions",
+    "read_view", "report_where_shared", "study_items", "unit_digests", "unit_items", "unit_overview", "unit_profiles",
+    "unit_quotes", "view_path", "write_views",
 ]
 
 VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "unit_quotes")
-PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes")  # sliceable by microsystem
+# The views sliceable by microsystem.
+PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes")
 QUOTES_PER_CHARACTERISTIC = 2
 PROFILE_FIGURES = ("mean", "median", "sd", "ci_low", "ci_high")
 
@@ -113,11 +115,12 @@ def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: Agreement
     keys = ["microsystem_id", "characteristic_id"]
     profile = survey.microsystem_profile(survey.respondent_scores(answers, min_items=min_items))
     unit_agreement = agreement.characteristic_agreement(answers, scale=scale, policy=policy, disclosure=disclosure)
-    table = profile.merge(unit_agreement.rename(columns={"n_rated": "n_agreement"}), on=keys, how="left", validate="one_to_one")
+    table = profile.merge(unit_agreement.rename(columns={"n_rated": "n_agreement"}), on=keys, how="left",
+                          validate="one_to_one")
     table["agreement"] = table["agreement"].fillna(TOO_FEW)
     table["n_agreement"] = table["n_agreement"].fillna(0).astype("int64")
-    table = disclose(table, disclosure, figures={**dict.fromkeys(PROFILE_FIGURES, "n_scored"), "agreement_index": "n_agreement"},
-                     reference=reference, keys=keys)
+    figures = {**dict.fromkeys(PROFILE_FIGURES, "n_scored"), "agreement_index": "n_agreement"}
+    table = disclose(table, disclosure, figures=figures, reference=reference, keys=keys)
     if reference is not None:  # a hidden agreement index gives no verdict either
         table.loc[table["agreement_index"].isna() & table["agreement"].ne(TOO_FEW), "agreement"] = TOO_FEW
     table["analysis_mean"] = table["mean"]
@@ -156,14 +159,16 @@ def peer_positions(profiles: pd.DataFrame) -> pd.DataFrame:
         skipped = np.where(reported, np.searchsorted(ordered, np.where(reported, own, 0.0), side="left"), count)
         peers = count - reported.astype(int)
         row = {"microsystem_id": part["microsystem_id"].to_numpy(), "characteristic_id": characteristic, "peers": peers}
-        for name, q in (("peer_min", 0.0), ("peer_q1", 0.25), ("peer_median", 0.5), ("peer_q3", 0.75), ("peer_max", 1.0)):
+        quantiles = (("peer_min", 0.0), ("peer_q1", 0.25), ("peer_median", 0.5), ("peer_q3", 0.75), ("peer_max", 1.0))
+        for name, q in quantiles:
             row[name] = _leave_one_out_quantile(ordered, skipped, peers, q)
         with np.errstate(invalid="ignore", divide="ignore"):
-            below = np.searchsorted(ordered, np.where(reported, own, 0.0), side="left") / np.where(peers > 0, peers, np.nan)
+            below = (np.searchsorted(ordered, np.where(reported, own, 0.0), side="left")
+                     / np.where(peers > 0, peers, np.nan))
         row["share_of_peers_below"] = np.where(reported, below, np.nan)
         parts.append(pd.DataFrame(row))
-    columns = ["microsystem_id", "characteristic_id", "peers", "peer_min", "peer_q1", "peer_median", "peer_q3", "peer_max",
-               "share_of_peers_below"]
+    columns = ["microsystem_id", "characteristic_id", "peers", "peer_min", "peer_q1", "peer_median", "peer_q3",
+               "peer_max", "share_of_peers_below"]
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
@@ -186,7 +191,8 @@ def _leave_one_out_quantile(ordered: np.ndarray, skipped: np.ndarray, peers: np.
 
 
 def unit_items(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy, disclosure: DisclosurePolicy,
-               by: tuple[str, ...] = ("microsystem_id", "item_id"), reference: pd.DataFrame | None = None) -> pd.DataFrame:
+               by: tuple[str, ...] = ("microsystem_id", "item_id"),
+               reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per group x item (default microsystem x item): answer counts, level shares, mean and
     the item's agreement, with what may not be shown blanked.
 
@@ -236,7 +242,8 @@ def compute_views(study) -> dict[str, pd.DataFrame]:
     """Every view of ``study`` (a :class:`~workbench.study.Study`), by name."""
     scale, policy, disclosure = study.scale, study.agreement_policy, study.disclosure
     answers = study.answers
-    profiles = unit_profiles(answers, scale=scale, policy=policy, disclosure=disclosure, min_items=study.config.analysis.min_items)
+    profiles = unit_profiles(answers, scale=scale, policy=policy, disclosure=disclosure,
+                             min_items=study.config.analysis.min_items)
     return {
         "unit_overview": unit_overview(study),
         "unit_profiles": profiles,
@@ -248,6 +255,7 @@ def compute_views(study) -> dict[str, pd.DataFrame]:
 
 
 def view_path(folder: Path, name: str) -> Path:
+    """Where the view ``name`` of a study processed into ``folder`` is kept."""
     return Path(folder) / "views" / f"{name}.parquet"
 
 
@@ -298,7 +306,9 @@ def read_view(study, name: str, *, microsystem_id: str | None = None) -> pd.Data
         raise ValueError(f"name must be one of {list(VIEWS)}, got {name!r}")
     if study.processed is None:  # a study held in memory: compute the view
         frame = compute_views(study)[name]
-        return frame if microsystem_id is None else frame[frame["microsystem_id"].eq(microsystem_id)].reset_index(drop=True)
+        if microsystem_id is None:
+            return frame
+        return frame[frame["microsystem_id"].eq(microsystem_id)].reset_index(drop=True)
     path = view_path(study.processed, name)
     if microsystem_id is None:
         return pd.read_parquet(path)

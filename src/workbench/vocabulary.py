@@ -33,8 +33,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "ANSWER_KINDS", "CANT_RATE", "LEVEL", "NO_ANSWER", "AgreementPolicy", "DisclosurePolicy", "LevelScale",
-    "AGREEMENT_VERDICTS", "SHARED", "NOT_SHARED", "TOO_FEW",
+    "AGREEMENT_VERDICTS", "ANSWER_KINDS", "CANT_RATE", "LEVEL", "NOT_SHARED", "NO_ANSWER", "SHARED", "TOO_FEW",
+    "AgreementPolicy", "DisclosurePolicy", "LevelScale",
 ]
 
 # How each kind of answer is written wherever answers are held as text.
@@ -70,7 +70,7 @@ class LevelScale:
             raise ValueError(f"one name per level expected: {len(self.values)} levels, {len(self.names)} names")
 
     @classmethod
-    def from_values(cls, values) -> "LevelScale":
+    def from_values(cls, values) -> LevelScale:
         """A scale with default names: low / middle / high for three levels, else the numbers."""
         values = tuple(int(v) for v in values)
         names = ("low", "middle", "high") if len(values) == 3 else tuple(str(v) for v in values)
@@ -79,9 +79,10 @@ class LevelScale:
         return cls(values, names)
 
     @classmethod
-    def of(cls, instrument) -> "LevelScale":
+    def of(cls, instrument) -> LevelScale:
         """The scale of an :class:`~workbench.frameworks.Instrument`."""
-        return cls(tuple(level.value for level in instrument.levels), tuple(level.label.lower() for level in instrument.levels))
+        return cls(tuple(level.value for level in instrument.levels),
+                   tuple(level.label.lower() for level in instrument.levels))
 
     @property
     def n(self) -> int:
@@ -153,7 +154,8 @@ class DisclosurePolicy(_Policy):
             # shown groups reveals is a group of at least k people made of two or more groups.
             for index in np.argsort(np.where(hidden, np.inf, sizes), kind="stable"):
                 protected = sizes[hidden & (sizes > 0)]
-                if len(protected) == 0 or hidden.all() or (len(protected) >= 2 and protected.sum() >= self.min_cell_size):
+                protects_enough = len(protected) >= 2 and protected.sum() >= self.min_cell_size
+                if len(protected) == 0 or hidden.all() or protects_enough:
                     break
                 hidden[index] = True
         return hidden

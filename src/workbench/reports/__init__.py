@@ -15,9 +15,9 @@ from pathlib import Path
 
 from workbench.io.files import write_text_atomic
 from workbench.project import Project
-from workbench.reports.running import Outcome, Summary, execute, run, skip_slow_format_checkers
 from workbench.reports.planning import PROVENANCE_FILE, Job, Plan, plan
 from workbench.reports.publishing import remove_stale_temporaries, to_html, write_index
+from workbench.reports.running import Outcome, Summary, execute, run, skip_slow_format_checkers
 
 __all__ = ["Job", "Outcome", "Plan", "Summary", "execute", "plan", "regenerate_study", "run", "to_html", "write_index"]
 

@@ -23,8 +23,10 @@ from pathlib import Path
 
 from workbench.project import Project
 
-__all__ = ["PROVENANCE_FILE", "Job", "Plan", "check_parameters", "notebook_facts", "notebook_parameters", "plan",
-           "read_provenance", "reports_of"]
+__all__ = [
+    "PROVENANCE_FILE", "SCOPES", "Inputs", "Job", "NotebookFacts", "Plan", "check_parameters", "fingerprint_parts",
+    "jobs_for", "notebook_facts", "notebook_parameters", "plan", "read_provenance", "reports_of", "title_of",
+]
 
 PROVENANCE_FILE = ".provenance.json"
 SCOPES = ("study", "microsystem")
@@ -84,7 +86,9 @@ def notebook_parameters(notebook: Path) -> dict:
         raise ValueError(f"{notebook.name} must have exactly one cell tagged 'parameters', found {len(cells)}")
     defaults = {}
     for statement in ast.parse(cells[0]).body:
-        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
+        assigns_a_name = (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                          and isinstance(statement.targets[0], ast.Name))
+        if not assigns_a_name:
             raise ValueError(f"{notebook.name}: the parameters cell may only assign literals to names")
         defaults[statement.targets[0].id] = ast.literal_eval(statement.value)
     return defaults
@@ -104,8 +108,10 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
         allowed = (type(default),) if default is not None else (str, int, float, bool, list, type(None))
         if isinstance(default, float):
             allowed = (int, float)
-        if not isinstance(value, allowed) or (isinstance(value, bool) and not isinstance(default, bool) and default is not None):
-            raise ValueError(f"{notebook.name}: parameter {name!r} must be a {type(default).__name__} like its default {default!r}, got {value!r}")
+        bool_for_another_type = isinstance(value, bool) and not isinstance(default, bool) and default is not None
+        if not isinstance(value, allowed) or bool_for_another_type:
+            raise ValueError(f"{notebook.name}: parameter {name!r} must be a {type(default).__name__} "
+                             f"like its default {default!r}, got {value!r}")
         if isinstance(value, str) and any(ch in value for ch in "\n\r\x00"):
             raise ValueError(f"{notebook.name}: parameter {name!r} must be a single line of text, got {value!r}")
 
@@ -160,7 +166,7 @@ class Inputs:
     units: dict[str, dict[str, str]]  # microsystem id -> name -> digest of its rows
 
     @classmethod
-    def of(cls, project: Project, study) -> "Inputs":
+    def of(cls, project: Project, study) -> Inputs:
         import pandas as pd
 
         manifest = json.loads((project.processed(study.id) / "manifest.json").read_text(encoding="utf-8"))
@@ -168,7 +174,8 @@ class Inputs:
         whole |= {name: digest for name, digest in manifest["views"].items()}
         per_unit = pd.read_parquet(project.processed(study.id) / "views" / "unit_digests.parquet")
         units = per_unit.set_index("microsystem_id").to_dict("index")
-        config = _digest(study.config.model_dump(), study.instrument.model_dump(), [f.model_dump() for f in study.frameworks])
+        config = _digest(study.config.model_dump(), study.instrument.model_dump(),
+                         [f.model_dump() for f in study.frameworks])
         return cls(config, whole, units)
 
     def read_by(self, job: Job, facts: NotebookFacts) -> dict[str, str]:

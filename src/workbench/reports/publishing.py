@@ -12,6 +12,10 @@ from workbench.reports.planning import title_of
 
 __all__ = ["remove_stale_temporaries", "to_html", "write_index"]
 
+# What the index page says above the reports of each per-microsystem notebook.
+_PER_MICROSYSTEM_NOTE = ("One report per microsystem, for its own staff: its own figures, with the other microsystems "
+                         "only as a distribution.")
+
 
 @functools.cache
 def _exporter():
@@ -42,10 +46,12 @@ def remove_stale_temporaries(folder: Path) -> int:
 
 
 def write_index(project: Project, study, failed: set[Path]) -> Path:
-    """``reports/<study>/index.html``: links to every report that exists, failures marked."""
+    """``reports/<study>/index.html``: links to every report that exists, failures marked; one
+    section per per-microsystem notebook (the feedback report, and any other a project adds)."""
+    from workbench.reports.planning import notebook_facts, reports_of
+
     target = project.reports(study.id)
-    feedback_dir = target / "feedback"
-    names = study.view("unit_overview").set_index("microsystem_id")
+    units = study.view("unit_overview")
 
     def link(output: Path, text: str) -> str:
         relative = output.with_suffix(".html").relative_to(target).as_posix()
@@ -55,18 +61,29 @@ def write_index(project: Project, study, failed: set[Path]) -> Path:
         return f'<a href="{html.escape(relative)}">{html.escape(text)}</a>{note}'
 
     study_reports = sorted(p for p in target.glob("[0-9][0-9]-*.ipynb"))
-    rows = []
-    for microsystem_id, unit in names.iterrows():
-        output = feedback_dir / f"{microsystem_id}.ipynb"
-        rows.append(
-            f"<tr><td>{html.escape(microsystem_id)}</td><td>{link(output, unit['name'])}</td>"
-            f"<td>{html.escape(unit['setting'])}</td><td>{html.escape(unit['organisation'])}</td></tr>"
-        )
+    sections = []
+    for notebook in reports_of(project):
+        facts = notebook_facts(notebook)
+        if facts.scope != "microsystem":
+            continue
+        rows = [
+            f"<tr><td>{html.escape(unit)}</td><td>{link(target / facts.folder / f'{unit}.ipynb', name)}</td>"
+            f"<td>{html.escape(setting)}</td><td>{html.escape(organisation)}</td></tr>"
+            for unit, name, setting, organisation in zip(units["microsystem_id"], units["name"], units["setting"],
+                                                         units["organisation"])
+        ]
+        sections.append(f"""<h2>{html.escape(title_of(notebook))} ({len(rows)} microsystems)</h2>
+<p>{_PER_MICROSYSTEM_NOTE}</p>
+<table><thead><tr><th>id</th><th>microsystem</th><th>setting</th><th>organisation</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>""")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(study.config.title)}: reports</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; }}
 .failed {{ color: #b00020; }}
 </style></head>
 <body>
@@ -74,18 +91,11 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; 
 <p>{html.escape(study.config.description)}</p>
 <h2>Study reports</h2>
 <ul>
-{''.join(f"<li>{link(p, title_of(p))}</li>" for p in study_reports)}
+{"".join(f"<li>{link(p, title_of(p))}</li>" for p in study_reports)}
 </ul>
-<h2>Feedback reports ({len(rows)} microsystems)</h2>
-<p>One report per microsystem, for its own staff: its profile against the other microsystems, which appear only as a distribution.</p>
-<table><thead><tr><th>id</th><th>microsystem</th><th>setting</th><th>organisation</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table>
+{chr(10).join(sections)}
 </body></html>
 """
     index = target / "index.html"
     write_text_atomic(index, page)
     return index
-
-

@@ -176,7 +176,8 @@ def run(
 
 def _run_on_dask(jobs: list[Job], workers: int, scheduler: str | None):
     """Run jobs on Dask distributed: an existing cluster, or a local one for this run."""
-    from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
 
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                   dashboard_address=None, silence_logs=40)
@@ -207,10 +208,13 @@ def _execute_on_dask_worker(job: Job, lean: bool = True) -> Outcome:
         kernel = _dask_kernels.kernel = WarmKernel(cwd=job.notebook.parent)
         atexit.register(kernel.shutdown)
     return execute(job, kernel=kernel)
+
+
 def source_notebooks(project: Project) -> list[Path]:
     """Every notebook kept under ``notebooks/`` (reports, explorer, teaching set), in order."""
     folder = project.notebooks_dir
-    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
+    return sorted(p for p in folder.rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
 
 
 def refresh_source_notebooks(project: Project, *, only: list[Path] | None = None) -> list[Outcome]:

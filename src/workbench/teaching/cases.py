@@ -15,13 +15,24 @@ import pandas as pd
 
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER, NOT_SHARED, SHARED, AgreementPolicy, LevelScale
 
+__all__ = [
+    "KIND_COLUMNS", "agreement_policy", "answer_columns", "answer_counts", "characteristic_profiles",
+    "contrasting_pair", "single_item", "top_bottom", "unit_labels",
+]
+
 # How the answer kinds that are not a level head a table of counts.
 KIND_COLUMNS = {CANT_RATE: "can't rate", NO_ANSWER: "no answer"}
 
 
 def answer_columns(scale: LevelScale) -> dict:
     """Level value or answer kind -> the column it is counted in: the scale's tick labels
-    (``"1 Low"``), then ``"can't rate"`` and ``"no answer"``."""
+    (``"1 low"``), then ``"can't rate"`` and ``"no answer"``.
+
+    Examples
+    --------
+    >>> answer_columns(LevelScale.from_values([1, 2, 3]))
+    {1: '1 low', 2: '2 middle', 3: '3 high', 'cant_rate': "can't rate", 'no_answer': 'no answer'}
+    """
     return {**dict(zip(scale.values, scale.tick_labels)), **KIND_COLUMNS}
 
 
@@ -74,8 +85,17 @@ def answer_counts(answers: pd.DataFrame, *, scale: LevelScale, by: str = "micros
 
     Returns
     -------
-    DataFrame indexed by ``by``, columns :func:`answer_columns` (e.g. ``1 Low``, ``2 Middle``,
-    ``3 High``, ``can't rate``, ``no answer``): counts, zero where nobody chose it.
+    DataFrame indexed by ``by``, columns :func:`answer_columns` (e.g. ``1 low``, ``2 middle``,
+    ``3 high``, ``can't rate``, ``no answer``): counts, zero where nobody chose it.
+
+    Examples
+    --------
+    >>> answers = pd.DataFrame({"microsystem_id": ["A", "A", "A", "B"],
+    ...                         "answer": ["level", "level", "cant_rate", "no_answer"],
+    ...                         "level": pd.array([3, 2, None, None], dtype="Int64")})
+    >>> counts = answer_counts(answers, scale=LevelScale.from_values([1, 2, 3]))
+    >>> counts.loc["A"].tolist(), counts.loc["B"].tolist()
+    ([0, 1, 1, 1, 0], [0, 0, 0, 0, 1])
     """
     columns = answer_columns(scale)
     kind = answers["answer"].to_numpy(dtype=object)

@@ -28,6 +28,11 @@ from workbench.teaching.cases import agreement_policy, characteristic_profiles, 
 from workbench.teaching.profile import position_among, profile_from_answers, unit_means
 from workbench.vocabulary import NOT_SHARED
 
+__all__ = [
+    "EXERCISES", "Exercise", "Feedback", "Mistake", "Question", "Status", "ask", "check", "example_information_answers",
+    "exercise", "expected",
+]
+
 Status = Literal["right", "not quite", "not answered"]
 _HEADINGS = {"right": "✔ Right", "not quite": "✘ Not quite", "not answered": "… Not answered yet"}
 _NOUNS = {"characteristic": "a characteristic", "item": "an item", "microsystem": "a microsystem"}
@@ -231,7 +236,9 @@ def _worst_unit(study, outcome) -> frozenset[str]:
 
 
 def _contrast(study, outcome, n):
-    return top_bottom(unit_means(study), study.outcomes, outcome=outcome, better=study.outcome(outcome).better, n=n).set_index("characteristic_id")
+    means = unit_means(study)
+    table = top_bottom(means, study.outcomes, outcome=outcome, better=study.outcome(outcome).better, n=n)
+    return table.set_index("characteristic_id")
 
 
 def _largest_contrast(study, outcome, n) -> frozenset[str]:
@@ -269,26 +276,32 @@ def _missing(value) -> bool:
 _EXERCISES = (
     # Lesson 1: what a microsystem is and its eight characteristics.
     Exercise(
-        "1.1", "How many of the self-assessment's items measure **integration of information**? Answer with a whole number.",
+        "1.1", "How many of the self-assessment's items measure **integration of information**? "
+               "Answer with a whole number.",
         _integration_items,
-        hint="Count the rows of the item table whose characteristic is integration of information: one characteristic is asked about from more than one side.",
-        why="Information is asked about with staff, with patients and through technology; a person's score on it is the mean of the ones they rated.",
+        hint="Count the rows of the item table whose characteristic is integration of information: "
+             "one characteristic is asked about from more than one side.",
+        why="Information is asked about with staff, with patients and through technology; "
+            "a person's score on it is the mean of the ones they rated.",
     ),
     Exercise(
-        "1.2", "In a dialysis unit, experienced nurses spend much of each shift on tasks an aide could do, and the unit's pharmacist "
-               "signs off orders without ever meeting a patient. Which of the eight characteristics is weak here? Answer with its id "
-               "from the table, in quotes.",
+        "1.2", "In a dialysis unit, experienced nurses spend much of each shift on tasks an aide could do, and the "
+               "unit's pharmacist signs off orders without ever meeting a patient. Which of the eight characteristics "
+               "is weak here? Answer with its id from the table, in quotes.",
         _element("alignment_of_role_and_training"), kind="characteristic",
         hint="Compare what each person does with what they were trained and licensed to do.",
         why="When people work below the level of their training, the unit wastes skill and people drift away.",
         mistakes=(Mistake(_element("interdependence_of_care_team"),
-                          "teamwork matters here too, but the story is about each person's tasks against their training and licence."),),
+                          "teamwork matters here too, but the story is about each person's tasks against their "
+                          "training and licence."),),
     ),
     Exercise(
-        "1.3", "Which item could the largest share of the study's respondents **not rate**? Answer with its item id, in quotes.",
+        "1.3", "Which item could the largest share of the study's respondents **not rate**? "
+               "Answer with its item id, in quotes.",
         _most_cant_rate, kind="item",
         hint="In the completeness table, find the largest value in the cant_rate_share column.",
-        why="A high can't-rate share says that part of the unit is out of sight for many staff: missing information, not a low score.",
+        why="A high can't-rate share says that part of the unit is out of sight for many staff: "
+            "missing information, not a low score.",
     ),
     # Lesson 2: your own unit's self-assessment.
     Exercise(
@@ -299,40 +312,49 @@ _EXERCISES = (
         hint="Her score is the mean of the items she rated. How many did she rate?",
         why="Can't rate is left out: it says she cannot see that part of the unit, not that it is poor.",
         mistakes=(Mistake(_example_score_with_zeros,
-                          "that counts can't rate as a zero. Can't rate is missing information: leave it out of the mean."),),
+                          "that counts can't rate as a zero. Can't rate is missing information: "
+                          "leave it out of the mean."),),
     ),
     Exercise(
-        "2.2", "With your own answers: on which characteristic does your unit stand highest among the study's units (the largest percentile)? "
-               "Answer with its id, in quotes.",
+        "2.2", "With your own answers: on which characteristic does your unit stand highest among the study's units "
+               "(the largest percentile)? Answer with its id, in quotes.",
         _your_highest, kind="characteristic", context=("answers",),
-        hint="Read the percentile column of your position table and take its largest value (any of them if several tie).",
+        hint="Read the percentile column of your position table and take its largest value "
+             "(any of them if several tie).",
         why="That is where, by your own account, your unit is ahead of most of the study's units.",
     ),
     Exercise(
-        "2.3", "With your own answers: on **{characteristic_label}**, how many of the study's units have a higher mean than your score?",
+        "2.3", "With your own answers: on **{characteristic_label}**, how many of the study's units have a higher "
+               "mean than your score?",
         _your_units_above, context=("answers", "characteristic"),
-        hint="Read units_above in your position table (or count the grey dots to the right of your diamond); units level with you do not count. "
-             "If you could not rate it, the answer is None.",
-        why="Your score is a whole level from one person; the units' means are averages of many staff, so they fall between levels.",
-        mistakes=(Mistake(_your_units_above_or_level, "that includes the units level with your score; count only those strictly above it."),),
+        hint="Read units_above in your position table (or count the grey dots to the right of your diamond); "
+             "units level with you do not count. If you could not rate it, the answer is None.",
+        why="Your score is a whole level from one person; the units' means are averages of many staff, "
+            "so they fall between levels.",
+        mistakes=(Mistake(_your_units_above_or_level,
+                          "that includes the units level with your score; count only those strictly above it."),),
     ),
     # Lesson 3: reading a case x characteristic matrix.
     Exercise(
-        "3.1", "Reading one cell: what is the mean of **{microsystem_id}** ({microsystem_name}) on **{characteristic_label}**, "
-               "to one decimal as the matrix shows it?",
+        "3.1", "Reading one cell: what is the mean of **{microsystem_id}** ({microsystem_name}) on "
+               "**{characteristic_label}**, to one decimal as the matrix shows it?",
         _cell, context=("microsystem_id", "characteristic"), tolerance=0.05, decimals=1,
-        hint="Find the row of {microsystem_id} and the column of {characteristic_label}; the number where they cross is the unit's mean.",
+        hint="Find the row of {microsystem_id} and the column of {characteristic_label}; "
+             "the number where they cross is the unit's mean.",
         why="A cell is one unit's mean on one characteristic: the average of its staff's scores.",
     ),
     Exercise(
-        "3.2", "Reading one row: on which characteristic is **{microsystem_id}** ({microsystem_name}) weakest? Answer with its id, in quotes.",
+        "3.2", "Reading one row: on which characteristic is **{microsystem_id}** ({microsystem_name}) weakest? "
+               "Answer with its id, in quotes.",
         _weakest_in_row, kind="characteristic", context=("microsystem_id",),
         hint="Read along the row of {microsystem_id} and find its smallest number (the reddest cell).",
         why="A row is one unit's profile: its strengths and weaknesses side by side.",
-        mistakes=(Mistake(_strongest_in_row, "that is the unit's strongest characteristic; look for the smallest number in its row."),),
+        mistakes=(Mistake(_strongest_in_row,
+                          "that is the unit's strongest characteristic; look for the smallest number in its row."),),
     ),
     Exercise(
-        "3.3", "Reading the columns: which characteristic has the lowest **median** across the study's units? Answer with its id, in quotes.",
+        "3.3", "Reading the columns: which characteristic has the lowest **median** across the study's units? "
+               "Answer with its id, in quotes.",
         _lowest_median, kind="characteristic",
         hint="The column summary table gives each characteristic's median over units; take the smallest.",
         why="A low column says a weakness shared across units and settings, not one unit's problem.",
@@ -345,46 +367,59 @@ _EXERCISES = (
         _unit_rwg, context=("microsystem_id", "characteristic"), tolerance=0.01, decimals=2,
         hint="Take that unit's rated levels (can't rate left out), their variance with pandas' .var(), "
              "then 1 - variance / ({null_variance}); a result below 0 counts as 0.",
-        why="Near 1, the staff share one view; near 0, their answers are as spread as if they had answered at random.",
+        why="Near 1, the staff share one view; near 0, their answers are as spread as if they had answered "
+            "at random.",
         mistakes=(Mistake(_unit_rwg_population_variance,
-                          "that divides the squared deviations by n; rwg uses the sample variance, divided by n - 1 (pandas' .var() default)."),),
+                          "that divides the squared deviations by n; rwg uses the sample variance, "
+                          "divided by n - 1 (pandas' .var() default)."),),
     ),
     Exercise(
-        "4.2", "Of the two units ({microsystem_list}), whose **{characteristic_label}** mean does the feedback report show? Answer with its id, in quotes.",
+        "4.2", "Of the two units ({microsystem_list}), whose **{characteristic_label}** mean does the feedback report "
+               "show? Answer with its id, in quotes.",
         _shown_of_pair, kind="microsystem", context=("microsystem_ids", "characteristic", "threshold"),
-        hint="The report shows a unit's mean only where its agreement index (rwg) is at least {threshold} and enough staff answered.",
+        hint="The report shows a unit's mean only where its agreement index (rwg) is at least {threshold} "
+             "and enough staff answered.",
         why="Same mean, but only in this unit does the number describe a view its staff share.",
-        mistakes=(Mistake(_hidden_of_pair, "that unit's staff disagree (rwg below {threshold}), so the report hides its mean."),),
+        mistakes=(Mistake(_hidden_of_pair,
+                          "that unit's staff disagree (rwg below {threshold}), so the report hides its mean."),),
     ),
     Exercise(
-        "4.3", "Across all the study's units, how many have their **{characteristic_label}** mean hidden in the feedback report "
-               "(agreement not shared, or too few answers)?",
+        "4.3", "Across all the study's units, how many have their **{characteristic_label}** mean hidden in the "
+               "feedback report (agreement not shared, or too few answers)?",
         _hidden_count, context=("characteristic", "threshold"),
-        hint="Count the units whose agreement is anything but shared in the agreement table for {characteristic_label}.",
-        why="Each hidden mean is a question for the unit itself: why do its staff see the same unit so differently?",
-        mistakes=(Mistake(_not_shared_count, "that counts only 'not shared'; units with too few answers are hidden as well."),),
+        hint="Count the units whose agreement is anything but shared in the agreement table for "
+             "{characteristic_label}.",
+        why="Each hidden mean is a question for the unit itself: why do its staff see the same unit "
+            "so differently?",
+        mistakes=(Mistake(_not_shared_count,
+                          "that counts only 'not shared'; units with too few answers are hidden as well."),),
     ),
     # Lesson 5: a first cross-case comparison.
     Exercise(
-        "5.1", "Which unit has the best **{outcome_label}** ({better} is better)? Answer with its microsystem id, in quotes.",
+        "5.1", "Which unit has the best **{outcome_label}** ({better} is better)? "
+               "Answer with its microsystem id, in quotes.",
         _best_unit, kind="microsystem", context=("outcome",),
         hint="The ordered matrix puts the best unit at the top; remember that for this outcome {better} is better.",
         why="Ordering cases by an outcome is the first step of a cross-case comparison.",
         mistakes=(Mistake(_worst_unit, "that is the worst unit: for {outcome_label}, {better} is better."),),
     ),
     Exercise(
-        "5.2", "On which characteristic do the top {n} units differ most from the bottom {n}? Answer with its id, in quotes.",
+        "5.2", "On which characteristic do the top {n} units differ most from the bottom {n}? "
+               "Answer with its id, in quotes.",
         _largest_contrast, kind="characteristic", context=("outcome", "n"),
         hint="Take the largest value in the difference column of the top-against-bottom table.",
-        why="That characteristic goes most with the outcome among these units, which is a lead to follow, not a cause.",
-        mistakes=(Mistake(_smallest_contrast, "that is where the two groups differ least; look for the largest difference."),),
+        why="That characteristic goes most with the outcome among these units, which is a lead to follow, "
+            "not a cause.",
+        mistakes=(Mistake(_smallest_contrast,
+                          "that is where the two groups differ least; look for the largest difference."),),
     ),
     Exercise(
         "5.3", "How large is that difference, top minus bottom, in levels? Two decimals.",
         _largest_difference, context=("outcome", "n"), tolerance=0.01, decimals=2,
         hint="Read the difference column on the row of the characteristic you found in 5.2.",
         why="On a scale from {low} to {high}, a difference of a whole level between the groups is large.",
-        mistakes=(Mistake(_largest_difference_reversed, "the sign is turned round: subtract the bottom group's mean from the top group's."),),
+        mistakes=(Mistake(_largest_difference_reversed,
+                          "the sign is turned round: subtract the bottom group's mean from the top group's."),),
     ),
 )
 
@@ -471,7 +506,8 @@ def check(exercise_id: str, answer, study, **context) -> Feedback:
     found = exercise(exercise_id)
     if answer is Ellipsis:
         return Feedback(found.id, "not answered",
-                        f"replace the ... in `{found.answer_name} = ...` with your answer, then run that cell and this one again.")
+                        f"replace the ... in `{found.answer_name} = ...` with your answer, "
+                        "then run that cell and this one again.")
     _context(found, context)
     words = _words(study, context)
     right = expected(exercise_id, study, **context)
@@ -494,7 +530,8 @@ def _check_number(found: Exercise, answer, right, study, context: dict, words: d
         return Feedback(found.id, "right", f"{_number(right, found.decimals)}. {why}".strip())
     for mistake in found.mistakes:
         if close(mistake.answer(study, **context)):
-            return Feedback(found.id, "not quite", f"you gave {_number(value, max(found.decimals, 2))}: {mistake.message.format(**words)}")
+            return Feedback(found.id, "not quite",
+                            f"you gave {_number(value, max(found.decimals, 2))}: {mistake.message.format(**words)}")
     return Feedback(found.id, "not quite", f"you gave {_number(value, max(found.decimals, 2))}. {hint}")
 
 
@@ -503,13 +540,13 @@ def _check_choice(found: Exercise, answer, right: frozenset, study, context: dic
     names = _options(found.kind, study)
     example = next(iter(names))
     if not isinstance(answer, str):
-        return Feedback(found.id, "not quite", f"answer with {_NOUNS[found.kind]} id as text in quotes, e.g. {example!r}; "
-                                               f"you gave {_shown(answer)}. {hint}")
+        return Feedback(found.id, "not quite", f"answer with {_NOUNS[found.kind]} id as text in quotes, "
+                                               f"e.g. {example!r}; you gave {_shown(answer)}. {hint}")
     aliases = {_normalise(alias): key for key, labels in names.items() for alias in (key, *labels)}
     chosen = aliases.get(_normalise(answer))
     if chosen is None:
-        return Feedback(found.id, "not quite", f"{answer!r} is not {_NOUNS[found.kind]} of this study; use an id from the tables, "
-                                               f"e.g. {example!r}.")
+        return Feedback(found.id, "not quite", f"{answer!r} is not {_NOUNS[found.kind]} of this study; "
+                                               f"use an id from the tables, e.g. {example!r}.")
     label = f"{names[chosen][0]} ({chosen})" if names[chosen] and names[chosen][0] != chosen else chosen
     if chosen in right:
         return Feedback(found.id, "right", f"{label}. {why}".strip())

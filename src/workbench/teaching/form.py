@@ -18,6 +18,8 @@ from workbench.teaching.profile import (
 )
 from workbench.vocabulary import CANT_RATE, LevelScale
 
+__all__ = ["SelfAssessmentForm"]
+
 
 class SelfAssessmentForm(widgets.VBox):
     """Ten toggle-button questions, one per item, beside a plot that follows the answers.
@@ -45,9 +47,12 @@ class SelfAssessmentForm(widgets.VBox):
 
     Examples
     --------
+    Skipped as a doctest: it needs a built study (``workbench build --study demo``).
+
+    >>> from workbench.study import open_study
     >>> form = SelfAssessmentForm(open_study("demo"))  # doctest: +SKIP
     >>> form.choices["measurement"].value = 3  # doctest: +SKIP
-    >>> form.profile["measurement"]  # doctest: +SKIP
+    >>> float(form.profile["measurement"])  # doctest: +SKIP
     3.0
     """
 
@@ -71,12 +76,14 @@ class SelfAssessmentForm(widgets.VBox):
             )
             choice.observe(self._changed, names="value")
             self.choices[item.id] = choice
-            questions.append(widgets.VBox([widgets.HTML(f"<b>{number}. {html.escape(item.label)}</b><ul style='margin:0'>{ladder}</ul>"), choice]))
+            heading = widgets.HTML(f"<b>{number}. {html.escape(item.label)}</b><ul style='margin:0'>{ladder}</ul>")
+            questions.append(widgets.VBox([heading, choice]))
         self.summary = widgets.HTML()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%"))
         self.children = [
-            widgets.HTML("<b>Your unit's self-assessment.</b> For each item choose the description closest to how your unit "
-                         "works today, or <i>can't rate</i> when you cannot see that part of it. The plot follows your answers."),
+            widgets.HTML("<b>Your unit's self-assessment.</b> For each item choose the description closest to "
+                         "how your unit works today, or <i>can't rate</i> when you cannot see that part of it. "
+                         "The plot follows your answers."),
             widgets.HBox([widgets.VBox(questions, layout=widgets.Layout(width="52%")),
                           widgets.VBox([self.summary, self.image], layout=widgets.Layout(width="48%"))]),
         ]
@@ -88,7 +95,9 @@ class SelfAssessmentForm(widgets.VBox):
     @property
     def answers(self) -> dict[str, int | None]:
         """Item id -> the level chosen, or None (can't rate, or not answered yet)."""
-        return {item_id: (choice.value if choice.value != CANT_RATE else None) for item_id, choice in self.choices.items()}
+        return {
+            item_id: (choice.value if choice.value != CANT_RATE else None) for item_id, choice in self.choices.items()
+        }
 
     def set_answers(self, answers: Mapping[str, object]) -> None:
         """Answer every item named in ``answers`` at once (None or ``"cant_rate"``: can't rate), then redraw once."""
@@ -118,5 +127,5 @@ class SelfAssessmentForm(widgets.VBox):
         self.figure.savefig(png, format="png", dpi=80)
         self.image.value = png.getvalue()
         rated = sum(value is not None for value in answers.values())
-        self.summary.value = (f"{rated} of {len(answers)} items rated; can't rate and unanswered items are left out of the scores "
-                              f"(the grey dots: the study's {len(self.means)} unit means).")
+        self.summary.value = (f"{rated} of {len(answers)} items rated; can't rate and unanswered items are left out "
+                              f"of the scores (the grey dots: the study's {len(self.means)} unit means).")

@@ -22,6 +22,8 @@ from workbench.frameworks import Instrument
 from workbench.plotting import rows_on_level_scale
 from workbench.vocabulary import CANT_RATE, LEVEL, LevelScale
 
+__all__ = ["normalise_answers", "plot_profile_among", "position_among", "profile_from_answers", "unit_means"]
+
 _CANT_RATE_SPELLINGS = {CANT_RATE, "can't rate", "cant rate", "can't_rate"}
 _TIE = 1e-9  # unit means this close to the learner's score count as level with it
 
@@ -44,7 +46,8 @@ def normalise_answers(answers: Mapping[str, object], instrument: Instrument) -> 
         raise TypeError(f"answers must be a dict of item id -> level, got {type(answers).__name__}")
     unknown = [key for key in answers if key not in instrument.item_ids]
     if unknown:
-        raise ValueError(f"answers name {unknown}, which are not items of {instrument.id!r}; its items are {instrument.item_ids}")
+        raise ValueError(f"answers name {unknown}, which are not items of {instrument.id!r}; "
+                         f"its items are {instrument.item_ids}")
     levels = list(LevelScale.of(instrument).values)
     clean: dict[str, int | None] = {}
     for item_id in instrument.item_ids:
@@ -115,7 +118,9 @@ def unit_means(study) -> pd.DataFrame:
     return survey.profile_wide(profile, order=order, value="analysis_mean").astype("float64")
 
 
-def position_among(profile: pd.Series | Mapping[str, float], study, *, means: pd.DataFrame | None = None) -> pd.DataFrame:
+def position_among(
+    profile: pd.Series | Mapping[str, float], study, *, means: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Where a profile stands among the study's units, characteristic by characteristic.
 
     The percentile is the mid-rank one: ``100 * (units below + half the units level with
@@ -180,9 +185,11 @@ def plot_profile_among(position: pd.DataFrame, means: pd.DataFrame, *, scale: Le
         spread = ((np.arange(len(values)) * 0.618034) % 1 - 0.5) * 0.45
         ax.scatter(values, y + spread, s=10, color="#9e9e9e", alpha=0.8, zorder=2,
                    label="a unit of the study (its mean)" if number == 0 else None)
-    ax.hlines(ys, rows["units_q1"], rows["units_q3"], color="#555555", linewidth=7, alpha=0.3, zorder=1, label="middle half of the units")
+    ax.hlines(ys, rows["units_q1"], rows["units_q3"], color="#555555", linewidth=7, alpha=0.3, zorder=1,
+              label="middle half of the units")
     ax.scatter(rows["units_median"], ys, marker="|", s=300, color="black", zorder=3, label="median unit")
-    ax.scatter(rows["your_score"], ys, marker="D", s=70, color="#d62728", edgecolor="white", zorder=4, label=own_label, gid="your-profile")
+    ax.scatter(rows["your_score"], ys, marker="D", s=70, color="#d62728", edgecolor="white", zorder=4,
+               label=own_label, gid="your-profile")
     span = scale.high - scale.low
     note_at = scale.high + 0.1 * span  # notes beside the highest level, inside the room left for them
     for y, score, percentile in zip(ys, rows["your_score"], rows["percentile"]):
