@@ -48,7 +48,9 @@ def describe(module_name: str) -> list[str]:
         value = getattr(module, name)
         if inspect.isclass(value) or inspect.isfunction(value):
             try:
-                signature = str(inspect.signature(value)).replace("\n", " ")
+                # Defaults that are paths inside the installed package would name this machine's folders.
+                package = str(Path(importlib.import_module("workbench").__file__).parent)
+                signature = str(inspect.signature(value)).replace("\n", " ").replace(package, "<workbench>")
             except (TypeError, ValueError):
                 signature = ""
             kind = "class " if inspect.isclass(value) else ""
