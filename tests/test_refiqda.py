@@ -12,9 +12,11 @@ import yaml
 from defusedxml import ElementTree
 
 from tests.conftest import DEMO
+from tests.fixtures.qda import dialects
 from workbench.errors import InputError
 from workbench.frameworks import load_framework
 from workbench.io import refiqda
+from workbench.io.report import ImportReport
 from workbench.study import load_study
 
 NS = {"q": refiqda.PROJECT_NS}
@@ -259,10 +261,19 @@ def test_empty_pdf_and_rich_text_only_sources_are_reported_not_fatal(tmp_path):
 def test_no_codings_and_one_coder_are_said_plainly(tmp_path):
     xml = project_xml(text_source('plainTextPath="internal://f1.txt"', ""))
     path = qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
-    assert "the project has no codings" in frames(path).notes
+    assert "the project has no codings" in frames(path).report.notes
     xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END)))
     path = qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
-    assert any("made by one coder (Ana)" in note for note in frames(path).notes)
+    assert any("made by one coder (Ana)" in note for note in frames(path).report.notes)
+
+
+def test_codings_by_users_the_project_does_not_list_are_noted(tmp_path):
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END, coder="b9")))
+    imported = frames(qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()}))
+    assert imported.codings["coder"].item() == "00000000-0000-0000-0000-0000000000b9"
+    assert tally(imported.report)["users"] == (2, 0)
+    assert any(note.startswith("1 coding by a creatingUser the project does not list among its users")
+               for note in imported.report.notes)
 
 
 def test_crlf_sources_whose_positions_count_crlf_as_one_character(tmp_path):
@@ -272,7 +283,7 @@ def test_crlf_sources_whose_positions_count_crlf_as_one_character(tmp_path):
     path = qdpx(tmp_path, xml, {"sources/f1.txt": crlf.encode()})
     result = frames(path)
     assert result.codings["excerpt"].item() == "We chart falls every week"
-    assert any("CRLF" in note for note in result.notes)
+    assert any("CRLF" in note and "as one character" in note for note in result.report.notes)
 
 
 def test_crlf_sources_whose_positions_count_both_characters(tmp_path):
@@ -334,3 +345,418 @@ def test_command_line_export_writes_project_codebook_and_mapping(project, capsys
     assert (out / "demo.qdpx").exists() and (out / "demo.qdc").exists() and (out / "demo_mapping.yaml").exists()
     assert cli.main(["export-qdpx", "--study", "demo", "--out", str(project / "data/raw/demo/x.qdpx")]) == 2
     assert "must not be under data/raw/" in capsys.readouterr().err
+
+
+def test_the_demo_import_reports_every_element_used(demo):
+    imported = refiqda.read_coded_interviews(
+        DEMO / "exports/interviews_mapping.yaml", framework_of=FRAMEWORK_OF,
+        microsystem_ids=demo.microsystems["microsystem_id"].tolist(), roles=demo.config.roles, shown_folder="exports",
+    )
+    report = imported.report
+    assert report.kind == "REFI-QDA project" and report.source == "exports/interviews.qdpx"
+    assert [c.element for c in report.counts] == ["users", "codes", "sources", "selections", "codings", "cases",
+                                                 "variables"]
+    assert report.used("codings") == len(demo.codings) and report.used("sources") == len(demo.interviews)
+    assert report.used("cases") == demo.interviews["microsystem_id"].nunique()
+    codes = next(c for c in report.counts if c.element == "codes")
+    assert codes.left_out == {"not in the mapping (a grouping code, not codable, without codings)": 2}
+    assert not report.notes
+    assert ImportReport.from_dict(report.to_dict()) == report
+
+
+# --------------------------------------------------------------------------------------
+# Dialects of real tools (tests/fixtures/qda/dialects.py writes each), loaded through a mapping.
+
+def load(writer, folder: Path) -> refiqda.CodingImport:
+    return refiqda.read_coded_interviews(writer(folder), framework_of=FRAMEWORK_OF,
+                                         microsystem_ids=dialects.MICROSYSTEMS, roles=dialects.ROLES,
+                                         shown_folder="exports")
+
+
+def tally(report) -> dict[str, tuple[int, int]]:
+    """Per element: (in the file, used); the report itself checks the left-out reasons add up."""
+    return {c.element: (c.in_file, c.used) for c in report.counts}
+
+
+def left_out(report, element: str) -> dict[str, int]:
+    return next(c.left_out for c in report.counts if c.element == element)
+
+
+def rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    return [tuple(row) for row in frame[columns].astype(str).itertuples(index=False)]
+
+
+def test_qc_project_without_cases_or_names_loads_through_a_sidecar_table(tmp_path):
+    imported = load(dialects.write_qc, tmp_path)
+    assert rows(imported.interviews, ["interview_id", "microsystem_id", "interviewee_role", "interview_date"]) == [
+        ("board_2017.txt", "MS01", "Manager", "2017-05-09"), ("huddle_2018.txt", "MS02", "Nurse", "2018-01-15"),
+    ]
+    board = dialects.QC_BOARD.splitlines(keepends=True)
+    assert rows(imported.codings, ["segment_id", "code_id", "excerpt"]) == [
+        ("board_2017.txt:0-40", "measurement", board[0]),
+        ("board_2017.txt:0-40", "building_knowledge", board[0]),  # the same name in another branch stays apart
+        ("board_2017.txt:40-76", "measurement", board[1]),  # Measurement and Measurement/Run charts: one coding
+        ("board_2017.txt:76-106", "interdependence_of_care_team", board[2]),
+        ("huddle_2018.txt:0-28", "interdependence_of_care_team", "The huddle starts at seven.\n"),
+    ]
+    report = imported.report
+    assert tally(report) == {"users": (1, 1), "codes": (6, 4), "sources": (3, 2), "selections": (5, 4),
+                             "codings": (7, 5)}
+    assert left_out(report, "codings") == {
+        "repeats another coding's segment, coder and element (merged into one)": 1,
+        "code not mapped to a framework element": 1,  # the coding on the parent Characteristics
+    }
+    assert left_out(report, "sources") == {"assigned to no microsystem by the mapping (unassigned: ignore)": 1}
+    assert "3 sources have no name; named by the plain-text file name" in report.notes
+    assert "1 source assigned to no microsystem left out: 'memo.txt'" in report.notes
+    assert any("made by one coder (ana)" in note for note in report.notes)
+
+
+def test_nvivo_project_with_an_empty_plain_text_is_reported_not_fatal(tmp_path):
+    imported = load(dialects.write_nvivo_mac, tmp_path)
+    assert imported.interviews["interview_id"].tolist() == ["Ward 4 nurse"]
+    assert rows(imported.codings, ["coder", "code_id", "excerpt"]) == [
+        ("Ana Lopez", "measurement", "We count pressure ulcers"),
+        ("Ben Okafor", "measurement", "We count pressure ulcers"),
+        ("Ben Okafor", "taking_action", "act on them"),
+    ]
+    assert imported.codings["segment_id"].nunique() == 2  # two coders' selections of one stretch: one segment
+    report = imported.report
+    assert tally(report) == {"users": (2, 2), "codes": (2, 2), "sources": (2, 1), "selections": (4, 3),
+                             "codings": (4, 3)}
+    assert left_out(report, "sources") == {
+        "its plain text is empty; the text is only in the rich-text (.docx) file, which is not read": 1
+    }
+    assert left_out(report, "codings") == {"in a source that is not read": 1}
+    note = next(note for note in report.notes if "empty plain text" in note)
+    assert note.startswith(f"source '{dialects.guid(99)}' has an empty plain text and its text only in internal://")
+
+
+def test_maxqda_project_with_nameless_cases_carrying_variables_and_sets(tmp_path):
+    imported = load(dialects.write_maxqda, tmp_path)
+    assert rows(imported.interviews, ["interview_id", "microsystem_id", "interviewee_role", "interview_date"]) == [
+        ("ICLS 2024 3-10", "MS01", "Nurse", "2024-03-10"), ("ICLS 2024 3-12", "MS02", "Physician", "2024-03-12"),
+    ]
+    codings = imported.codings
+    assert rows(codings, ["coder", "code_id", "excerpt"]) == [
+        ("Ana", "measurement", "jeder sieht die Stürze 📋"),
+        ("Ben", "measurement", "jeder sieht die Stürze 📋"),
+        ("Ben", "measurement", "Wir messen wöchentlich"),
+        ("Ana", "building_knowledge", "Was haben wir gelernt?"),  # on Führung/Wissen aufbauen, through Führung/**
+        ("Ben", "building_knowledge", "Was haben wir gelernt?"),
+    ]
+    text = dialects.MAXQDA_FIRST
+    start = int(codings["start"].iloc[2])
+    assert start == text.index("Wir messen") == 67  # code points, not UTF-8 bytes
+    assert len(text[:start].encode("utf-8")) == 76
+    report = imported.report
+    assert tally(report) == {"users": (2, 2), "codes": (3, 3), "sources": (2, 2), "selections": (3, 3),
+                             "codings": (5, 5), "cases": (2, 2), "variables": (4, 3), "sets": (2, 0)}
+    assert left_out(report, "sets") == {"sets are not read by the workbench": 2}
+    assert left_out(report, "variables") == {"not read for any interview": 1}  # Alter
+
+
+def test_atlas_project_with_braced_guids_crlf_bom_and_a_0_4_codebook(tmp_path):
+    imported = load(dialects.write_atlas, tmp_path)
+    assert rows(imported.interviews, ["interview_id", "microsystem_id", "interviewee_role", "interview_date"]) == [
+        ("MS01_Manager_2023-11-02", "MS01", "Manager", "2023-11-02"),
+        ("MS02_Physician_2023-11-05", "MS02", "Physician", "2023-11-05"),
+    ]
+    assert rows(imported.codings, ["coder", "code_id", "excerpt"]) == [
+        ("R. Silva", "measurement", "We check the infection numbers\nevery week"),
+        ("R. Silva", "reviewing_and_reflecting", "reflect on it together"),
+    ]
+    assert imported.transcripts["MS01_Manager_2023-11-02"] == dialects.ATLAS_FIRST.replace("\r\n", "\n")
+    report = imported.report
+    assert tally(report) == {"users": (1, 1), "codes": (2, 2), "sources": (2, 2), "selections": (2, 2),
+                             "codings": (2, 2), "notes": (1, 0), "links": (1, 0), "graphs": (1, 0)}
+    assert "the codebook is written in the codebook namespace 'urn:QDA-XML:codebook:0:4'" in report.notes
+    assert sum("byte-order mark" in note for note in report.notes) == 2
+    assert sum("count each as one character" in note for note in report.notes) == 2
+
+
+@pytest.mark.parametrize("namespace", refiqda.CODEBOOK_NAMESPACES)
+def test_codebooks_in_both_namespaces(tmp_path, namespace):
+    table = refiqda.read_qdc(dialects.write_codebook(tmp_path / "codebook.qdc", namespace))
+    assert table["path"].tolist() == ["Führung", "Führung/Wissen aufbauen", "Messung"]
+    assert table["guid"].tolist() == [dialects.guid(10), dialects.guid(11), dialects.guid(12)]  # lower case, no braces
+    assert table["codable"].tolist() == [False, True, True]
+    assert table["description"].iloc[0] == "Leitungsprozesse"
+    assert table["parent"].iloc[1] == dialects.guid(10)
+
+
+def test_a_codebook_in_another_namespace_is_refused_by_name(tmp_path):
+    path = dialects.write_codebook(tmp_path / "codebook.qdc", "urn:example:other")
+    with pytest.raises(InputError, match=r"codebook\.qdc: expected a <CodeBook> in the namespace "
+                                         r"urn:QDA-XML:codebook:1\.0 or urn:QDA-XML:codebook:0:4"):
+        refiqda.read_qdc(path)
+
+
+def test_a_project_codebook_in_the_0_4_namespace_reads_its_codes(tmp_path):
+    codes = ('<CodeBook xmlns="urn:QDA-XML:codebook:0:4"><Codes><Code guid="00000000-0000-0000-0000-0000000000c2" '
+             'name="Measurement" isCodable="true"/></Codes></CodeBook>')
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END)))
+    xml = re.sub(r"<CodeBook>.*?</CodeBook>", codes, xml, flags=re.S)
+    path = qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
+    assert frames(path, {"Measurement": "measurement"}).codings["excerpt"].item() == "We chart falls every week"
+
+
+@pytest.mark.parametrize(("archive_name", "qde"), [("project.zip", "project.qde"), ("p.qdpx", "Ward study.qde")])
+def test_projects_shared_as_zip_or_with_another_project_file_name(tmp_path, archive_name, qde):
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END)))
+    path = dialects.write_archive(tmp_path / archive_name, xml, {"Sources/F1.TXT": TEXT.encode()}, qde=qde)
+    assert refiqda.read_qdpx(path).sources["INT1"] == TEXT
+
+
+# --------------------------------------------------------------------------------------
+# Sources to interviews: cases, variables, a sidecar table or a pattern.
+
+def write_mapping(folder: Path, **mapping) -> Path:
+    path = folder / "project_mapping.yaml"
+    body = {"format": "refi-qda", "file": "project.qdpx", "codes": {"Themes/Measurement": "measurement"}, **mapping}
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+def read_mapped(mapping: Path) -> refiqda.CodingImport:
+    return refiqda.read_coded_interviews(mapping, framework_of=FRAMEWORK_OF, microsystem_ids=["MS01", "MS02"],
+                                         roles=["Nurse", "Manager"], shown_folder="exports")
+
+
+def nameless_project(tmp_path: Path) -> Path:
+    """A project whose only source has no name and belongs to no case (as qc writes them)."""
+    source = ('<TextSource guid="00000000-0000-0000-0000-0000000000f1" plainTextPath="ward_3.txt">'
+              f"{selection(START, END)}{VARIABLES}</TextSource>")
+    xml = project_xml(source, cases='<Case guid="00000000-0000-0000-0000-0000000000a9" name="Other"/>')
+    return qdpx(tmp_path, xml, {"sources/ward_3.txt": TEXT.encode()})
+
+
+def test_a_source_in_no_case_is_named_by_its_file_and_the_fixes_are_said(tmp_path):
+    nameless_project(tmp_path)
+    with pytest.raises(InputError) as error:
+        read_mapped(write_mapping(tmp_path))
+    message = str(error.value)
+    assert message.startswith("exports/project.qdpx: source 'ward_3.txt' belongs to no case; expected every "
+                              "interview to be assigned to a microsystem.")
+    assert "00000000" not in message
+    for option in ("from: variables", "from: table", "from: pattern", "unassigned: ignore",
+                   "exports/project_mapping.yaml"):
+        assert option in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("table", [
+    "source,microsystem_id,interviewee_role,interview_date\nward_3.txt,MS02,Nurse,2026-03-04\n",
+    "source,microsystem_id,interviewee_role,interview_date\nward_3,MS02,Nurse,2026-03-04\n",
+    "source,microsystem_id,interviewee_role,interview_date\n{00000000-0000-0000-0000-0000000000F1},MS02,Nurse,"
+    "2026-03-04\n",
+    "source,microsystem_id\nward_3.txt,MS02\n",  # role and date from the source's variables
+])
+def test_a_sidecar_table_assigns_sources_by_file_name_stem_or_guid(tmp_path, table):
+    nameless_project(tmp_path)
+    (tmp_path / "units.csv").write_text(table)
+    imported = read_mapped(write_mapping(tmp_path, sources={"from": "table", "table": "units.csv"}))
+    expected_role, expected_date = ("Nurse", "2026-03-04") if "interviewee_role" in table else ("Nurse", "2026-03-01")
+    assert rows(imported.interviews, ["interview_id", "microsystem_id", "interviewee_role", "interview_date"]) == [
+        ("ward_3.txt", "MS02", expected_role, expected_date)
+    ]
+    assert imported.codings["microsystem_id"].tolist() == ["MS02"]
+
+
+def test_a_source_missing_from_the_table_and_stray_rows_are_named(tmp_path):
+    nameless_project(tmp_path)
+    (tmp_path / "units.csv").write_text("source,microsystem_id\nward_33.txt,MS02\n")
+    mapping = write_mapping(tmp_path, sources={"from": "table", "table": "units.csv"})
+    with pytest.raises(InputError, match=r"^exports/project\.qdpx: source 'ward_3\.txt' is not in the table "
+                                         r"exports/units\.csv; .*Fix: add the source to exports/units\.csv"):
+        read_mapped(mapping)
+    mapping = write_mapping(tmp_path, sources={"from": "table", "table": "units.csv", "unassigned": "ignore"})
+    report = read_mapped(mapping).report
+    assert tally(report)["sources"] == (1, 0) and tally(report)["codings"] == (1, 0)
+    assert "1 row of exports/units.csv name no source of the project: 'ward_33.txt' (row 2)" in report.notes
+    assert left_out(report, "codings") == {"in a source the mapping leaves out": 1}
+
+
+def test_table_values_are_checked_with_file_row_and_column(tmp_path):
+    nameless_project(tmp_path)
+    (tmp_path / "units.csv").write_text("source,microsystem_id,interviewee_role\nward_3.txt,MS09,Nurse\n")
+    mapping = write_mapping(tmp_path, sources={"from": "table", "table": "units.csv"})
+    with pytest.raises(InputError, match=r"exports/units\.csv, row 2, column 'microsystem_id': .*microsystem_id"):
+        read_mapped(mapping)
+    (tmp_path / "units.csv").write_text("source,microsystem_id,interview_date\nward_3.txt,MS01,09/05/2017\n")
+    with pytest.raises(InputError, match=r"exports/units\.csv, row 2, column 'interview_date': source 'ward_3\.txt': "
+                                         r"interview date '09/05/2017' \(from table row 2\) is not a date written "
+                                         r"YYYY-MM-DD \(set sources: date_format"):
+        read_mapped(mapping)
+    dated = write_mapping(tmp_path, sources={"from": "table", "table": "units.csv", "date_format": "%d/%m/%Y"})
+    assert str(read_mapped(dated).interviews["interview_date"].item().date()) == "2017-05-09"
+    (tmp_path / "units.csv").write_text("source,interviewee_role\nward_3.txt,Nurse\n")
+    with pytest.raises(InputError, match=r"^exports/units\.csv, row 1: the table has no column microsystem_id"):
+        read_mapped(mapping)
+    (tmp_path / "units.csv").unlink()
+    with pytest.raises(InputError, match=r"^exports/units\.csv: file not found"):
+        read_mapped(mapping)
+
+
+def test_a_pattern_on_the_source_name(tmp_path):
+    source = ('<TextSource guid="00000000-0000-0000-0000-0000000000f1" name="MS02 - Manager"'
+              f' plainTextPath="internal://f1.txt">{selection(START, END)}{VARIABLES}</TextSource>')
+    qdpx(tmp_path, project_xml(source, cases=" "), {"sources/f1.txt": TEXT.encode()})
+    pattern = r"^(?P<microsystem_id>MS\d+) - (?P<interviewee_role>\w+)$"
+    imported = read_mapped(write_mapping(tmp_path, sources={"from": "pattern", "pattern": pattern}))
+    assert rows(imported.interviews, ["microsystem_id", "interviewee_role", "interview_date"]) == [
+        ("MS02", "Manager", "2026-03-01")  # the date from the source variable
+    ]
+    with pytest.raises(InputError, match=r"source name 'MS02 - Manager' does not match the pattern '\^U\(\?P"):
+        read_mapped(write_mapping(tmp_path, sources={"from": "pattern", "pattern": r"^U(?P<microsystem_id>\d+)"}))
+
+
+def test_variables_of_sources_or_nameless_cases(tmp_path):
+    unit = '<Variable guid="00000000-0000-0000-0000-0000000000d3" name="Unit" typeOfVariable="Text"/>'
+    value = ('<VariableValue><VariableRef targetGUID="00000000-0000-0000-0000-0000000000d3"/>'
+             "<TextValue>MS01</TextValue></VariableValue>")
+    case = f'<Case guid="00000000-0000-0000-0000-0000000000a1">{value}' \
+           '<SourceRef targetGUID="00000000-0000-0000-0000-0000000000f1"/></Case>'
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END)), cases=case)
+    xml = xml.replace("</Variables>", unit + "</Variables>")
+    qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
+    with pytest.raises(InputError, match=r"source 'INT1' belongs only to cases without a name .*from: variables"):
+        read_mapped(write_mapping(tmp_path))
+    by_unit = {"from": "variables", "variables": {"microsystem_id": "Unit"}}
+    imported = read_mapped(write_mapping(tmp_path, sources=by_unit))
+    assert rows(imported.interviews, ["microsystem_id", "interviewee_role"]) == [("MS01", "Nurse")]
+    assert tally(imported.report)["cases"] == (1, 1) and tally(imported.report)["variables"] == (3, 3)
+    with pytest.raises(InputError, match=r"source 'INT1' has no variable 'Ward' holding its microsystem_id \(it has "
+                                         r"\['Interview date', 'Interviewee role', 'Unit'\]\).*from: table"):
+        read_mapped(write_mapping(tmp_path, sources={"from": "variables", "variables": {"microsystem_id": "Ward"}}))
+    missing_role = {"from": "variables", "variables": {"microsystem_id": "Unit", "interviewee_role": "Role"}}
+    with pytest.raises(InputError, match=r"source 'INT1' has no interviewee_role: it has no variable 'Role'"):
+        read_mapped(write_mapping(tmp_path, sources=missing_role))
+
+
+def test_the_older_source_variables_key_still_reads(tmp_path):
+    qdpx(tmp_path, project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END))),
+         {"sources/f1.txt": TEXT.encode()})
+    mapping = write_mapping(tmp_path, source_variables={"interviewee_role": "Interviewee role",
+                                                         "interview_date": "Interview date"})
+    assert rows(read_mapped(mapping).interviews, ["microsystem_id", "interviewee_role"]) == [("MS01", "Nurse")]
+
+
+@pytest.mark.parametrize(("sources", "message"), [
+    ({"from": "table"}, r"setting 'sources': Value error, from: table needs table: <file\.csv>"),
+    ({"from": "pattern", "pattern": r"MS\d+"}, r"must name its groups among microsystem_id"),
+    ({"from": "pattern", "pattern": r"(?P<unit>MS\d+)"}, r"it names \['unit'\]"),
+    ({"from": "pattern", "pattern": r"(?P<interviewee_role>\w+)"}, r"has no group \(\?P<microsystem_id>"),
+    ({"from": "variables"}, r"from: variables needs variables: \{microsystem_id"),
+    ({"from": "cases", "table": "x.csv"}, r"table: is read only with from: table"),
+    ({"from": "files"}, r"setting 'sources\.from': Input should be 'cases', 'variables', 'table' or 'pattern'"),
+    ({"variables": {"role": "Role"}}, r"setting 'sources\.variables\.role\.\[key\]'"),
+])
+def test_sources_settings_are_checked_naming_the_mapping_file(tmp_path, sources, message):
+    with pytest.raises(InputError, match=r"^exports/project_mapping\.yaml: .*" + message):
+        read_mapped(write_mapping(tmp_path, sources=sources))
+
+
+def test_sources_and_source_variables_together_are_refused(tmp_path):
+    mapping = write_mapping(tmp_path, sources={"from": "cases"}, source_variables={"interviewee_role": "Role"})
+    with pytest.raises(InputError, match=r"give sources: or the older source_variables:, not both"):
+        read_mapped(mapping)
+
+
+# --------------------------------------------------------------------------------------
+# Codes: branches, many codes onto one element, codes mapped twice.
+
+BRANCH = """<Code guid="00000000-0000-0000-0000-0000000000c1" name="Themes" isCodable="true">
+    <Code guid="00000000-0000-0000-0000-0000000000c2" name="Measurement" isCodable="true">
+      <Code guid="00000000-0000-0000-0000-0000000000c3" name="Charts" isCodable="true"/></Code>
+    <Code guid="00000000-0000-0000-0000-0000000000c4" name="Huddles" isCodable="true"/></Code>"""
+
+
+def coded_branch(tmp_path: Path) -> Path:
+    """Ana codes one stretch with Measurement, Charts and Huddles; Ben codes it with Charts."""
+    coded = "".join(
+        f'<Coding guid="00000000-0000-0000-0000-00000000{n:04d}" creatingUser="00000000-0000-0000-0000-0000000000'
+        f'{user}"><CodeRef targetGUID="00000000-0000-0000-0000-0000000000{code}"/></Coding>'
+        for n, (user, code) in enumerate([("b1", "c2"), ("b1", "c3"), ("b1", "c4"), ("b2", "c3")])
+    )
+    stretch = (f'<PlainTextSelection guid="00000000-0000-0000-0000-0000000000e1" startPosition="{START}" '
+               f'endPosition="{END}">{coded}</PlainTextSelection>')
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', stretch), codes=BRANCH)
+    return qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
+
+
+@pytest.mark.parametrize("codes", [
+    {"Themes/**": "measurement"},
+    {"Themes": {"element": "measurement", "include_children": True}},
+    {"00000000-0000-0000-0000-0000000000C1/**": "measurement"},
+])
+def test_a_branch_maps_a_code_and_its_descendants_into_one_coding_per_coder(tmp_path, codes):
+    imported = frames(coded_branch(tmp_path), codes)
+    assert rows(imported.codings, ["coder", "code_id"]) == [("Ana", "measurement"), ("Ben", "measurement")]
+    assert tally(imported.report)["codings"] == (4, 2) and tally(imported.report)["codes"] == (4, 4)
+    assert left_out(imported.report, "codings") == {
+        "repeats another coding's segment, coder and element (merged into one)": 2
+    }
+    assert any("2 codings merged" in note for note in imported.report.notes)
+
+
+def test_an_entry_naming_a_code_beats_the_branch_holding_it(tmp_path):
+    imported = frames(coded_branch(tmp_path), {"Themes/**": "measurement", "Themes/Huddles": "taking_action"})
+    assert rows(imported.codings, ["coder", "code_id"]) == [
+        ("Ana", "measurement"), ("Ana", "taking_action"), ("Ben", "measurement"),
+    ]
+
+
+def test_a_parent_whose_codings_sit_below_it_is_not_silently_empty(tmp_path):
+    path = coded_branch(tmp_path)
+    with pytest.raises(InputError, match=r"codes: 'Themes' has no codings of its own, but 4 codings sit on codes "
+                                         r"below it .*write 'Themes/\*\*'"):
+        frames(path, {"Themes": "measurement"})
+    partly = write_mapping(tmp_path, codes={"Themes/Measurement": "measurement", "Themes/Huddles": "taking_action"},
+                           unmapped_codes="ignore")
+    imported = read_mapped(partly)
+    assert ("codes: 'Themes/Measurement' is mapped without the 2 codings on codes below it (such as "
+            "'Themes/Measurement/Charts'); write 'Themes/Measurement/**' to take them with it") in imported.report.notes
+
+
+def test_a_code_mapped_twice_names_both_entries_and_the_mapping_file(tmp_path):
+    coded_branch(tmp_path)
+    mapping = write_mapping(tmp_path, codes={"Themes/Measurement": "measurement",
+                                             "{00000000-0000-0000-0000-0000000000C2}": "taking_action"},
+                            unmapped_codes="ignore")
+    with pytest.raises(InputError, match=r"^exports/project_mapping\.yaml: codes: the entries 'Themes/Measurement' "
+                                         r"and '\{00000000-0000-0000-0000-0000000000C2\}' both map the code "
+                                         r"'Themes/Measurement'"):
+        read_mapped(mapping)
+    mapping.write_text("format: refi-qda\nfile: project.qdpx\ncodes:\n  Themes/Measurement: measurement\n"
+                       "  Themes/Huddles: taking_action\n  Themes/Measurement: building_knowledge\n")
+    with pytest.raises(InputError, match=r"^exports/project_mapping\.yaml: codes: 'Themes/Measurement' is given "
+                                         r"twice \(lines 4 and 6\)"):
+        read_mapped(mapping)
+
+
+@pytest.mark.parametrize(("codes", "message"), [
+    ({"Themes/Measurment": "measurement"}, r"codes: 'Themes/Measurment' is neither a code path nor a code guid in "
+                                           r"the codebook of exports/project\.qdpx; did you mean 'Themes/Measurement'"),
+    ({"Themes/**": "measure"}, r"codes: 'Themes/\*\*' maps to 'measure', which is not an element"),
+])
+def test_mapping_errors_name_the_mapping_file_and_the_entry(tmp_path, codes, message):
+    coded_branch(tmp_path)
+    with pytest.raises(InputError, match=r"^exports/project_mapping\.yaml: " + message):
+        read_mapped(write_mapping(tmp_path, codes=codes))
+
+
+def test_unmapped_codes_are_named_in_the_mapping_file(tmp_path):
+    coded_branch(tmp_path)
+    with pytest.raises(InputError, match=r"^exports/project_mapping\.yaml: codings use codes the mapping does not "
+                                         r"map: \['Themes/Huddles', 'Themes/Measurement/Charts'\]"):
+        read_mapped(write_mapping(tmp_path, codes={"Themes/Measurement": "measurement"}))
+    imported = read_mapped(write_mapping(tmp_path, codes={"Themes/Measurement": "measurement"},
+                                         unmapped_codes="ignore"))
+    assert left_out(imported.report, "codes") == {"not in the mapping (its codings are left out)": 2,
+                                                  "not in the mapping (no codings)": 1}
+
+
+def test_mapping_inputs_name_the_project_and_the_table(tmp_path):
+    mapping = write_mapping(tmp_path, sources={"from": "table", "table": "units.csv"})
+    assert refiqda.mapping_inputs(mapping) == [tmp_path / "project.qdpx", tmp_path / "units.csv"]

@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="check a raw study and write its processed frames")
     build.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
+    build.add_argument("--strict", action="store_true",
+                       help="exit 1 when declared evidence came out empty (no respondents, no coded segments)")
 
     regenerate = commands.add_parser("regenerate", help="rebuild a study's reports from its raw data")
     regenerate.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
@@ -112,6 +114,16 @@ def _build(arguments) -> int:
     print(f"{study.id}: {len(study.microsystems)} microsystems, {len(study.respondents)} respondents, "
           f"{len(study.answers)} answers, {study.codings['segment_id'].nunique()} coded segments -> "
           f"{project.shown(project.processed(study.id))}")
+    for report in study.import_reports():  # what each import left out, as REFI-QDA's data-loss rule asks
+        print(f"  {report.line()}")
+        for note in report.notes:
+            print(f"    note: {note}")
+    empty = study.empty_evidence()
+    for what in empty:
+        print(f"warning: {what}", file=sys.stderr)
+    if empty and arguments.strict:
+        print("error: --strict: the build left declared evidence empty (see the warnings above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,8 +6,18 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "describe_types", "export_table", "meta_matrix", "multilevel_outcome_association", "order_by_outcome",
-    "outcome_associations", "rank_correlations", "small_sample_warning", "survey_against_interviews", "typology",
+    "MIN_UNITS_FOR_MODELS",
+    "describe_types",
+    "describe_typology",
+    "export_table",
+    "meta_matrix",
+    "multilevel_outcome_association",
+    "order_by_outcome",
+    "outcome_associations",
+    "rank_correlations",
+    "small_sample_warning",
+    "survey_against_interviews",
+    "typology",
 ]
 
 
@@ -125,7 +135,10 @@ def typology(
     """Types of microsystem by hierarchical clustering of their profiles, the number of
     types chosen by the highest mean silhouette width within ``k_range``.
 
-    Missing means are filled with the characteristic's mean over microsystems.
+    Missing means are filled with the characteristic's mean over microsystems; microsystems
+    with no mean at all are left out. ``k_range`` is narrowed to what the number of
+    microsystems allows (at most one fewer types than microsystems); with fewer than three
+    microsystems no types are formed (every microsystem is type 1, and no silhouette is tried).
 
     Returns
     -------
@@ -136,10 +149,16 @@ def typology(
     from scipy.cluster.hierarchy import fcluster, linkage
     from sklearn.metrics import silhouette_score
 
-    filled = profile_wide.astype(float).fillna(profile_wide.astype(float).mean())
+    values = profile_wide.astype(float).dropna(how="all")
+    filled = values.fillna(values.mean())
     low, high = k_range
-    if not 2 <= low <= high < len(filled):
-        raise ValueError(f"k_range must run from 2 up to fewer than the {len(filled)} microsystems, got {k_range}")
+    if not 2 <= low <= high:
+        raise ValueError(f"k_range must run from 2 up to a larger number of types, got {k_range}")
+    high = min(high, len(filled) - 1)
+    if high < low:
+        empty = pd.DataFrame({"k": pd.Series(dtype="int64"), "silhouette": pd.Series(dtype="float64"),
+                              "chosen": pd.Series(dtype="bool")})
+        return pd.Series(1, index=filled.index, name="type"), empty
     tree = linkage(filled.to_numpy(), method=method)
     rows = []
     for k in range(low, high + 1):
@@ -152,6 +171,22 @@ def typology(
     labels = pd.Series(fcluster(tree, best, criterion="maxclust"), index=filled.index)
     rank = filled.mean(axis=1).groupby(labels).mean().rank(ascending=False, method="first").astype(int)
     return labels.map(rank).rename("type"), scores
+
+
+def describe_typology(types: pd.Series, silhouettes: pd.DataFrame) -> str:
+    """One sentence on the types found, or on why none could be formed.
+
+    Examples
+    --------
+    >>> describe_typology(pd.Series([1, 1], index=["A", "B"]), pd.DataFrame(columns=["k", "silhouette", "chosen"]))
+    'Too few microsystems with a survey profile (2) to form types: at least 3 are needed.'
+    """
+    if silhouettes.empty:
+        return f"Too few microsystems with a survey profile ({len(types)}) to form types: at least 3 are needed."
+    chosen = silhouettes[silhouettes["chosen"]].iloc[0]
+    return (f"{int(chosen['k'])} types of microsystem, chosen by the highest mean silhouette width "
+            f"({chosen['silhouette']:.2f}) among {len(silhouettes)} numbers of types tried, "
+            f"over {len(types)} microsystems.")
 
 
 def describe_types(
@@ -187,7 +222,8 @@ def outcome_associations(
     Returns
     -------
     DataFrame: ``characteristic_id``, ``n``, ``standardised_effect`` (SDs of outcome per SD
-    of characteristic), ``ci_low``, ``ci_high``, ``p``.
+    of characteristic), ``ci_low``, ``ci_high``, ``p``, ``note`` (why a row has no estimate:
+    fewer than :data:`MIN_UNITS_FOR_MODELS` microsystems, or no variation).
     """
     import statsmodels.api as sm
 
@@ -195,6 +231,11 @@ def outcome_associations(
     rows = []
     for characteristic in profile_wide.columns:
         data = pd.concat([profile_wide[characteristic].rename("x"), y_all.rename("y")], axis=1).dropna()
+        why = _cannot_model(len(data), data.std(ddof=1).min() if len(data) > 1 else 0.0)
+        if why:
+            rows.append({"characteristic_id": characteristic, "n": len(data), "standardised_effect": np.nan,
+                         "ci_low": np.nan, "ci_high": np.nan, "p": np.nan, "note": why})
+            continue
         z = (data - data.mean()) / data.std(ddof=1)
         result = sm.OLS(z["y"], sm.add_constant(z["x"])).fit(cov_type="HC3")
         low, high = result.conf_int(alpha=1 - confidence).loc["x"]
@@ -205,8 +246,22 @@ def outcome_associations(
             "ci_low": float(low),
             "ci_high": float(high),
             "p": float(result.pvalues["x"]),
+            "note": "",
         })
-    return pd.DataFrame(rows)
+    columns = ["characteristic_id", "n", "standardised_effect", "ci_low", "ci_high", "p", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+MIN_UNITS_FOR_MODELS = 5  # fewer microsystems than this carry no model of an outcome worth printing
+
+
+def _cannot_model(units: int, spread: float) -> str:
+    """Why no model is fitted ("" when one is)."""
+    if units < MIN_UNITS_FOR_MODELS:
+        return f"too few microsystems ({units}; a model needs {MIN_UNITS_FOR_MODELS} or more)"
+    if not spread > 0:
+        return "no variation to model"
+    return ""
 
 
 def multilevel_outcome_association(
@@ -219,7 +274,7 @@ def multilevel_outcome_association(
     -------
     DataFrame: ``characteristic_id``, ``respondents``, ``microsystems``,
     ``level_difference_per_sd`` (difference in mean level per SD of outcome), ``ci_low``,
-    ``ci_high``, ``p``.
+    ``ci_high``, ``p``, ``note`` (why a row has no estimate).
     """
     import warnings
 
@@ -230,9 +285,21 @@ def multilevel_outcome_association(
     data = scores.dropna(subset=["score"]).join(standardised, on="microsystem_id").dropna(subset=["outcome_z"])
     rows = []
     for characteristic, part in data.groupby("characteristic_id", sort=False):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = smf.mixedlm("score ~ outcome_z", part, groups=part["microsystem_id"]).fit(reml=True)
+        units = part["microsystem_id"].nunique()
+        why = _cannot_model(units, part["score"].std(ddof=1) if len(part) > 1 else 0.0)
+        result = None
+        if not why:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    result = smf.mixedlm("score ~ outcome_z", part, groups=part["microsystem_id"]).fit(reml=True)
+                except (np.linalg.LinAlgError, ValueError) as error:  # a singular fit: say so, do not stop the report
+                    why = f"the model could not be fitted ({type(error).__name__})"
+        if result is None:
+            rows.append({"characteristic_id": characteristic, "respondents": len(part), "microsystems": units,
+                         "level_difference_per_sd": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan,
+                         "note": why})
+            continue
         low, high = result.conf_int(alpha=1 - confidence).loc["outcome_z"]
         rows.append({
             "characteristic_id": characteristic,
@@ -242,8 +309,11 @@ def multilevel_outcome_association(
             "ci_low": float(low),
             "ci_high": float(high),
             "p": float(result.pvalues["outcome_z"]),
+            "note": "",
         })
-    return pd.DataFrame(rows)
+    columns = ["characteristic_id", "respondents", "microsystems", "level_difference_per_sd", "ci_low", "ci_high", "p",
+               "note"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def small_sample_warning(n_microsystems: int, n_predictors: int = 1) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from workbench.vocabulary import LevelScale
 
-__all__ = ["HANDOFF_CHARACTERISTICS", "handoffs", "weak_handoffs"]
+__all__ = ["HANDOFF_CHARACTERISTICS", "describe_weak_links", "handoffs", "weak_handoffs"]
 
 HANDOFF_CHARACTERISTICS = ("integration_of_information", "interdependence_of_care_team")
 
@@ -65,3 +65,19 @@ def weak_handoffs(
     table["weakest"] = scores.min(axis=1)
     table["risk"] = table["handoffs"] * (scale.high - table["weakest"])
     return table.sort_values(["risk", "handoffs"], ascending=False).reset_index(drop=True)
+
+
+def describe_weak_links(weak: pd.DataFrame, *, characteristics: tuple[str, ...] = HANDOFF_CHARACTERISTICS) -> str:
+    """One sentence on how the links below were ranked, or why they could not be.
+
+    Examples
+    --------
+    >>> describe_weak_links(pd.DataFrame({"weakest": [2.5, float("nan")], "handoffs": [3, 1]}))[:40]
+    '1 of 2 links have a score at both ends o'
+    """
+    words = " and ".join(c.replace("_", " ") for c in characteristics)
+    scored = int(weak["weakest"].notna().sum()) if len(weak) else 0
+    if scored == 0:
+        return (f"No link has a reported score at both ends on {words} (the study has no survey scores for them, "
+                "or too few people gave them), so the links are listed by the number of handoffs alone.")
+    return f"{scored} of {len(weak)} links have a score at both ends on {words}; the riskiest come first."

@@ -7,7 +7,13 @@ import pandas as pd
 from workbench.study import Study
 from workbench.vocabulary import ANSWER_KINDS
 
-__all__ = ["answer_completeness", "by_setting", "microsystem_overview", "outcome_completeness"]
+__all__ = [
+    "answer_completeness",
+    "by_setting",
+    "import_table",
+    "microsystem_overview",
+    "outcome_completeness",
+]
 
 
 def microsystem_overview(study: Study) -> pd.DataFrame:
@@ -69,3 +75,23 @@ def outcome_completeness(study: Study) -> pd.DataFrame:
         rows.append({"outcome": spec.label, "unit": spec.unit, "better": spec.better,
                      "reported": int(values.notna().sum()), "missing": int(values.isna().sum())})
     return pd.DataFrame(rows)
+
+
+def import_table(reports) -> pd.DataFrame:
+    """What each import read, used and left out: one row per file and kind of element.
+
+    Parameters
+    ----------
+    reports : the study's :class:`~workbench.io.report.ImportReport` list (``Study.import_reports()``).
+
+    Returns
+    -------
+    DataFrame: ``file``, ``format``, ``element``, ``in file``, ``used``, ``left out``, ``why``.
+    """
+    rows = [
+        {"file": report.source, "format": report.kind, "element": count.element, "in file": count.in_file,
+         "used": count.used, "left out": count.in_file - count.used,
+         "why": "; ".join(f"{n}: {reason}" for reason, n in count.left_out.items())}
+        for report in reports for count in report.counts
+    ]
+    return pd.DataFrame(rows, columns=["file", "format", "element", "in file", "used", "left out", "why"])

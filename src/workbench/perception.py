@@ -116,6 +116,13 @@ def mixed_role_gaps(
         scores.groupby(["respondent_id", "microsystem_id", "role"], sort=False)["score"].mean().dropna().reset_index()
     )
     data, left_out = _enough(overall, min_respondents)
+    if data["role"].nunique() < 2 or data["microsystem_id"].nunique() < 2:
+        # Nothing to compare: fewer than two roles with enough respondents, or a single unit.
+        columns = ["role", "reference_role", "difference", "ci_low", "ci_high", "p", "n_respondents"]
+        model = pd.Series({"n_respondents": len(data), "n_microsystems": int(data["microsystem_id"].nunique()),
+                           "microsystem_variance": np.nan, "residual_variance": np.nan, "icc": np.nan,
+                           "roles_left_out": ", ".join(left_out)})
+        return pd.DataFrame(columns=columns), model
     reference = _reference(data["role"], reference_role)
     roles = [r for r in sorted(data["role"].unique()) if r != reference]
     data = data.assign(role=pd.Categorical(data["role"], categories=[reference, *roles]))
@@ -153,8 +160,11 @@ def describe_ordinal(table: pd.DataFrame, *, item_labels: dict[str, str] | None 
     ]
 
 
-def describe_mixed(table: pd.DataFrame) -> list[str]:
-    """One plain sentence per role from the mixed model."""
+def describe_mixed(table: pd.DataFrame, *, model: pd.Series | None = None) -> list[str]:
+    """One plain sentence per role from the mixed model (or one saying why there is none), then,
+    given the ``model``, the share of the variance that lies between microsystems."""
+    if table.empty:
+        return ["No role comparison: fewer than two roles have enough respondents in more than one unit."]
     lines = []
     for row in table.itertuples(index=False):
         clear = row.ci_low > 0 or row.ci_high < 0
@@ -164,4 +174,6 @@ def describe_mixed(table: pd.DataFrame) -> list[str]:
             f"{row.reference_role.lower()} staff in the same units "
             f"({row.difference:+.2f} levels, 95% CI {row.ci_low:+.2f} to {row.ci_high:+.2f})."
         )
+    if model is not None and np.isfinite(model["icc"]):
+        lines.append(f"Microsystems account for {model['icc']:.0%} of the variance in respondents' mean level.")
     return lines

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "TOLERANCE", "Solution", "Term", "calibrate_crisp", "calibrate_fuzzy", "cases_at_crossover", "fit", "minimize",
-    "necessity", "truth_table",
+    "TOLERANCE", "Solution", "Solutions", "Term", "anchors_from", "calibrate_crisp", "calibrate_fuzzy",
+    "cases_at_crossover", "fit", "minimize", "necessity", "solutions", "truth_table",
 ]
 
 TOLERANCE = 1e-9  # consistency exactly at a cut-off counts as reaching it
@@ -252,6 +252,57 @@ def minimize(
     in_order = lambda term: (len(term.literals), [(order[c], 1 - v) for c, v in term.literals])  # noqa: E731 - shorter terms first
     ordered = [sorted(model, key=in_order) for model in chosen]
     return Solution(conditions, outcome, sorted(ordered, key=lambda m: [in_order(t) for t in m]), terms, chart, used)
+
+
+def anchors_from(values: pd.Series, *, better: str) -> list[float]:
+    """Calibration anchors (full non-membership, crossover, full membership in the set of good
+    outcomes) from the data: the 10th, 50th and 90th percentiles, ordered by which way is
+    better. A stand-in until the researcher sets anchors on substantive grounds.
+
+    Examples
+    --------
+    >>> anchors_from(pd.Series(range(11), dtype=float), better="lower")
+    [9.0, 5.0, 1.0]
+    """
+    if better not in ("higher", "lower"):
+        raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
+    low, middle, high = (float(values.quantile(q)) for q in (0.1, 0.5, 0.9))
+    return [low, middle, high] if better == "higher" else [high, middle, low]
+
+
+@dataclass
+class Solutions:
+    """The complex and parsimonious solutions of one truth table, or why there are none."""
+
+    complex: Solution | None
+    parsimonious: Solution | None
+    reason: str = ""  # why there is no solution, in words
+
+    def describe(self) -> str:
+        """The solutions as Markdown, or the sentence saying why none was found."""
+        if self.complex is None:
+            return f"_No solution: {self.reason}._"
+        show = lambda solution: "; ".join(f"`{e}`" for e in solution.expressions())  # noqa: E731
+        return f"**Complex solution:** {show(self.complex)}\n\n**Parsimonious solution:** {show(self.parsimonious)}"
+
+    def fit(self, data: pd.DataFrame, outcome: pd.Series, *, which: str = "complex") -> pd.DataFrame:
+        """:func:`fit` of the first model of the ``which`` solution (empty when there is none)."""
+        solution = {"complex": self.complex, "parsimonious": self.parsimonious}[which]
+        if solution is None:
+            return pd.DataFrame()
+        return fit(solution.models[0], data, outcome)
+
+
+def solutions(table: pd.DataFrame, *, conditions: list[str], outcome: str = "outcome") -> Solutions:
+    """Both solutions of a truth table (:func:`minimize` without and with remainders), or, when no
+    row is positive (too few cases, or none consistent enough), none and the reason."""
+    if not table["OUT"].eq("1").any():
+        cases = int(table["n"].sum()) if "n" in table and len(table) else 0
+        return Solutions(None, None, f"no configuration of the {cases} cases is consistently linked to the outcome "
+                                     f"(no truth-table row has OUT = 1); lower the consistency cut-off or the "
+                                     f"frequency threshold, or check the outcome's calibration")
+    return Solutions(minimize(table, conditions=conditions, outcome=outcome),
+                     minimize(table, conditions=conditions, include_remainders=True, outcome=outcome))
 
 
 def _matches(implicant: tuple, row: tuple) -> bool:

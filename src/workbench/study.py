@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench import __version__, privacy
 from workbench.errors import InputError
@@ -36,6 +36,7 @@ __all__ = [
 # The tidy frames of a study, in the order they are built; :mod:`workbench.views` adds the views.
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
 MANIFEST = "manifest.json"
+IMPORT_REPORT = "import_report.json"
 
 
 class _Strict(BaseModel):
@@ -43,11 +44,14 @@ class _Strict(BaseModel):
 
 
 class StudyFiles(_Strict):
+    """The study's CSV files; ``null`` for a kind of evidence the study does not have (every
+    report then runs on what there is, and says what it cannot show)."""
+
     microsystems: str = "microsystems.csv"
-    survey: str = "survey_responses.csv"
-    interviews: str = "interviews.csv"
-    coded_segments: str = "coded_segments.csv"
-    outcomes: str = "outcomes.csv"
+    survey: str | None = "survey_responses.csv"
+    interviews: str | None = "interviews.csv"
+    coded_segments: str | None = "coded_segments.csv"
+    outcomes: str | None = "outcomes.csv"
     journeys: str | None = None  # patient journeys across microsystems, when the study has them
 
 
@@ -106,6 +110,15 @@ class StudyConfig(_Strict):
         """The study's small-cell rule, from ``privacy.min_cell_size``."""
         return DisclosurePolicy(min_cell_size=self.privacy.min_cell_size)
 
+    @model_validator(mode="after")
+    def _files_for_what_is_declared(self) -> StudyConfig:
+        if self.outcomes and not self.files.outcomes:
+            raise ValueError("outcomes are listed but files.outcomes is null: "
+                             "name the outcomes file, or list no outcomes")
+        if self.files.coded_segments and not self.files.interviews and not self.coding_export:
+            raise ValueError("files.coded_segments needs files.interviews (the interviews the segments come from)")
+        return self
+
     @field_validator("roles")
     @classmethod
     def _roles_unique(cls, roles: list[str]) -> list[str]:
@@ -161,6 +174,7 @@ class Study:
     outcomes: pd.DataFrame = _Frame()
     journeys: pd.DataFrame = _Frame()
     processed: Path | None = None  # where the frames and views are read from (None: a study held in memory)
+    imports: tuple = ()  # the ImportReport of each file read, when the study was just loaded from its raw files
 
     @property
     def id(self) -> str:
@@ -190,7 +204,10 @@ class Study:
                 return framework
         raise KeyError(f"study {self.id!r} codes against {[f.id for f in self.frameworks]}, not {framework_id!r}")
 
-    def outcome(self, outcome_id: str) -> OutcomeSpec:
+    def outcome(self, outcome_id: str | None = None) -> OutcomeSpec:
+        """The outcome ``outcome_id`` declared in ``study.yaml`` (None: the first one)."""
+        if outcome_id is None and self.config.outcomes:
+            return self.config.outcomes[0]
         for spec in self.config.outcomes:
             if spec.id == outcome_id:
                 return spec
@@ -202,6 +219,26 @@ class Study:
             raise ValueError(f"microsystem_id must be one of the study's {len(names)} microsystems "
                              f"(e.g. {names.index[0]!r}), got {microsystem_id!r}")
         return names[microsystem_id]
+
+    def empty_evidence(self) -> list[str]:
+        """The kinds of evidence the study declares but that came out empty, in words."""
+        config, problems = self.config, []
+        if (config.files.survey or config.survey_export) and self.respondents.empty:
+            problems.append("the survey is declared but no respondent was read")
+        if (config.files.coded_segments or config.coding_export) and self.codings.empty:
+            problems.append("coded interviews are declared but no coded segment was read")
+        return problems
+
+    def import_reports(self) -> list:
+        """What each import read, used and left out (:class:`~workbench.io.report.ImportReport`)."""
+        from workbench.io.report import ImportReport
+
+        if self.imports or self.processed is None:
+            return list(self.imports)
+        path = self.processed / IMPORT_REPORT
+        if not path.exists():
+            return []
+        return [ImportReport.from_dict(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
 
     def unit(self, microsystem_id: str) -> pd.Series:
         """One microsystem's row of the ``unit_overview`` view (name, setting, evidence)."""
@@ -249,7 +286,7 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
         try:
             from workbench.io import refiqda
 
-            files.append(mapping_path.parent / refiqda.read_coding_mapping(mapping_path).file)
+            files += refiqda.mapping_inputs(mapping_path)  # the project, and any sidecar table of sources
         except InputError:
             pass
     return [path for path in files if path.exists()]
@@ -262,6 +299,7 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     (only :func:`build_processed` does; reading alone never writes a file).
     """
     # The readers (and pandera) only when raw files are read.
+    from workbench import schemas
     from workbench.io import refiqda, study_csv, survey_exports
 
     project = project or Project.discover()
@@ -273,15 +311,19 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     file = lambda key: folder / getattr(config.files, key)  # noqa: E731
     shown = lambda key: _shown(file(key))  # noqa: E731
 
+    reports = []  # one ImportReport per outside file read (a QDA project, a survey export)
     microsystems = study_csv.read_microsystems(file("microsystems"), shown=shown("microsystems"))
     ids = microsystems["microsystem_id"].tolist()
-    if config.survey_export:
+    if config.survey_export is None and config.files.survey is None:
+        respondents, answers = study_csv.empty_frame(schemas.Respondents), study_csv.empty_frame(schemas.SurveyAnswers)
+    elif config.survey_export:
         mapping = folder / config.survey_export
-        wide, _summary = survey_exports.read_survey_export(
+        wide, survey_report = survey_exports.read_survey_export(
             mapping, instrument=instrument, microsystem_ids=ids, roles=config.roles,
             shown_folder=_shown(mapping.parent),
         )
         respondents, answers = study_csv.survey_from_wide(wide, instrument=instrument)
+        reports.append(survey_report)
     else:
         respondents, answers = study_csv.read_survey(
             file("survey"), shown=shown("survey"), instrument=instrument, microsystem_ids=ids, roles=config.roles,
@@ -294,20 +336,39 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
             roles=config.roles, shown_folder=_shown(mapping.parent),
         )
         interviews, codings = imported.interviews, imported.codings
+        reports.append(imported.report)
     else:
-        interviews = study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids,
-                                               roles=config.roles)
-        codings = study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews,
-                                         frameworks=list(frameworks))
-    outcomes = study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids,
-                                       outcome_ids=[o.id for o in config.outcomes])
+        interviews = (study_csv.read_interviews(file("interviews"), shown=shown("interviews"), microsystem_ids=ids,
+                                                roles=config.roles)
+                      if config.files.interviews else study_csv.empty_frame(schemas.Interviews))
+        codings = (study_csv.read_codings(file("coded_segments"), shown=shown("coded_segments"), interviews=interviews,
+                                          frameworks=list(frameworks))
+                   if config.files.coded_segments else study_csv.empty_frame(schemas.Codings))
+    outcomes = (study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids,
+                                        outcome_ids=[o.id for o in config.outcomes])
+                if config.files.outcomes else study_csv.empty_frame(schemas.Outcomes))
     journeys = (study_csv.read_journeys(file("journeys"), shown=shown("journeys"), microsystem_ids=ids)
                 if config.files.journeys else study_csv.empty_journeys())
     key = privacy.study_key(project, config.id, create=create_key)
     respondents, answers, codings = _protect(config, folder, project, key, respondents, answers, codings)
     journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], key, prefix="PT"))
+    frames = {"microsystems": microsystems, "survey": respondents, "interviews": interviews,
+              "coded_segments": codings, "outcomes": outcomes, "journeys": journeys}
+    reports += [_csv_report(project.shown(file(key)), key, len(frames[key]))
+                for key, name in config.files.model_dump().items()
+                if name and not (key == "survey" and config.survey_export)
+                and not (key in ("interviews", "coded_segments") and config.coding_export)]
     return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings,
-                 outcomes, journeys)
+                 outcomes, journeys, imports=tuple(reports))
+
+
+def _csv_report(shown: str, key: str, rows: int):
+    """A study CSV file's import: every row is used (a bad row stops the load instead)."""
+    from workbench.io.report import ImportReport
+
+    report = ImportReport(source=shown, kind="study CSV file")
+    report.count("rows", in_file=rows, used=rows)
+    return report
 
 
 def _protect(config: StudyConfig, folder: Path, project: Project, key: bytes, respondents, answers, codings):
@@ -372,7 +433,13 @@ def build_processed(study: str | Path, project: Project | None = None) -> Study:
         write_parquet_atomic(path, getattr(loaded, name))
         outputs[path.name] = sha256_of(path)
     manifest["outputs"] = outputs
+    # Rows per frame; an outcomes frame counts the outcome values measured (a study may list units but no outcome).
+    manifest["rows"] = {name: len(getattr(loaded, name)) for name in FRAMES}
+    manifest["rows"]["outcomes"] = int(loaded.outcomes.drop(columns="microsystem_id").notna().to_numpy().sum())
     manifest["views"] = views.write_views(loaded, target)
+    report_path = target / IMPORT_REPORT
+    write_text_atomic(report_path, json.dumps([r.to_dict() for r in loaded.imports], indent=1) + "\n")
+    manifest["import_report"] = sha256_of(report_path)
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return dataclasses.replace(loaded, processed=target)
 

@@ -12,8 +12,14 @@ import pandas as pd
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
 
 __all__ = [
-    "LEVEL_COLUMNS_PREFIX", "item_summary", "microsystem_profile", "position_among_peers", "profile_wide",
-    "respondent_scores", "select_characteristics",
+    "LEVEL_COLUMNS_PREFIX",
+    "item_summary",
+    "microsystem_profile",
+    "position_among_peers",
+    "profile_wide",
+    "respondent_scores",
+    "select_characteristics",
+    "strongest_and_weakest",
 ]
 
 LEVEL_COLUMNS_PREFIX = "share_level_"
@@ -245,3 +251,21 @@ def select_characteristics(answers: pd.DataFrame, characteristics: list[str] | N
     if unknown or not characteristics:
         raise ValueError(f"characteristics must be a non-empty list drawn from {known}, got {characteristics!r}")
     return answers[answers["characteristic_id"].isin(characteristics)]
+
+
+def strongest_and_weakest(position: pd.DataFrame) -> list[tuple[str, str]]:
+    """The characteristics a unit's report illustrates: ``("Strongest", id)`` and ``("Weakest", id)``
+    among those whose mean is reported; one when only one is, none when none is.
+
+    Examples
+    --------
+    >>> position = pd.DataFrame({"characteristic_id": ["a", "b", "c"], "mean": [2.5, None, 1.5]})
+    >>> strongest_and_weakest(position)
+    [('Strongest', 'a'), ('Weakest', 'c')]
+    >>> strongest_and_weakest(position.iloc[:2])
+    [('Strongest', 'a')]
+    """
+    ranked = position.dropna(subset=["mean"]).sort_values(["mean", "characteristic_id"])["characteristic_id"].tolist()
+    if not ranked:
+        return []
+    return [("Strongest", ranked[-1])] + ([("Weakest", ranked[0])] if len(ranked) > 1 else [])

@@ -19,7 +19,7 @@ from workbench.io.tables import check_columns, identifier, iso_date, number, one
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
 
 __all__ = [
-    "codings_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews", "read_journeys",
+    "codings_frame", "empty_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews", "read_journeys",
     "read_microsystems", "read_outcomes", "read_survey", "survey_from_wide",
 ]
 
@@ -266,6 +266,11 @@ def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.D
     if frame.empty:
         return empty_journeys()
     return schemas.Journeys.validate(frame.sort_values(["patient_id", "visit"]).reset_index(drop=True))
+
+
+def empty_frame(schema) -> pd.DataFrame:
+    """A frame with no rows and the columns and types of ``schema``: a study without that evidence."""
+    return schema.validate(pd.DataFrame(columns=list(schema.columns)))
 
 
 def empty_journeys() -> pd.DataFrame:

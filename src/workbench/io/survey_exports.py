@@ -3,14 +3,15 @@
 A mapping file (YAML) ties an export's columns and codes to the instrument::
 
     format: redcap                 # redcap | qualtrics | excel | csv
-    file: redcap_records.csv       # the export, relative to the mapping file
-    dictionary: redcap_dictionary.csv   # REDCap only: the project's data dictionary
+    file: redcap_records.csv       # the export, relative to the mapping file (or an absolute path)
+    dictionary: redcap_dictionary.csv   # REDCap only: the project's data dictionary (web or API layout)
     sheet: Responses               # Excel only (default: the first sheet)
     columns:                       # the study's fields -> the export's columns
       respondent_id: record_id
       microsystem_id: unit
       role: staff_role
       completed_at: self_assessment_timestamp   # optional
+    date_format: "%d/%m/%Y %H:%M"  # optional: how completed_at is written (strftime codes); default ISO
     items:                         # every instrument item -> its export column
       information_providers_staff: info_staff
       ...
@@ -26,46 +27,94 @@ A mapping file (YAML) ties an export's columns and codes to the instrument::
 
 REDCap: a raw export (codes) or a labelled export (choice labels, and field labels as
 headers) are both read; labels are turned back into codes with the data dictionary, so
-one mapping serves both. ``[not completed]`` survey timestamps become empty. Columns the
-mapping does not name (other forms, ``<field>___<code>`` checkboxes, free text) are
-ignored; a mapped item that is a checkbox, or answers held in repeating instruments, are
+one mapping serves both. The dictionary may be REDCap's web export (``Variable / Field
+Name``, ``Form Name``, ...) or the API layout (``field_name``, ``form_name``, ... with
+``NA`` in empty cells). ``[not completed]`` survey timestamps become empty. Exports
+written by R tools are read as REDCap's own: ``TRUE``/``FALSE`` in a form's status column
+(``<form>_complete``) as complete or not, and ``NA`` in an item or the timestamp as an empty
+cell unless the dictionary or the mapping uses it as a code. Columns the mapping
+does not name (other forms, ``<field>___<code>`` checkboxes, free text) are counted as
+left out; a mapped item that is a checkbox, or answers held in repeating instruments, are
 refused with a message rather than guessed at.
 
 Qualtrics: the CSV export's three header rows (export tags, question texts, import ids
 as JSON); columns may be mapped by export tag or by import id. ``Finished`` marks
 incomplete responses.
 
+Dates: without ``date_format`` the completion column must hold ISO dates (``YYYY-MM-DD``,
+optionally with ``HH:MM`` or ``HH:MM:SS``), which is what REDCap, Qualtrics and a real Excel
+date cell give. With it, every non-empty value must match that format (Excel cells that are
+real dates are taken as they are).
+
 Every import ends in the same canonical wide frame (one row per respondent; item cells
 holding the level as text, ``cant_rate`` or empty), which the study loader turns into
-the validated long form. Nothing is dropped unless ``incomplete: exclude`` says so, and
-then :class:`ImportSummary` counts and lists what was left out.
+the validated long form, and an :class:`~workbench.io.report.ImportReport` of what the
+export held and what was used: ``rows`` (responses) and ``columns`` (plus ``sheets`` for a
+workbook), each left-out one with its reason, and notes with the row numbers left out.
+Nothing is dropped unless ``incomplete: exclude`` (or ``event:``) says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench.errors import InputError
 from workbench.frameworks import CANT_RATE, Instrument
 from workbench.io.files import read_yaml_model
-from workbench.io.tables import check_columns, header_rows_of, identifier, iso_date, one_of, read_table
+from workbench.io.report import ImportReport
+from workbench.io.tables import ColumnRule, check_columns, header_rows_of, identifier, iso_date, one_of, read_table
 
 __all__ = [
-    "NOT_COMPLETED", "REDCAP_FIXED_COLUMNS", "Columns", "ImportSummary", "SurveyMapping", "read_mapping",
+    "NOT_COMPLETED", "REDCAP_DICTIONARY_LAYOUTS", "REDCAP_FIXED_COLUMNS", "Columns", "SurveyMapping", "read_mapping",
     "read_redcap_dictionary", "read_survey_export",
 ]
 
 NOT_COMPLETED = "[not completed]"
 REDCAP_FIXED_COLUMNS = (
     "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group",
+    "redcap_survey_identifier",
 )
+# The columns a data dictionary needs, as REDCap's web export and its API (and R/Python clients) name them.
+REDCAP_DICTIONARY_LAYOUTS = {
+    "web export": (
+        "Variable / Field Name", "Form Name", "Field Type", "Field Label", "Choices, Calculations, OR Slider Labels",
+    ),
+    "API": ("field_name", "form_name", "field_type", "field_label", "select_choices_or_calculations"),
+}
+# Qualtrics' own columns (by import id): when and how a response was given, not what it says.
+_QUALTRICS_METADATA = frozenset({
+    "startDate", "endDate", "status", "ipAddress", "progress", "duration", "finished", "recordedDate", "_recordId",
+    "recipientLastName", "recipientFirstName", "recipientEmail", "externalDataReference", "locationLatitude",
+    "locationLongitude", "distributionChannel", "userLanguage",
+})
+_KINDS = {
+    "redcap": "REDCap records export", "qualtrics": "Qualtrics CSV export", "excel": "Excel workbook",
+    "csv": "CSV table",
+}
+# Why an export's column or row is not used (the reasons an ImportReport gives).
+_OTHER_FORMS = "other forms"
+_CHECKBOXES = "checkbox columns"
+_NOT_MAPPED = "free text / not mapped"
+_METADATA = "platform metadata"
+_NOT_IN_DICTIONARY = "not in the data dictionary"
+_INCOMPLETE = "marked incomplete by the platform"
+_REPEATING = "rows of repeating instruments (no self-assessment answers)"
+
+_EXAMPLE_TIME = datetime(2026, 1, 31, 14, 5, 9)
+_ISO = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"
 
 
 class Columns(BaseModel):
@@ -83,6 +132,7 @@ class SurveyMapping(BaseModel):
     dictionary: str | None = None
     sheet: str | None = None
     columns: Columns
+    date_format: str | None = None
     items: dict[str, str]
     levels: dict[str, int | Literal["cant_rate"]]
     roles: dict[str, str] | None = None
@@ -91,23 +141,29 @@ class SurveyMapping(BaseModel):
     event: str | None = None
     redcap_values: Literal["auto", "raw", "labels"] = "auto"
 
+    def mapped_columns(self) -> list[tuple[str, str]]:
+        """(entry in the mapping, export column) for every column the mapping names."""
+        entries = [(f"columns.{key}", value) for key, value in self.columns.model_dump().items() if value]
+        return entries + [(f"items.{item}", column) for item, column in self.items.items()]
+
 
 @dataclass
-class ImportSummary:
-    """What an import read, kept and left out (with the export's row numbers and why)."""
+class _Export:
+    """An export as a reader found it: the rows to use, and what it set aside and why."""
 
-    source: str
-    rows_read: int = 0
-    rows_kept: int = 0
-    excluded: list[tuple[int, str]] = field(default_factory=list)
-
-    def line(self) -> str:
-        text = f"{self.source}: {self.rows_read} responses read, {self.rows_kept} kept"
-        if self.excluded:
-            rows = ", ".join(str(r) for r, _ in self.excluded[:10])
-            more = " …" if len(self.excluded) > 10 else ""
-            text += f", {len(self.excluded)} left out as incomplete (rows {rows}{more})"
-        return text
+    frame: pd.DataFrame  # every column (renamed as the mapping names them); rows not yet checked
+    shown: str  # the export as messages name it (a workbook's with its sheet)
+    first_row: int  # the spreadsheet row of the first data row
+    rows_in_file: int
+    complete: np.ndarray | None = None  # per row of frame: finished, as the platform says
+    status_columns: list[str] = field(default_factory=list)  # the columns ``complete`` comes from
+    control_columns: list[str] = field(default_factory=list)  # read to choose rows (events, repeats)
+    reason_of: Callable[[str], str] = lambda column: _NOT_MAPPED  # why an unused column is not used
+    rows_left_out: dict[str, list[int]] = field(default_factory=dict)  # reason -> row numbers
+    counts: list[tuple[str, int, int, dict[str, int]]] = field(default_factory=list)  # further elements
+    notes: list[str] = field(default_factory=list)
+    iso_too: bool = False  # Excel: cells that are real dates arrive as ISO text whatever date_format says
+    aliases: list[str] = field(default_factory=list)  # other names a mapping may use for a column (import ids)
 
 
 def read_mapping(path: Path, *, label: str | None = None) -> SurveyMapping:
@@ -121,46 +177,142 @@ def read_survey_export(
     microsystem_ids: list[str],
     roles: list[str],
     shown_folder: str | None = None,
-) -> tuple[pd.DataFrame, ImportSummary]:
+) -> tuple[pd.DataFrame, ImportReport]:
     """Read the export a mapping file describes into the canonical wide survey frame.
 
     Returns
     -------
-    (frame, summary): ``frame`` has ``respondent_id``, ``microsystem_id``, ``role``,
-    ``completed_at`` and one column per instrument item holding ``"1"``..``"3"``,
-    ``"cant_rate"`` or ``""``; ``summary`` counts rows read, kept and left out.
+    (frame, report): ``frame`` has ``respondent_id``, ``microsystem_id``, ``role``,
+    ``completed_at`` (``YYYY-MM-DD HH:MM`` or ``""``) and one column per instrument item
+    holding ``"1"``..``"3"``, ``"cant_rate"`` or ``""``. ``report`` (an
+    :class:`~workbench.io.report.ImportReport` whose source is the export file and whose kind
+    is ``"REDCap records export"``, ``"Qualtrics CSV export"``, ``"Excel workbook"`` or
+    ``"CSV table"``) counts ``rows`` (responses: in the file, used, and left out as
+    ``"marked incomplete by the platform"``, ``"other events than '<event>'"`` or
+    ``"rows of repeating instruments (no self-assessment answers)"``) and ``columns`` (used:
+    the mapped columns and those read to choose rows; left out as ``"other forms"``,
+    ``"checkbox columns"``, ``"free text / not mapped"``, ``"platform metadata"`` or
+    ``"not in the data dictionary"``), and for a workbook ``sheets``; its notes give the row
+    numbers of every row left out, the columns left out by reason, and what the reader assumed.
     """
     mapping_path = Path(mapping_path)
     folder = mapping_path.parent
     prefix = f"{shown_folder}/" if shown_folder else f"{folder}/"
-    mapping = read_mapping(mapping_path, label=prefix + mapping_path.name)
+    label = prefix + mapping_path.name
+    mapping = read_mapping(mapping_path, label=label)
+    _check_mapping(mapping, instrument, label)
+    path, source = _mapped_file(folder, prefix, mapping.file, "file", label)
+    readers = {"redcap": _redcap_frame, "qualtrics": _qualtrics_frame, "excel": _excel_frame, "csv": _csv_frame}
+    export = readers[mapping.format](path, source, mapping, folder=folder, prefix=prefix, label=label)
+    _check_mapped_columns(export, mapping, label)
+    frame = export.frame
+    incomplete_rows = []
+    if export.complete is not None:
+        incomplete_rows = [int(i) + export.first_row for i in frame.index[~export.complete]]
+        if mapping.incomplete == "exclude":
+            export.rows_left_out[_INCOMPLETE] = incomplete_rows
+            frame = frame[export.complete]
+    wide = _canonical(frame, mapping, instrument, microsystem_ids, roles, export, label)
+    report = ImportReport(source=source, kind=_KINDS[mapping.format])
+    _fill_report(report, export, mapping, len(wide), incomplete_rows)
+    return wide, report
+
+
+def _fill_report(report: ImportReport, export: _Export, mapping: SurveyMapping, used_rows: int, incomplete_rows):
+    left = export.rows_left_out
+    report.count("rows", in_file=export.rows_in_file, used=used_rows,
+                 left_out={reason: len(rows) for reason, rows in left.items()})
+    used = {column for _, column in mapping.mapped_columns()} | set(export.control_columns)
+    if mapping.incomplete == "exclude" and export.complete is not None:
+        used |= set(export.status_columns)
+    columns = [str(c) for c in export.frame.columns]
+    unused: dict[str, list[str]] = {}
+    for column in columns:
+        if column not in used:
+            unused.setdefault(export.reason_of(column), []).append(column)
+    report.count("columns", in_file=len(columns), used=sum(c in used for c in columns),
+                 left_out={reason: len(names) for reason, names in unused.items()})
+    for element, in_file, used_count, left_out in export.counts:
+        report.count(element, in_file=in_file, used=used_count, left_out=left_out)
+    for note in export.notes:
+        report.note(note)
+    for reason, rows in left.items():
+        if rows:
+            report.note(f"left out as {reason}: {_rows_text(rows)}")
+    if incomplete_rows and mapping.incomplete == "keep":
+        report.note(f"{len(incomplete_rows)} responses {_INCOMPLETE} are kept (incomplete: keep): "
+                    f"{_rows_text(incomplete_rows)}")
+    for reason, names in unused.items():
+        shown = ", ".join(names[:30]) + (f" … and {len(names) - 30} more" if len(names) > 30 else "")
+        report.note(f"columns left out as {reason}: {shown}")
+
+
+def _rows_text(rows: list[int]) -> str:
+    """Row numbers, runs shortened: "rows 2-5, 9"."""
+    runs: list[list[int]] = []
+    for row in sorted(rows):
+        if runs and row == runs[-1][1] + 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(parts)
+
+
+def _check_mapping(mapping: SurveyMapping, instrument: Instrument, label: str) -> None:
     missing = [item for item in instrument.item_ids if item not in mapping.items]
     unknown = [item for item in mapping.items if item not in instrument.item_ids]
     if missing or unknown:
         problem = f"items must map every instrument item ({', '.join(instrument.item_ids)})"
         problem += f"; missing {missing}" if missing else f"; not in the instrument: {unknown}"
-        raise InputError(problem, file=prefix + mapping_path.name)
+        raise InputError(problem, file=label)
     allowed_levels = set(instrument.level_values)
     for code, level in mapping.levels.items():
         if level != CANT_RATE and level not in allowed_levels:
             raise InputError(
                 f"levels: code {code!r} maps to {level}, expected one of {sorted(allowed_levels)} or cant_rate",
-                file=prefix + mapping_path.name,
+                file=label,
             )
-    shown = prefix + mapping.file
-    readers = {"redcap": _redcap_frame, "qualtrics": _qualtrics_frame, "excel": _excel_frame, "csv": _csv_frame}
-    reader = readers[mapping.format]
-    frame, first_row, complete, shown = reader(folder, mapping, shown, prefix)
-    summary = ImportSummary(source=shown, rows_read=len(frame))
-    if mapping.incomplete == "exclude" and complete is not None:
-        summary.excluded = [(int(i) + first_row, "marked incomplete by the platform") for i in frame.index[~complete]]
-        frame = frame[complete]
-    summary.rows_kept = len(frame)
-    return _canonical(frame, mapping, instrument, microsystem_ids, roles, shown, first_row), summary
+    if mapping.date_format is not None:
+        if not mapping.columns.completed_at:
+            raise InputError("date_format: is set, but columns.completed_at names no column to read it in", file=label)
+        if not re.search(r"%[YyGcxs]", mapping.date_format):
+            raise InputError(f"date_format: {mapping.date_format!r} has no year; write it with strftime codes such "
+                             "as '%d/%m/%Y' or '%m/%d/%Y %H:%M'", file=label)
+        try:
+            datetime.strptime(_EXAMPLE_TIME.strftime(mapping.date_format), mapping.date_format)
+        except ValueError as error:
+            raise InputError(f"date_format: {mapping.date_format!r} is not a date format ({error}); write it with "
+                             "strftime codes such as '%d/%m/%Y' or '%m/%d/%Y %H:%M'", file=label) from None
 
 
-def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles, shown, first_row) -> pd.DataFrame:
+def _mapped_file(folder: Path, prefix: str, name: str, entry: str, label: str) -> tuple[Path, str]:
+    """The file a mapping entry names (relative to the mapping file, or absolute) and how to show it."""
+    written = Path(name)
+    path, shown = (written, str(written)) if written.is_absolute() else (folder / written, prefix + name)
+    looked = "" if shown == name else f" (looked for {shown})"
+    if not path.exists():
+        raise InputError(f"{entry}: {name!r} not found{looked}", file=label)
+    if path.is_dir():
+        raise InputError(f"{entry}: {name!r} is a folder{looked}; expected a file", file=label)
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{entry}: {name!r} cannot be read (permission denied){looked}", file=label)
+    return path, shown
+
+
+def _check_mapped_columns(export: _Export, mapping: SurveyMapping, label: str) -> None:
+    columns = [str(c) for c in export.frame.columns]
+    for entry, column in mapping.mapped_columns():
+        if column not in columns:
+            near = difflib.get_close_matches(column, columns + export.aliases, n=1)
+            shown = ", ".join(repr(c) for c in columns[:12]) + (" …" if len(columns) > 12 else "")
+            hint = f"; did you mean {near[0]!r}?" if near else f"; its columns are {shown}"
+            raise InputError(f"{entry}: {export.shown} has no column {column!r}{hint}", file=label)
+
+
+def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles, export: _Export, label: str):
     columns = mapping.columns
+    shown, first_row = export.shown, export.first_row
     microsystem_values = list(mapping.microsystems) if mapping.microsystems else microsystem_ids
     role_values = list(mapping.roles) if mapping.roles else roles
     level_codes = list(mapping.levels)
@@ -184,7 +336,7 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
         ],
     ]
     if columns.completed_at:
-        rules.append(iso_date(columns.completed_at, with_time=True, allow_empty=True))
+        rules.append(_date_rule(columns.completed_at, mapping.date_format, export.iso_too))
     checked = check_columns(frame, rules, file=shown, first_row=first_row)
     if mapping.microsystems:
         bad = ~checked[columns.microsystem_id].map(mapping.microsystems).isin(microsystem_ids)
@@ -192,9 +344,19 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
             row = int(checked.index[bad.to_numpy()][0])
             value = checked.loc[row, columns.microsystem_id]
             raise InputError(
-                f"the mapping turns {value!r} into {mapping.microsystems[value]!r}, "
-                "which is not in the study's microsystems file",
-                file=shown, row=row + first_row, column=columns.microsystem_id,
+                f"microsystems: {value!r} maps to {mapping.microsystems[value]!r}, which is not in the study's "
+                f"microsystems file (used at {shown}, row {row + first_row}, column {columns.microsystem_id!r})",
+                file=label,
+            )
+    if mapping.roles:
+        bad = ~checked[columns.role].map(mapping.roles).isin(roles)
+        if bad.any():
+            row = int(checked.index[bad.to_numpy()][0])
+            value = checked.loc[row, columns.role]
+            raise InputError(
+                f"roles: {value!r} maps to {mapping.roles[value]!r}, which is not a role named in study.yaml "
+                f"({', '.join(roles)}) (used at {shown}, row {row + first_row}, column {columns.role!r})",
+                file=label,
             )
     out = pd.DataFrame({
         "respondent_id": checked[columns.respondent_id],
@@ -204,14 +366,10 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
             else checked[columns.microsystem_id]
         ),
         "role": checked[columns.role].map(mapping.roles) if mapping.roles else checked[columns.role],
-        "completed_at": _iso_minutes(checked[columns.completed_at]) if columns.completed_at else "",
+        "completed_at": (
+            _minutes(checked[columns.completed_at], mapping.date_format, export.iso_too) if columns.completed_at else ""
+        ),
     })
-    if mapping.roles:
-        unknown_roles = sorted(set(out["role"]) - set(roles))
-        if unknown_roles:
-            raise InputError(
-                f"roles: maps to {unknown_roles}, which are not roles named in study.yaml ({', '.join(roles)})"
-            )
     to_canonical = {code: (CANT_RATE if level == CANT_RATE else str(level)) for code, level in mapping.levels.items()}
     to_canonical[""] = ""
     for item in instrument.item_ids:
@@ -219,32 +377,76 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
     return out.reset_index(drop=True)
 
 
-def _iso_minutes(values: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(values.where(values.ne("")), format="ISO8601")
-    return stamps.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+def _date_rule(column: str, date_format: str | None, iso_too: bool) -> ColumnRule:
+    if date_format is None:
+        return dataclasses.replace(
+            iso_date(column, with_time=True, allow_empty=True),
+            expected="a date written YYYY-MM-DD, optionally with a time HH:MM or HH:MM:SS (for dates written "
+                     "otherwise, set date_format: in the mapping, such as '%d/%m/%Y %H:%M')",
+        )
+    example = _EXAMPLE_TIME.strftime(date_format)
+    return ColumnRule(
+        column,
+        f"a date written as date_format: {date_format!r} in the mapping says (such as {example!r})",
+        lambda values: _parse_dates(values, date_format, iso_too).notna(),
+        allow_empty=True,
+    )
 
 
-def _csv_frame(folder, mapping, shown, prefix):
-    return read_table(folder / mapping.file, label=shown), 2, None, shown
+def _parse_dates(values: pd.Series, date_format: str, iso_too: bool) -> pd.Series:
+    """Each value as a (naive, wall-clock) Timestamp; NaT where empty or not a date in the format."""
+
+    def parse(value: str):
+        if not value:
+            return pd.NaT
+        try:
+            return pd.Timestamp(datetime.strptime(value, date_format).replace(tzinfo=None))
+        except ValueError:
+            pass
+        if iso_too and re.fullmatch(_ISO, value):
+            try:
+                return pd.Timestamp(value)
+            except ValueError:
+                return pd.NaT
+        return pd.NaT
+
+    parsed = {value: parse(value) for value in pd.unique(values)}
+    return values.map(parsed)
 
 
-def _excel_frame(folder, mapping, shown, prefix):
-    path = folder / mapping.file
+def _minutes(values: pd.Series, date_format: str | None, iso_too: bool) -> pd.Series:
+    """Checked dates as ``YYYY-MM-DD HH:MM`` ("" for an empty cell)."""
+    if date_format is None:  # ISO, checked by iso_date: the fast vectorised parse
+        stamps = pd.to_datetime(values.where(values.ne("")), format="ISO8601")
+        return stamps.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    stamps = _parse_dates(values, date_format, iso_too)
+    return stamps.map(lambda stamp: "" if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M"))
+
+
+def _csv_frame(path, source, mapping, **_) -> _Export:
+    frame = read_table(path, label=source)
+    return _Export(frame, source, 2, len(frame))
+
+
+def _excel_frame(path, source, mapping, **_) -> _Export:
     try:
         workbook = pd.ExcelFile(path, engine="openpyxl")
-    except FileNotFoundError:
-        raise InputError("file not found", file=shown) from None
     except Exception as error:  # openpyxl raises several types for a file that is not a workbook
-        raise InputError(f"not an Excel .xlsx workbook ({type(error).__name__}: {error})", file=shown) from None
+        raise InputError(f"not an Excel .xlsx workbook ({type(error).__name__}: {error})", file=source) from None
     sheet = mapping.sheet or workbook.sheet_names[0]
     if sheet not in workbook.sheet_names:
-        raise InputError(f"no sheet called {sheet!r}; the workbook has {workbook.sheet_names}", file=shown)
+        raise InputError(f"no sheet called {sheet!r}; the workbook has {workbook.sheet_names}", file=source)
+    shown = f"{source}, sheet '{sheet}'"
     frame = pd.read_excel(workbook, sheet_name=sheet, dtype=object, header=0, keep_default_na=False)
     if frame.empty:
-        raise InputError("the sheet has a header row but no data rows", file=f"{shown}, sheet '{sheet}'")
+        raise InputError("the sheet has a header row but no data rows", file=shown)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.map(_excel_cell_text)
-    return frame, 2, None, f"{shown}, sheet '{sheet}'"
+    others = [name for name in workbook.sheet_names if name != sheet]
+    export = _Export(frame, shown, 2, len(frame), iso_too=True)
+    export.counts.append(("sheets", len(workbook.sheet_names), 1, {"other sheets": len(others)}))
+    export.notes.append(f"sheet {sheet!r} read" + (f"; other sheets not read: {', '.join(others)}" if others else ""))
+    return export
 
 
 def _excel_cell_text(value) -> str:
@@ -253,138 +455,245 @@ def _excel_cell_text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
     if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+        return value.isoformat()
     return str(value)
 
 
-def _qualtrics_frame(folder, mapping, shown, prefix):
-    path = folder / mapping.file
-    headers = header_rows_of(path, 3, label=shown)
+def _qualtrics_frame(path, source, mapping, **_) -> _Export:
+    headers = header_rows_of(path, 3, label=source)
     if len(headers) < 3 or not any('"ImportId"' in cell for cell in headers[2]):
         raise InputError(
             "expected a Qualtrics CSV export with three header rows (export tags, question texts, "
             'import ids such as {"ImportId":"QID1"}); '
             'export with "Use numeric values" or choice text, not the legacy format',
-            file=shown,
+            file=source,
             row=3,
         )
-    frame = read_table(path, label=shown, header_rows=3)
-    import_ids = {}
+    frame = read_table(path, label=source, header_rows=3)
+    import_ids, id_of_tag = {}, {}
     for tag, cell in zip(headers[0], headers[2]):
         try:
-            import_ids[json.loads(cell)["ImportId"]] = tag.strip()
+            import_id = json.loads(cell)["ImportId"]
         except (ValueError, KeyError, TypeError):
             continue
-    mapped = [
-        mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values(),
-    ]
+        import_ids[import_id] = tag.strip()
+        id_of_tag[tag.strip()] = import_id
+    mapped = [column for _, column in mapping.mapped_columns()]
     renames = {import_ids[name]: name for name in mapped if name not in frame.columns and name in import_ids}
     frame = frame.rename(columns=renames)
-    complete = None
+    id_of = {renames.get(tag, tag): import_id for tag, import_id in id_of_tag.items()}
+    export = _Export(frame, source, 4, len(frame), aliases=[i for i in import_ids if i not in frame.columns])
+    export.reason_of = lambda column: (
+        _METADATA if id_of.get(column) in _QUALTRICS_METADATA or id_of.get(column, "").startswith("Q_") else _NOT_MAPPED
+    )
     if "Finished" in frame.columns:
         finished = frame["Finished"].str.strip().str.lower()
-        complete = finished.isin(["true", "1"]).to_numpy()
-    return frame, 4, complete, shown
+        export.complete = finished.isin(["true", "1"]).to_numpy()
+        export.status_columns = ["Finished"]
+    if renames:
+        export.notes.append("columns mapped by import id: " + ", ".join(
+            f"{tag} as {name}" for tag in headers[0] if (name := renames.get(tag.strip()))
+        ))
+    return export
 
 
-def _redcap_frame(folder, mapping, shown, prefix):
+def _redcap_frame(path, source, mapping, *, folder, prefix, label) -> _Export:
     if not mapping.dictionary:
-        raise InputError("format redcap needs dictionary: the project's data dictionary CSV", file=prefix + "mapping")
-    dictionary = read_redcap_dictionary(folder / mapping.dictionary, label=prefix + mapping.dictionary)
-    frame = read_table(folder / mapping.file, label=shown, number_repeated_headers=True)
+        raise InputError("dictionary: format redcap needs the project's data dictionary CSV", file=label)
+    dictionary_path, dictionary_shown = _mapped_file(folder, prefix, mapping.dictionary, "dictionary", label)
+    dictionary = read_redcap_dictionary(dictionary_path, label=dictionary_shown)
+    frame = read_table(path, label=source, number_repeated_headers=True)
+    rows_in_file = len(frame)
     frame, labelled_headers = _redcap_headers_to_names(frame, dictionary)
-    mapped_fields = [
-        mapping.columns.respondent_id, mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values(),
-    ]
+    notes = [f"data dictionary {dictionary_shown} read in REDCap's {dictionary['layout']} layout"
+             + (" ('NA' cells read as empty)" if dictionary["layout"] == "API" else "")]
+    if labelled_headers:
+        notes.append("labelled export: field and choice labels read back as field names and codes "
+                     "with the data dictionary")
+    columns = mapping.columns
+    mapped_fields = [columns.respondent_id, columns.microsystem_id, columns.role, *mapping.items.values()]
     for name in mapped_fields:
-        kind = dictionary["types"].get(name)
-        if kind == "checkbox":
+        if dictionary["types"].get(name) == "checkbox":
             raise InputError(
                 f"field {name!r} is a checkbox (exported as {name}___<code> columns); "
                 "a self-assessment item needs one answer: make it a radio or dropdown field",
-                file=shown,
+                file=source,
                 row=1,
                 column=name,
             )
-    frame = _redcap_select_event(frame, mapping, shown)
-    frame = _redcap_refuse_repeats(frame, mapped_fields, shown)
+    export = _Export(frame, source, 2, rows_in_file, notes=notes)
+    frame = _redcap_select_event(frame, mapping, export)
+    frame = _redcap_set_aside_repeats(frame, mapped_fields, export)
+    _redcap_r_values(frame, mapping, dictionary, export)
     for name in mapped_fields:
         if name in frame.columns and name in dictionary["choices"]:
             frame[name] = _codes_from_labels(
                 frame[name], dictionary["choices"][name], mapping.redcap_values, labelled_headers
             )
-    if mapping.columns.completed_at and mapping.columns.completed_at in frame.columns:
-        frame[mapping.columns.completed_at] = frame[mapping.columns.completed_at].replace(NOT_COMPLETED, "")
-    complete = None
+    if columns.completed_at and columns.completed_at in frame.columns:
+        not_completed = frame[columns.completed_at].str.strip().eq(NOT_COMPLETED)
+        if not_completed.any():
+            frame[columns.completed_at] = frame[columns.completed_at].mask(not_completed, "")
+            export.notes.append(f"{int(not_completed.sum())} survey timestamps {NOT_COMPLETED!r} read as empty")
     forms = list(dict.fromkeys(
-        dictionary["forms"][field] for field in dictionary["forms"] if field in set(mapping.items.values())
+        dictionary["forms"][name] for name in mapping.items.values() if name in dictionary["forms"]
     ))
     status_columns = [f"{form}_complete" for form in forms if f"{form}_complete" in frame.columns]
     if status_columns:  # a response is complete when every form holding its items is
-        complete = (
+        export.complete = (
             frame[status_columns]
-            .apply(lambda column: column.str.strip().isin(["2", "Complete"]))
+            .apply(lambda column: column.str.strip().str.lower().isin(["2", "complete", "true"]))
             .all(axis=1)
             .to_numpy()
         )
-    return frame, 2, complete, shown
+        export.status_columns = status_columns
+    mapped_forms = {
+        form for name in [*mapped_fields[1:], columns.completed_at] if name
+        if (form := _redcap_form_of(name, dictionary)) is not None
+    }
+    export.reason_of = lambda column: _redcap_column_reason(column, dictionary, mapped_forms)
+    export.frame = frame
+    return export
+
+
+def _redcap_form_of(column: str, dictionary: dict) -> str | None:
+    """The form a record export's column belongs to (a field, a checkbox choice, a form's status or timestamp)."""
+    forms = dictionary["forms"]
+    if column in forms:
+        return forms[column]
+    base, sep, _ = column.partition("___")
+    if sep and dictionary["types"].get(base) == "checkbox":
+        return forms[base]
+    for suffix in ("_complete", "_timestamp"):
+        if column.endswith(suffix) and column[: -len(suffix)] in set(forms.values()):
+            return column[: -len(suffix)]
+    return None
+
+
+def _redcap_column_reason(column: str, dictionary: dict, mapped_forms: set[str]) -> str:
+    if column in REDCAP_FIXED_COLUMNS:
+        return _METADATA
+    form = _redcap_form_of(column, dictionary)
+    if form is None:
+        return _NOT_IN_DICTIONARY
+    if form not in mapped_forms:
+        return _OTHER_FORMS
+    if column not in dictionary["forms"]:
+        base = column.partition("___")[0]
+        return _CHECKBOXES if dictionary["types"].get(base) == "checkbox" else _METADATA
+    return _NOT_MAPPED
+
+
+def _redcap_r_values(frame: pd.DataFrame, mapping: SurveyMapping, dictionary: dict, export: _Export) -> None:
+    """R tools write NA for an empty cell: read it so in the items and the timestamp, unless it is a code."""
+    counts = {}
+    for name in dict.fromkeys([*mapping.items.values(), mapping.columns.completed_at]):
+        if not name or name not in frame.columns:
+            continue
+        choices = dictionary["choices"].get(name, {})
+        if "NA" in choices or "NA" in choices.values() or "NA" in mapping.levels:
+            continue
+        missing = frame[name].str.strip().eq("NA")
+        if missing.any():
+            frame[name] = frame[name].mask(missing, "")
+            counts[name] = int(missing.sum())
+    if counts:
+        export.notes.append(f"{sum(counts.values())} cells 'NA' (R's missing value) read as empty: "
+                            + ", ".join(f"{n} in {name}" for name, n in counts.items()))
 
 
 def read_redcap_dictionary(path: Path, *, label: str) -> dict:
-    """Field types, forms, labels and choices (code -> label) from a REDCap data dictionary CSV."""
+    """Field types, forms, labels and choices (code -> label) from a REDCap data dictionary CSV.
+
+    Either layout is read: REDCap's web export (``Variable / Field Name``, ``Form Name``, ...)
+    or the API's (``field_name``, ``form_name``, ..., where ``NA`` marks an empty cell). The
+    result's ``layout`` says which (``"web export"`` or ``"API"``).
+    """
     table = read_table(path, label=label)
-    expected = [
-        "Variable / Field Name", "Form Name", "Field Type", "Field Label", "Choices, Calculations, OR Slider Labels",
-    ]
-    table = check_columns(
-        table, [one_of(table[c].unique(), "text", allow_empty=True, name=c) for c in expected], file=label
-    )
+    by_lower = {str(c).lower(): c for c in table.columns}
+    layouts = REDCAP_DICTIONARY_LAYOUTS.items()
+    found = {layout: sum(h.lower() in by_lower for h in headers) for layout, headers in layouts}
+    layout = max(found, key=found.get)
+    expected = REDCAP_DICTIONARY_LAYOUTS[layout]
+    missing = [h for h in expected if h.lower() not in by_lower]
+    if missing:
+        near = difflib.get_close_matches(missing[0], [str(c) for c in table.columns], n=1)
+        hint = f"; found {near[0]!r} instead" if near else ""
+        raise InputError(
+            f"required column is missing{hint}; expected a REDCap data dictionary with the columns of the web export "
+            f"({', '.join(REDCAP_DICTIONARY_LAYOUTS['web export'])}) or of the API "
+            f"({', '.join(REDCAP_DICTIONARY_LAYOUTS['API'])})",
+            file=label, row=1, column=missing[0],
+        )
+    table = table.rename(columns={by_lower[h.lower()]: h for h in expected})[list(expected)]
+    if layout == "API":
+        table = table.apply(lambda column: column.mask(column.str.strip().eq("NA"), ""))
+    table = check_columns(table, [ColumnRule(h, "some text", allow_empty=True) for h in expected], file=label)
     choices, types, forms, labels = {}, {}, {}, {}
-    fields = table[expected].itertuples(index=False, name=None)
-    for number, (name, form, kind, field_label, choice_text) in enumerate(fields, start=2):
+    for index, (name, form, kind, field_label, choice_text) in zip(
+        table.index, table.itertuples(index=False, name=None)
+    ):
+        number = int(index) + 2
+        if not name:
+            if form or kind or field_label or choice_text:
+                raise InputError("expected a field name, found an empty cell", file=label, row=number,
+                                 column=expected[0])
+            continue
         types[name], forms[name], labels[name] = kind, form, field_label
         if kind in ("radio", "dropdown", "checkbox") and choice_text:
             parsed = {}
             for part in choice_text.split("|"):
-                code, sep, text = part.partition(",")
+                code, sep, shown = part.partition(",")
                 if not sep:
                     raise InputError(f"choices must read 'code, label | code, label', found {part.strip()!r}",
                                      file=label, row=number, column=expected[4])
-                parsed[code.strip()] = text.strip()
+                parsed[code.strip()] = shown.strip()
             choices[name] = parsed
         elif kind == "yesno":
             choices[name] = {"1": "Yes", "0": "No"}
-    return {"choices": choices, "types": types, "forms": forms, "labels": labels}
+        elif kind == "truefalse":
+            choices[name] = {"1": "True", "0": "False"}
+    return {"choices": choices, "types": types, "forms": forms, "labels": labels, "layout": layout}
 
 
-def _redcap_headers_to_names(frame: pd.DataFrame, dictionary: dict) -> pd.DataFrame:
+def _redcap_headers_to_names(frame: pd.DataFrame, dictionary: dict) -> tuple[pd.DataFrame, bool]:
     """A labelled export has field labels as headers; turn them back into field names.
 
     Form-level columns carry no field label: "Survey Timestamp" opens a form's fields and
     "Complete?" closes them, so they are named after the form of the fields beside them.
+    A checkbox choice, "<field label> (choice=<choice label>)", becomes ``<field>___<code>``.
     """
-    names = set(dictionary["types"]) | set(REDCAP_FIXED_COLUMNS)
-    if sum(c in names for c in frame.columns) >= len(frame.columns) / 2:
+    known = sum(c in REDCAP_FIXED_COLUMNS or _redcap_form_of(c, dictionary) is not None for c in frame.columns)
+    if known >= len(frame.columns) / 2:
         return frame, False
     by_label = {}
-    for name, text in dictionary["labels"].items():
-        by_label.setdefault(_plain(text), name)
+    for name, text_ in dictionary["labels"].items():
+        by_label.setdefault(_plain(text_), name)
     fixed = {
         "Event Name": "redcap_event_name",
         "Repeat Instrument": "redcap_repeat_instrument",
         "Repeat Instance": "redcap_repeat_instance",
         "Data Access Group": "redcap_data_access_group",
+        "Survey Identifier": "redcap_survey_identifier",
     }
     columns = list(frame.columns)
     fields = [by_label.get(_plain(column)) for column in columns]
     renamed = {}
     for position, column in enumerate(columns):
         base = re.sub(r"\.\d+$", "", column)
+        choice = re.fullmatch(r"(.*) \(choice=(.*)\)", base, flags=re.DOTALL)
         if column in fixed:
             renamed[column] = fixed[column]
         elif fields[position] and fields[position] not in renamed.values():
             renamed[column] = fields[position]
+        elif choice and dictionary["types"].get(by_label.get(_plain(choice[1]), "")) == "checkbox":
+            name = by_label[_plain(choice[1])]
+            codes = {text_: code for code, text_ in dictionary["choices"].get(name, {}).items()}
+            if choice[2] in codes:
+                renamed[column] = f"{name}___{codes[choice[2]]}"
         elif base == "Complete?":
             before = next((f for f in reversed(fields[:position]) if f), None)
             if before:
@@ -396,8 +705,8 @@ def _redcap_headers_to_names(frame: pd.DataFrame, dictionary: dict) -> pd.DataFr
     return frame.rename(columns=renamed), True
 
 
-def _plain(text: str) -> str:
-    return re.sub(r"<[^>]+>", "", text).strip()
+def _plain(text_: str) -> str:
+    return re.sub(r"<[^>]+>", "", text_).strip()
 
 
 def _codes_from_labels(values: pd.Series, choices: dict[str, str], mode: str, labelled_headers: bool) -> pd.Series:
@@ -416,13 +725,15 @@ def _codes_from_labels(values: pd.Series, choices: dict[str, str], mode: str, la
     return values
 
 
-def _redcap_select_event(frame: pd.DataFrame, mapping: SurveyMapping, shown: str) -> pd.DataFrame:
+def _redcap_select_event(frame: pd.DataFrame, mapping: SurveyMapping, export: _Export) -> pd.DataFrame:
+    shown = export.shown
     if "redcap_event_name" not in frame.columns:
         if mapping.event:
             raise InputError(
                 f"event: {mapping.event!r} is set, but the export has no redcap_event_name column", file=shown, row=1
             )
         return frame
+    export.control_columns.append("redcap_event_name")
     events = list(dict.fromkeys(frame["redcap_event_name"]))
     if mapping.event is None:
         if len(events) > 1:
@@ -440,13 +751,19 @@ def _redcap_select_event(frame: pd.DataFrame, mapping: SurveyMapping, shown: str
             file=shown,
             column="redcap_event_name",
         )
-    return frame[frame["redcap_event_name"].eq(mapping.event)]
+    chosen = frame["redcap_event_name"].eq(mapping.event)
+    if not chosen.all():
+        export.rows_left_out[f"other events than {mapping.event!r}"] = [
+            int(i) + export.first_row for i in frame.index[~chosen.to_numpy()]
+        ]
+    return frame[chosen]
 
 
-def _redcap_refuse_repeats(frame: pd.DataFrame, mapped_fields: list[str], shown: str) -> pd.DataFrame:
+def _redcap_set_aside_repeats(frame: pd.DataFrame, mapped_fields: list[str], export: _Export) -> pd.DataFrame:
     """Rows of repeating instruments hold other forms' data; answers there cannot be placed."""
     if "redcap_repeat_instrument" not in frame.columns:
         return frame
+    export.control_columns += [c for c in ("redcap_repeat_instrument", "redcap_repeat_instance") if c in frame.columns]
     instance = frame.get("redcap_repeat_instance", pd.Series("", index=frame.index))
     repeating = frame["redcap_repeat_instrument"].ne("") | instance.ne("")
     items_there = frame.loc[repeating, [f for f in mapped_fields[3:] if f in frame.columns]].ne("").any(axis=1)
@@ -454,5 +771,7 @@ def _redcap_refuse_repeats(frame: pd.DataFrame, mapped_fields: list[str], shown:
         row = int(items_there.index[items_there.to_numpy()][0])
         raise InputError("this row belongs to a repeating instrument and holds self-assessment answers; expected the "
                          "self-assessment on a non-repeating form (one answer set per respondent)",
-                         file=shown, row=int(row) + 2, column="redcap_repeat_instrument")
+                         file=export.shown, row=row + export.first_row, column="redcap_repeat_instrument")
+    if repeating.any():
+        export.rows_left_out[_REPEATING] = [int(i) + export.first_row for i in frame.index[repeating.to_numpy()]]
     return frame[~repeating]

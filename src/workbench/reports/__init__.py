@@ -65,6 +65,9 @@ def regenerate_study(
     planned = plan(project, opened, microsystems=microsystems, force=force)
     if on_plan is not None:
         on_plan(planned)
+    for output in planned.not_applicable:  # an earlier version would be out of date, and misleading
+        for stale in (output, output.with_suffix(".html")):
+            stale.unlink(missing_ok=True)
     if dry_run:
         return Summary(skipped=planned.unchanged, seconds=time.perf_counter() - started, planned=planned)
     summary = run(planned.jobs, workers=jobs, progress=progress, executor=executor, scheduler=scheduler,
@@ -77,7 +80,7 @@ def regenerate_study(
         else:
             recorded.pop(key, None)
     write_text_atomic(target / PROVENANCE_FILE, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-    summary.index = write_index(project, opened, {o.job.output for o in summary.failed})
+    summary.index = write_index(project, opened, {o.job.output for o in summary.failed}, planned.not_applicable)
     summary.planned = planned
     summary.seconds = time.perf_counter() - started
     return summary

@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 PROVENANCE_FILE = ".provenance.json"
+# How a missing frame is named when a report does not apply to a study.
+NEEDED_WORDS = {"answers": "survey answers", "codings": "coded interviews", "interviews": "interviews",
+                "journeys": "patient journeys", "outcomes": "outcome measures"}
 SCOPES = ("study", "microsystem")
 
 
@@ -51,6 +54,7 @@ class NotebookFacts:
     source: str  # digest of the cells' sources (stored outputs do not change what a notebook computes)
     scope: str
     reads: tuple[str, ...]
+    needs: tuple[str, ...]  # frames that must hold rows for the report to apply to a study at all
     folder: str  # where a per-microsystem report's outputs go, under reports/<study>/
     parameters_cells: tuple[str, ...]
 
@@ -69,6 +73,7 @@ def _notebook_facts(notebook: Path, modified: int) -> NotebookFacts:
         source=_digest([text(cell) for cell in book["cells"]]),
         scope=scope,
         reads=tuple(declared.get("reads", ())),
+        needs=tuple(declared.get("needs", ())),
         folder=declared.get("folder", notebook.stem),
         parameters_cells=tuple(text(c) for c in book["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])),
     )
@@ -164,6 +169,7 @@ class Inputs:
     config: str
     whole: dict[str, str]  # frame or view name -> digest of all of it
     units: dict[str, dict[str, str]]  # microsystem id -> name -> digest of its rows
+    rows: dict[str, int] = field(default_factory=dict)  # frame name -> how many rows it has
 
     @classmethod
     def of(cls, project: Project, study) -> Inputs:
@@ -172,11 +178,17 @@ class Inputs:
         manifest = json.loads((project.processed(study.id) / "manifest.json").read_text(encoding="utf-8"))
         whole = {name.removesuffix(".parquet"): digest for name, digest in manifest["outputs"].items()}
         whole |= {name: digest for name, digest in manifest["views"].items()}
+        if "import_report" in manifest:  # what each import read and left out (the overview shows it)
+            whole["import_report"] = manifest["import_report"]
         per_unit = pd.read_parquet(project.processed(study.id) / "views" / "unit_digests.parquet")
         units = per_unit.set_index("microsystem_id").to_dict("index")
         config = _digest(study.config.model_dump(), study.instrument.model_dump(),
                          [f.model_dump() for f in study.frameworks])
-        return cls(config, whole, units)
+        return cls(config, whole, units, manifest.get("rows", {}))
+
+    def missing(self, facts: NotebookFacts) -> list[str]:
+        """The frames a notebook needs that this study has no rows of."""
+        return [name for name in facts.needs if self.rows.get(name, 0) == 0]
 
     def read_by(self, job: Job, facts: NotebookFacts) -> dict[str, str]:
         unit = job.parameters.get("microsystem_id")
@@ -231,6 +243,7 @@ class Plan:
     reasons: dict[Path, str | None]  # None: unchanged, skipped
     target: Path
     recorded: dict = field(default_factory=dict)
+    not_applicable: dict[Path, str] = field(default_factory=dict)  # reports the study's evidence cannot support, why
 
     @property
     def todo(self) -> list[Job]:
@@ -242,20 +255,29 @@ class Plan:
 
     def explain(self) -> list[str]:
         """One line per report: runs, and why; or skipped as unchanged."""
-        return [f"{job.output.relative_to(self.target).as_posix()}: "
-                f"{'runs (' + self.reasons[job.output] + ')' if self.reasons[job.output] else 'unchanged, skipped'}"
-                for job in self.jobs]
+        lines = [f"{job.output.relative_to(self.target).as_posix()}: "
+                 f"{'runs (' + self.reasons[job.output] + ')' if self.reasons[job.output] else 'unchanged, skipped'}"
+                 for job in self.jobs]
+        return lines + [f"{output.relative_to(self.target).as_posix()}: not made ({why})"
+                        for output, why in self.not_applicable.items()]
 
 
 def plan(project: Project, study, *, microsystems: list[str] | None = None, force: bool = False) -> Plan:
     """Which reports of ``study`` to make and why."""
     target = project.reports(study.id)
-    jobs = jobs_for(project, study, microsystems=microsystems)
     inputs = Inputs.of(project, study)
+    jobs, not_applicable = [], {}
+    for job in jobs_for(project, study, microsystems=microsystems):
+        missing = inputs.missing(notebook_facts(job.notebook))
+        if missing:
+            absent = " and no ".join(NEEDED_WORDS.get(name, name) for name in missing)
+            not_applicable[job.output] = f"does not apply: the study has no {absent}"
+        else:
+            jobs.append(job)
     recorded = read_provenance(target)
     parts, reasons = {}, {}
     for job in jobs:
         parts[job.output] = fingerprint_parts(job, inputs)
         reason = _why(job, recorded.get(job.output.relative_to(target).as_posix()), parts[job.output])
         reasons[job.output] = "forced" if force else reason
-    return Plan(jobs, parts, reasons, target, recorded)
+    return Plan(jobs, parts, reasons, target, recorded, not_applicable)

@@ -45,26 +45,36 @@ def remove_stale_temporaries(folder: Path) -> int:
     return removed
 
 
-def write_index(project: Project, study, failed: set[Path]) -> Path:
-    """``reports/<study>/index.html``: links to every report that exists, failures marked; one
-    section per per-microsystem notebook (the feedback report, and any other a project adds)."""
+def write_index(project: Project, study, failed: set[Path], not_applicable: dict[Path, str] | None = None) -> Path:
+    """``reports/<study>/index.html``: links to every report that exists, failures marked, and
+    the reports the study's evidence cannot support named with the reason; one section per
+    per-microsystem notebook (the feedback report, and any other a project adds)."""
+    not_applicable = not_applicable or {}
     from workbench.reports.planning import notebook_facts, reports_of
 
     target = project.reports(study.id)
     units = study.view("unit_overview")
 
     def link(output: Path, text: str) -> str:
+        if output in not_applicable:
+            return f"{html.escape(text)} <span class=\"na\">(not made: {html.escape(not_applicable[output])})</span>"
         relative = output.with_suffix(".html").relative_to(target).as_posix()
         note = ' <span class="failed">(failed in the last run; older version shown)</span>' if output in failed else ""
         if not output.with_suffix(".html").exists():
             return f"{html.escape(text)} <span class=\"failed\">(not available: failed)</span>"
         return f'<a href="{html.escape(relative)}">{html.escape(text)}</a>{note}'
 
-    study_reports = sorted(p for p in target.glob("[0-9][0-9]-*.ipynb"))
+    study_reports = [target / n.name for n in reports_of(project) if notebook_facts(n).scope == "study"]
     sections = []
     for notebook in reports_of(project):
         facts = notebook_facts(notebook)
         if facts.scope != "microsystem":
+            continue
+        reasons = {why for output, why in not_applicable.items() if output.parent == target / facts.folder}
+        if len(reasons) == 1 and len(units) and all(target / facts.folder / f"{u}.ipynb" in not_applicable
+                                                    for u in units["microsystem_id"]):
+            sections.append(f"<h2>{html.escape(title_of(notebook))}</h2>\n"
+                            f"<p class=\"na\">Not made: {html.escape(reasons.pop())}.</p>")
             continue
         rows = [
             f"<tr><td>{html.escape(unit)}</td><td>{link(target / facts.folder / f'{unit}.ipynb', name)}</td>"
@@ -85,6 +95,7 @@ body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #ddd; }}
 .failed {{ color: #b00020; }}
+.na {{ color: #555; font-style: italic; }}
 </style></head>
 <body>
 <h1>{html.escape(study.config.title)}</h1>
