@@ -295,7 +295,9 @@ def unit_digests(tables: dict[str, pd.DataFrame], microsystem_ids: pd.Series) ->
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
         digest = {ids[s]: hashlib.blake2b(hashes[s:e].tobytes(), digest_size=12).hexdigest()
                   for s, e in zip(starts, [*starts[1:], len(ids)])}
-        result[name] = result["microsystem_id"].map(digest).fillna("none").astype("str")
+        # A unit with no rows in a table gets the digest "none" (a map over no keys gives floats: say str first).
+        known = result["microsystem_id"].isin(digest)
+        result[name] = result["microsystem_id"].map(digest).astype("str").where(known, "none")
     return result
 
 

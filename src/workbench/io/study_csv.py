@@ -19,8 +19,8 @@ from workbench.io.tables import check_columns, identifier, iso_date, number, one
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
 
 __all__ = [
-    "codings_frame", "empty_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews", "read_journeys",
-    "read_microsystems", "read_outcomes", "read_survey", "survey_from_wide",
+    "codings_frame", "empty_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews",
+    "read_journeys", "read_microsystems", "read_outcomes", "read_survey", "survey_from_wide",
 ]
 
 
