@@ -760,3 +760,289 @@ def test_unmapped_codes_are_named_in_the_mapping_file(tmp_path):
 def test_mapping_inputs_name_the_project_and_the_table(tmp_path):
     mapping = write_mapping(tmp_path, sources={"from": "table", "table": "units.csv"})
     assert refiqda.mapping_inputs(mapping) == [tmp_path / "project.qdpx", tmp_path / "units.csv"]
+
+
+# --------------------------------------------------------------------------------------
+# Writing back: a project read and written unchanged loses nothing, and validates against the schema.
+
+SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "refi-qda" / "Project-mrt2019.xsd"
+needs_schema = pytest.mark.skipif(
+    not SCHEMA.exists(),
+    reason=f"the REFI-QDA project schema is not at {SCHEMA} (../shared/refi-qda/ beside the checkout); "
+           "the written projects were NOT validated against it",
+)
+DIALECTS = {"qc": dialects.write_qc, "nvivo": dialects.write_nvivo_mac, "maxqda": dialects.write_maxqda,
+            "atlas": dialects.write_atlas}
+
+
+def fingerprint(root) -> list[tuple]:
+    """Every element as (its path of local names, its attributes, its text and tail without the
+    whitespace between elements), in document order within each parent's kind of child."""
+    found = []
+
+    def walk(element, path: str) -> None:
+        here = f"{path}/{element.tag.split('}')[-1]}"
+        found.append((here, tuple(sorted(element.attrib.items())), (element.text or "").strip() and element.text))
+        for child in element:
+            walk(child, here)
+
+    walk(root, "")
+    return sorted(found, key=repr)
+
+
+def project_element(path: Path):
+    archive = zipfile.ZipFile(path)
+    return ElementTree.fromstring(archive.read(next(n for n in archive.namelist() if n.endswith(".qde"))))
+
+
+def write_back(mapping_path: Path, out: Path, codings: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write the project a mapping reads back to ``out`` (with the study's codings, by default the
+    import's own), and the mapping that reads it, as ``workbench export-qdpx`` does."""
+    mapping = refiqda.read_coding_mapping(mapping_path)
+    original = refiqda.read_qdpx(mapping_path.parent / mapping.file, keep_files=True)
+    imported = load_mapping(mapping_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    codes = refiqda.write_qdpx(out, name="unused", codings=imported.codings if codings is None else codings,
+                               interviews=imported.interviews, microsystems=None, frameworks=FRAMEWORKS,
+                               project=original, mapping=mapping)
+    written = yaml.safe_load(mapping_path.read_text())
+    written.update(file=out.name, codes=codes)
+    table = mapping.assignment.table
+    if table:
+        (out.parent / table).write_bytes((mapping_path.parent / table).read_bytes())
+    path = out.with_name(f"{out.stem}_mapping.yaml")
+    path.write_text(yaml.safe_dump(written, sort_keys=False, allow_unicode=True))
+    return out, path
+
+
+def load_mapping(mapping_path: Path) -> refiqda.CodingImport:
+    return refiqda.read_coded_interviews(mapping_path, framework_of=FRAMEWORK_OF,
+                                         microsystem_ids=dialects.MICROSYSTEMS, roles=dialects.ROLES)
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_a_dialect_project_written_back_loses_nothing(tmp_path, dialect):
+    mapping_path = DIALECTS[dialect](tmp_path)
+    source = mapping_path.parent / refiqda.read_coding_mapping(mapping_path).file
+    written, written_mapping = write_back(mapping_path, tmp_path / "out" / "back.qdpx")
+    before, after = refiqda.read_qdpx(source, keep_files=True), refiqda.read_qdpx(written, keep_files=True)
+    assert after.in_file == before.in_file  # every kind of element, as many as before
+    assert after.members == before.members  # every transcript (and rich text, and stray file) byte for byte
+    assert after.sources == before.sources and after.selections == before.selections
+    assert after.codings == before.codings  # every selection's guid, start, end and text; every coding's coder and code
+    for coding in after.codings:
+        assert after.sources[coding.source][coding.start:coding.end] == before.sources[coding.source][coding.start:
+                                                                                                       coding.end]
+    assert after.users == before.users and after.variables == before.variables
+    assert after.cases == before.cases and after.source_variables == before.source_variables
+    assert after.source_info == before.source_info
+    assert after.codes == before.codes  # hierarchy, names, guids, colours, descriptions
+    # Nothing else either: every element with every attribute (guids as written, braces and case kept) and text.
+    assert fingerprint(project_element(written)) == fingerprint(project_element(source))
+    again, first = load_mapping(written_mapping), load_mapping(mapping_path)
+    pd.testing.assert_frame_equal(again.codings, first.codings)
+    pd.testing.assert_frame_equal(again.interviews, first.interviews)
+    assert again.transcripts == first.transcripts
+    assert [(c.element, c.in_file, c.used, c.left_out) for c in again.report.counts] == [
+        (c.element, c.in_file, c.used, c.left_out) for c in first.report.counts
+    ]
+
+
+def test_sets_notes_links_and_graphs_are_written_back(tmp_path):
+    for writer, kinds in ((dialects.write_maxqda, ("Sets",)), (dialects.write_atlas, ("Notes", "Links", "Graphs"))):
+        mapping_path = writer(tmp_path)
+        source = mapping_path.parent / refiqda.read_coding_mapping(mapping_path).file
+        written, _ = write_back(mapping_path, tmp_path / "out" / source.name)
+        for kind in kinds:
+            before = project_element(source).find(f"q:{kind}", NS)
+            after = project_element(written).find(f"q:{kind}", NS)
+            assert ElementTree.tostring(after) == ElementTree.tostring(before)
+    # The ATLAS.ti codebook, declared in the codebook namespace 0:4, is written in the project's.
+    assert project_element(written).find("q:CodeBook/q:Codes/q:Code", NS) is not None
+
+
+def test_codings_the_project_does_not_hold_are_added_and_read_back(tmp_path):
+    mapping_path = dialects.write_maxqda(tmp_path)
+    first = load_mapping(mapping_path)
+    existing = first.codings.iloc[2]  # Ben's "Wir messen wöchentlich"
+    text = first.transcripts[existing["interview_id"]]
+    start = text.index("Die Übergabe")
+    extra = pd.DataFrame([
+        existing.to_dict() | {"coder": "Cleo"},  # a new coder on a stretch the project has
+        existing.to_dict() | {"segment_id": "handover", "coder": "Ana", "framework_id": "leading_processes",
+                              "code_id": "taking_action", "excerpt": "Die Übergabe", "start": start,
+                              "end": start + len("Die Übergabe")},  # an element no code of the project maps onto
+    ])
+    codings = pd.concat([first.codings, extra], ignore_index=True)
+    codings[["start", "end"]] = codings[["start", "end"]].astype("Int64")
+    written, written_mapping = write_back(mapping_path, tmp_path / "out" / "more.qdpx", codings)
+    before, after = refiqda.read_qdpx(mapping_path.parent / "maxqda.qdpx"), refiqda.read_qdpx(written)
+    grown = {kind: after.in_file[kind] - before.in_file[kind] for kind in after.in_file}
+    assert grown == {**dict.fromkeys(grown, 0), "users": 1, "codes": 2, "selections": 1, "codings": 2}
+    added = {code.path: code for code in after.codes.values() if code.guid not in before.codes}
+    title = FRAMEWORKS[1].title
+    assert sorted(added) == [title, f"{title}/Taking action"] and not added[title].codable
+    mapping = yaml.safe_load(written_mapping.read_text())
+    assert mapping["codes"][added[f"{title}/Taking action"].guid] == "taking_action"
+    again = load_mapping(written_mapping)
+    order = ["interview_id", "start", "end", "coder", "code_id"]
+    pd.testing.assert_frame_equal(again.codings.sort_values(order).reset_index(drop=True),
+                                  codings.sort_values(order).reset_index(drop=True), check_dtype=False)
+    if SCHEMA.exists():
+        assert refiqda.validate_project(zipfile.ZipFile(written).read("project.qde"), SCHEMA) == []
+
+
+def test_a_project_is_written_back_only_with_its_files_and_mapping(tmp_path):
+    mapping_path = dialects.write_qc(tmp_path)
+    mapping = refiqda.read_coding_mapping(mapping_path)
+    imported = load_mapping(mapping_path)
+    arguments = dict(name="x", codings=imported.codings, interviews=imported.interviews, microsystems=None,
+                     frameworks=FRAMEWORKS)
+    with pytest.raises(ValueError, match=r"keep_files=True"):
+        refiqda.write_qdpx(tmp_path / "x.qdpx", project=refiqda.read_qdpx(tmp_path / "qc.qdpx"), mapping=mapping,
+                           **arguments)
+    with pytest.raises(ValueError, match=r"needs the mapping"):
+        refiqda.write_qdpx(tmp_path / "x.qdpx", project=refiqda.read_qdpx(tmp_path / "qc.qdpx", keep_files=True),
+                           **arguments)
+
+
+def test_inline_text_with_carriage_returns_keeps_every_character(tmp_path):
+    crlf = TEXT.replace("\n", "\r\n")
+    start, end = crlf.index("We chart"), crlf.index(" and talk")
+    inline = crlf.replace("\r", "&#13;")
+    source = ('<TextSource guid="00000000-0000-0000-0000-0000000000f1" name="INT1">'
+              f"<PlainTextContent>{inline}</PlainTextContent>{selection(start, end)}{VARIABLES}</TextSource>")
+    path = qdpx(tmp_path, project_xml(source))
+    mapping = write_mapping(tmp_path)
+    written, _ = write_back_hand_made(mapping, tmp_path / "out" / "back.qdpx")
+    assert refiqda.read_qdpx(written).sources["INT1"] == refiqda.read_qdpx(path).sources["INT1"] == crlf
+
+
+def write_back_hand_made(mapping_path: Path, out: Path) -> tuple[Path, Path]:
+    mapping = refiqda.read_coding_mapping(mapping_path)
+    original = refiqda.read_qdpx(mapping_path.parent / mapping.file, keep_files=True)
+    imported = refiqda.project_frames(original, mapping, framework_of=FRAMEWORK_OF, microsystem_ids=["MS01", "MS02"],
+                                      roles=["Nurse", "Manager"], shown="project.qdpx", folder=mapping_path.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    codes = refiqda.write_qdpx(out, name="unused", codings=imported.codings, interviews=imported.interviews,
+                               microsystems=None, frameworks=FRAMEWORKS, project=original, mapping=mapping)
+    return out, codes
+
+
+def test_demo_export_carries_the_full_transcripts(project, capsys):
+    from workbench import cli
+
+    assert cli.main(["export-qdpx", "--study", "demo"]) == 0
+    captured = capsys.readouterr()
+    assert "full transcripts of 105 from data/raw/demo/exports/interviews_mapping.yaml" in captured.out
+    assert "names are not masked" in captured.err
+    out = project / "reports" / "demo"
+    written = refiqda.read_qdpx(out / "demo.qdpx")
+    interviews = pd.read_csv(DEMO / "interviews.csv")
+    raw = pd.read_csv(DEMO / "coded_segments.csv")  # excerpts as written, before names are masked
+    assert {name: len(text) for name, text in written.sources.items()} == dict(
+        zip(interviews["interview_id"], interviews["characters"])
+    )
+    generated = refiqda.read_qdpx(DEMO / "exports" / "interviews.qdpx").sources
+    assert written.sources == generated  # the generator's transcripts, every character
+    for row in raw.itertuples(index=False):
+        assert written.sources[row.interview_id][row.start:row.end] == row.excerpt
+    assert len(written.codings) == len(raw)
+    demo_study = load_study(DEMO)
+    mapping = yaml.safe_load((out / "demo_mapping.yaml").read_text())
+    again = read_back(out / "demo.qdpx", mapping["codes"], demo_study)
+    first = read_back(DEMO / "exports" / "interviews.qdpx",
+                      yaml.safe_load((DEMO / "exports" / "interviews_mapping.yaml").read_text())["codes"], demo_study)
+    pd.testing.assert_frame_equal(again.codings, first.codings)
+    pd.testing.assert_frame_equal(again.interviews, first.interviews)
+
+
+def test_export_uses_only_transcripts_that_fit_the_codings(tmp_path, demo):
+    texts = {"INT001": "too short", "INT002": "x" * int(demo.interviews["characters"].iloc[1])}
+    raw = pd.read_csv(DEMO / "coded_segments.csv")
+    generated = refiqda.read_qdpx(DEMO / "exports" / "interviews.qdpx").sources
+    kept, refused = refiqda.transcripts_matching({**texts, "INT003": generated["INT003"]}, demo.interviews, raw)
+    assert list(kept) == ["INT003"]
+    assert refused["INT001"].startswith("the transcript has 9 characters, the interview ")
+    assert refused["INT002"].startswith("the text at the positions of 'SEG")
+    assert refiqda.transcripts_in(DEMO / "exports" / "interviews_mapping.yaml") == generated
+    assert refiqda.transcripts_in(DEMO / "exports" / "redcap_mapping.yaml") == {}
+    (tmp_path / "INT009.txt").write_bytes(b"\xef\xbb\xbfline\r\n")
+    assert refiqda.transcripts_in(tmp_path) == {"INT009": "line\r\n"}
+
+
+def test_a_study_read_from_a_qda_project_is_exported_whole_and_reads_back_identically(project, demo_copy, capsys):
+    from workbench import cli
+
+    dialects.write_qc(demo_copy / "exports")
+    with_coding_export(demo_copy, "exports/qc_mapping.yaml")
+    before = load_study("demo")
+    assert cli.main(["export-qdpx", "--study", "demo"]) == 0
+    assert "written back whole (1 user, 6 codes, 3 sources, 5 selections, 7 codings)" in capsys.readouterr().out
+    out = project / "reports" / "demo"
+    assert sorted(p.name for p in out.iterdir()) == ["demo.qdc", "demo.qdpx", "demo_mapping.yaml",
+                                                    "demo_sources.csv"]
+    assert (out / "demo_sources.csv").read_bytes() == (demo_copy / "exports" / "qc_sources.csv").read_bytes()
+    back = demo_copy / "back"
+    back.mkdir()
+    for name in ("demo.qdpx", "demo_mapping.yaml", "demo_sources.csv"):
+        (back / name).write_bytes((out / name).read_bytes())
+    with_coding_export(demo_copy, "back/demo_mapping.yaml")
+    after = load_study("demo")
+    pd.testing.assert_frame_equal(after.codings, before.codings)
+    pd.testing.assert_frame_equal(after.interviews, before.interviews)
+    assert cli.main(["export-qdpx", "--study", "demo", "--transcripts", str(back)]) == 2
+    assert "--transcripts is for a study read from CSV files" in capsys.readouterr().err
+
+
+def empty_containers(tmp_path: Path) -> Path:
+    """A project with no codings and empty <Users/>, <Cases/> and <Variables/> (the schema refuses them)."""
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', ""), cases=" ")
+    xml = re.sub(r"<Users>.*?</Users>", "<Users/>", xml, flags=re.S)
+    xml = re.sub(r"<Variables>.*?</Variables>", "<Variables></Variables>", xml, flags=re.S)
+    xml = xml.replace(VARIABLES, "")
+    qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
+    (tmp_path / "units.csv").write_text("source,microsystem_id,interviewee_role,interview_date\n"
+                                        "INT1,MS01,Nurse,2026-03-01\n")
+    return write_mapping(tmp_path, sources={"from": "table", "table": "units.csv"})
+
+
+def written_projects(tmp_path: Path, case: str) -> bytes:
+    """The project.qde of each kind of project the workbench writes."""
+    demo = load_study(DEMO)
+    frames = dict(codings=demo.codings, interviews=demo.interviews, microsystems=demo.microsystems,
+                  frameworks=FRAMEWORKS)
+    out = tmp_path / "out" / "written.qdpx"
+    out.parent.mkdir()
+    if case == "demo":
+        transcripts = refiqda.read_qdpx(DEMO / "exports" / "interviews.qdpx").sources
+        refiqda.write_qdpx(out, name="demo", transcripts=transcripts, **frames)
+    elif case == "demo built from excerpts":
+        refiqda.write_qdpx(out, name="demo", **frames)
+    elif case == "no codings":
+        refiqda.write_qdpx(out, name="none", **frames | {"codings": demo.codings.iloc[:0]})
+    elif case == "no codings, written back":
+        out, _ = write_back_hand_made(empty_containers(tmp_path), out)
+    else:
+        out, _ = write_back(DIALECTS[case](tmp_path), out)
+    return zipfile.ZipFile(out).read("project.qde")
+
+
+@needs_schema
+@pytest.mark.parametrize("case", ["demo", "demo built from excerpts", "no codings", "no codings, written back",
+                                  *DIALECTS])
+def test_written_projects_are_valid_against_the_refi_qda_schema(tmp_path, case):
+    xml = written_projects(tmp_path, case)
+    assert refiqda.validate_project(xml, SCHEMA) == []
+    if case.startswith("no codings"):
+        assert b"<Users" not in xml and b"<Coding " not in xml
+
+
+@needs_schema
+def test_the_schema_check_names_what_is_wrong(tmp_path):
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', "")).replace(
+        "<Users>", "<Users/><Users>").encode()
+    problems = refiqda.validate_project(xml, SCHEMA)
+    assert problems and all("Users" in problem for problem in problems)
+    original = project_element(dialects.write_atlas(tmp_path).with_name("atlas.qdpx"))
+    assert refiqda.validate_project(ElementTree.tostring(original), SCHEMA)  # a 0:4 codebook inside a project

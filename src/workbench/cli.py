@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--study", default="demo", help="study name under data/raw/ or a path (default: demo)")
     export.add_argument("--out", type=Path, default=None,
                         help="the .qdpx to write (default: reports/<study>/<study>.qdpx)")
+    export.add_argument("--transcripts", type=Path, default=None, metavar="PATH",
+                        help="for a study read from CSV files: its full transcripts, as a folder of "
+                             "<interview_id>.txt files or a .qdpx (default: the REFI-QDA projects in the study "
+                             "folder; an interview without a fitting transcript gets one built from its excerpts)")
 
     form = commands.add_parser("form", help="write the printable self-assessment form (HTML and PDF), blank or "
                                             "pre-filled for one microsystem")
@@ -161,8 +165,8 @@ def _demo(arguments) -> int:
 def _export_qdpx(arguments) -> int:
     import yaml
 
-    from workbench.io import refiqda
-    from workbench.io.files import write_text_atomic
+    from workbench.io import refiqda, study_csv
+    from workbench.io.files import write_bytes_atomic, write_text_atomic
     from workbench.study import open_or_build
 
     project = Project.discover()
@@ -170,15 +174,73 @@ def _export_qdpx(arguments) -> int:
     target = arguments.out or project.reports(study.id) / f"{study.id}.qdpx"
     if project.is_raw(target):
         raise ValueError(f"--out must not be under data/raw/ (raw data is read-only), got {target}")
-    codes = refiqda.write_qdpx(target, name=study.config.title, codings=study.codings, interviews=study.interviews,
-                               microsystems=study.microsystems, frameworks=study.frameworks)
+    mapping_target = target.with_name(f"{target.stem}_mapping.yaml")
+    config = study.config
+    if config.coding_export and arguments.transcripts:
+        raise ValueError("--transcripts is for a study read from CSV files; this study's transcripts are those of "
+                         f"its QDA project ({config.coding_export})")
+    if config.coding_export:  # written back into the project the study was read from: nothing it holds is lost
+        mapping_path = study.folder / config.coding_export
+        mapping_shown = project.shown(mapping_path)
+        mapping = refiqda.read_coding_mapping(mapping_path, label=mapping_shown)
+        source = mapping_path.parent / mapping.file
+        original = refiqda.read_qdpx(source, label=project.shown(source), keep_files=True)
+        codes = refiqda.write_qdpx(target, name=config.title, codings=study.codings, interviews=study.interviews,
+                                   microsystems=study.microsystems, frameworks=study.frameworks, project=original,
+                                   mapping=mapping)
+        written = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+        written.update(file=target.name, codes=codes)
+        table = mapping.assignment.table
+        if table:  # the sidecar table goes beside the project, so the mapping reads it back from there
+            copy = target.with_name(f"{target.stem}_sources{Path(table).suffix}")
+            write_bytes_atomic(copy, (mapping_path.parent / table).read_bytes())
+            written["sources"]["table"] = copy.name
+        kept, full = original.in_file, True
+        added = refiqda.read_qdpx(target).in_file["codings"] - kept["codings"]
+        summary = (f"{project.shown(source)} written back whole ("
+                   + ", ".join(f"{n} {kind.removesuffix('s') if n == 1 else kind}" for kind, n in kept.items() if n)
+                   + ")"
+                   + (f" and {added} codings of the study it did not hold" if added else
+                      f"; it holds each of the study's {len(study.codings)} codings"))
+    else:  # built from the study's frames, on the full transcripts where the study has them
+        candidates, origin = {}, {}
+        places = [arguments.transcripts] if arguments.transcripts else []
+        places += [path for path in sorted(study.folder.rglob("*"))  # the study's own REFI-QDA mappings
+                   if path.suffix in (".yaml", ".yml") and path.name != "study.yaml"]
+        for place in places:
+            try:
+                found = refiqda.transcripts_in(place)
+            except InputError:
+                if place == arguments.transcripts:
+                    raise
+                found = {}  # a broken project elsewhere in the study folder holds no transcripts for us
+            for interview, text in found.items():
+                if interview not in candidates:
+                    candidates[interview], origin[interview] = text, project.shown(place)
+        segments = study.folder / str(config.files.coded_segments)
+        raw = (study_csv.read_codings(segments, shown=project.shown(segments), interviews=study.interviews,
+                                      frameworks=list(study.frameworks))
+               if config.files.coded_segments else study.codings)  # excerpts as written, before scrubbing
+        transcripts, refused = refiqda.transcripts_matching(candidates, study.interviews, raw)
+        full = bool(transcripts)
+        codes = refiqda.write_qdpx(target, name=config.title, codings=study.codings, interviews=study.interviews,
+                                   microsystems=study.microsystems, frameworks=study.frameworks,
+                                   transcripts=transcripts)
+        written = {"format": "refi-qda", "file": target.name, "codes": codes, "unmapped_codes": "error",
+                   "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"}}
+        built = len(study.interviews) - len(transcripts)
+        places = sorted({origin[interview] for interview in transcripts})
+        summary = (f"{study.codings['segment_id'].nunique()} coded segments from {len(study.interviews)} interviews"
+                   + (f"; full transcripts of {len(transcripts)} from {', '.join(places)}" if transcripts else "")
+                   + (f"; {built} built from their excerpts (no transcript found)" if built else ""))
+        for interview, why in refused.items():
+            print(f"  transcript of {interview} from {origin[interview]} not used: {why}", file=sys.stderr)
     refiqda.write_qdc(target.with_suffix(".qdc"), study.frameworks)
-    mapping = {"format": "refi-qda", "file": target.name, "codes": codes, "unmapped_codes": "error",
-               "source_variables": {"interviewee_role": "Interviewee role", "interview_date": "Interview date"}}
-    write_text_atomic(target.with_name(f"{target.stem}_mapping.yaml"),
-                      yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True))
-    print(f"{study.codings['segment_id'].nunique()} coded segments from {len(study.interviews)} interviews -> "
-          f"{target} (+ .qdc, mapping)")
+    write_text_atomic(mapping_target, yaml.safe_dump(written, sort_keys=False, allow_unicode=True))
+    print(f"{summary} -> {target} (+ .qdc, mapping)")
+    if full:
+        print("note: transcripts are written in full, as the raw files hold them; names are not masked in them",
+              file=sys.stderr)
     return 0
 
 

@@ -59,7 +59,7 @@ def decisions(
         codings = codings[codings["coder"].isin(coders)]
     coders_of = codings.groupby("segment_id")["coder"].nunique()
     shared = codings[codings["segment_id"].isin(coders_of.index[coders_of >= 2])]
-    codes = list(dict.fromkeys(codings["code_id"])) if codes is None else list(codes)
+    codes = list(pd.unique(codings["code_id"])) if codes is None else list(codes)
     coder_list = sorted(shared["coder"].unique()) if coders is None else list(coders)
     applied = shared.assign(applied=True).pivot_table(
         index=["segment_id", "code_id"], columns="coder", values="applied", aggfunc="any"
@@ -130,7 +130,9 @@ def categorical_agreement(ratings: pd.DataFrame, *, confidence: float = 0.95) ->
     complete = ratings.dropna()
     categories = sorted(pd.unique(ratings.stack().dropna()), key=str)
     if len(complete):
-        result["percent_agreement"] = float(complete.nunique(axis=1).eq(1).mean())
+        # Every rater alike, compared column by column with the first: a row-wise nunique is
+        # a Python loop over rows (160 s for 250,000 segments x 11 codes).
+        result["percent_agreement"] = float(complete.eq(complete.iloc[:, 0], axis=0).all(axis=1).mean())
     if len(categories) < 2:
         return result  # one category only: chance-corrected agreement is undefined
     codes = {category: position for position, category in enumerate(categories)}
@@ -224,7 +226,8 @@ def disagreements(
     column per coder listing the codes they applied (labelled when ``labels`` is given).
     """
     table = decisions(codings, coders=coders)
-    differing = table[table.nunique(axis=1) > 1].index.get_level_values("segment_id").unique()
+    differ = table.ne(table.iloc[:, 0], axis=0).any(axis=1)  # yes/no decisions, never missing: any unlike the first
+    differing = table[differ].index.get_level_values("segment_id").unique()
     labels = labels or {}
     chosen = codings[codings["segment_id"].isin(differing)]
     if coders is not None:

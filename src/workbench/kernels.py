@@ -113,7 +113,10 @@ class WarmKernel:
         # The kernel finds its project from the folder it runs in (the notebook's), never from a
         # variable this process happened to have: a report always reads the project it belongs to.
         environment = {k: v for k, v in os.environ.items() if k != ROOT_ENVIRONMENT_VARIABLE}
-        run_sync(self.manager.start_kernel)(cwd=str(self.cwd), env=environment)
+        # No input history: a report is never replayed, and IPython would otherwise write every cell
+        # (and every reset's new session) to its SQLite history file, a disk write per cell.
+        run_sync(self.manager.start_kernel)(cwd=str(self.cwd), env=environment,
+                                            extra_arguments=["--HistoryManager.enabled=False"])
 
     def _connect(self) -> None:
         from jupyter_core.utils import run_sync

@@ -180,8 +180,9 @@ def cluster_order(table: pd.DataFrame, *, method: str = "average") -> list:
     (missing cells filled with the column mean), so similar profiles sit together."""
     from scipy.cluster.hierarchy import leaves_list, linkage
 
-    filled = table.astype(float).fillna(table.astype(float).mean())
-    if len(filled) < 3:
+    values = table.astype(float).dropna(axis=1, how="all")
+    filled = values.fillna(values.mean())
+    if len(filled) < 3 or filled.shape[1] == 0:  # nothing to cluster on: keep the table's order
         return list(table.index)
     return list(filled.index[leaves_list(linkage(filled.to_numpy(), method=method, metric="euclidean"))])
 

@@ -28,15 +28,16 @@ from workbench.project import STUDY_FILE, Project
 from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "FRAMES", "MANIFEST", "Analysis", "OutcomeSpec", "Privacy", "ScrubPattern", "Study", "StudyConfig", "StudyFiles",
-    "SurveyCoding", "build_processed", "input_files", "load_study", "open_or_build", "open_study", "read_config",
-    "stale_inputs",
+    "FRAMES", "IMPORT_REPORT", "MANIFEST", "PROCESSED_FORMAT", "Analysis", "OutcomeSpec", "Privacy", "ScrubPattern",
+    "Study", "StudyConfig", "StudyFiles", "SurveyCoding", "build_processed", "input_files", "load_study",
+    "open_or_build", "open_study", "read_config", "stale_inputs",
 ]
 
 # The tidy frames of a study, in the order they are built; :mod:`workbench.views` adds the views.
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
 MANIFEST = "manifest.json"
 IMPORT_REPORT = "import_report.json"
+PROCESSED_FORMAT = 2  # raise when build writes something new that readers rely on
 
 
 class _Strict(BaseModel):
@@ -408,6 +409,9 @@ def _identity(config: StudyConfig, key: bytes) -> dict:
         # Pseudonyms depend on the study's key: a new key must rebuild the processed frames.
         "pseudonym_key": hashlib.sha256(key).hexdigest()[:16],
         "pseudonym_scheme": privacy.PSEUDONYM_SCHEME,
+        # What the processed folder holds (frames, views, row counts, import report): a folder
+        # written by a workbench that stored less is rebuilt, never half read.
+        "processed_format": PROCESSED_FORMAT,
     }
 
 
@@ -471,8 +475,6 @@ def stale_inputs(study: str | Path, project: Project | None = None) -> list[str]
             continue  # unchanged since it was hashed: no need to read it again
         if sha256_of(current[name]) != before.get("sha256"):
             reasons.append(f"{name} changed")
-    if "views" not in recorded:
-        reasons.append("no study views")
     return reasons
 
 

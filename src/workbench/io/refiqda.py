@@ -74,6 +74,15 @@ Whatever ``from`` does not give is read from the variables named under ``variabl
 (default ``Interviewee role`` and ``Interview date``). The older key ``source_variables: {...}``
 still reads as ``sources: {from: cases, variables: {...}}``.
 
+Writing (:func:`write_qdpx`): a study read from a QDA project is written back into that project
+(read again with ``read_qdpx(..., keep_files=True)``): every element, attribute and guid and every
+archive member byte for byte, so transcripts and positions are those read, plus any of the
+study's codings the project does not hold. Only what the QDA-XML schema refuses is changed (a
+codebook in a codebook namespace, empty containers such as ``<Users/>``, children out of the
+schema's order). A study read from CSV files is written as a new project on its full
+transcripts (:func:`transcripts_matching` checks that a transcript is the one its codings'
+positions point into). :func:`validate_project` checks a ``project.qde`` against the schema.
+
 The XML is parsed with ``defusedxml`` (no entity expansion) and no archive member is ever
 extracted to disk, so hostile files cannot write outside the project.
 """
@@ -81,7 +90,9 @@ extracted to disk, so hostile files cannot write outside the project.
 from __future__ import annotations
 
 import codecs
+import copy
 import difflib
+import functools
 import io
 import re
 import uuid
@@ -105,7 +116,8 @@ __all__ = [
     "CODEBOOK_NAMESPACES", "CODEBOOK_NS", "CODEBOOK_NS_0_4", "ELEMENTS", "GUID_NAMESPACE", "NON_TEXT_SOURCES",
     "PROJECT_NS", "SOURCE_FIELDS", "Case", "Code", "CodeTarget", "CodingImport", "CodingMapping", "QdaProject",
     "Selection", "SourceAssignment", "SourceInfo", "mapping_inputs", "project_frames", "read_coded_interviews",
-    "read_coding_mapping", "read_qdc", "read_qdpx", "study_codebook", "write_qdc", "write_qdpx",
+    "read_coding_mapping", "read_qdc", "read_qdpx", "study_codebook", "transcripts_in", "transcripts_matching",
+    "validate_project", "write_qdc", "write_qdpx",
 ]
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -119,6 +131,7 @@ ELEMENTS = ("users", "codes", "sources", "selections", "codings", "cases", "vari
             "graphs")  # the kinds of element an import report counts, in this order
 _ALWAYS_COUNTED = ("users", "codes", "sources", "selections", "codings")
 _NOT_READ = "in a source that is not read"
+_GUID_TEXT = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
 
 
 def _q(tag: str, namespace: str = PROJECT_NS) -> str:
@@ -207,6 +220,9 @@ class QdaProject:
     selections: list[tuple[str, str]] = field(default_factory=list)  # (guid, source name), in the sources read
     in_file: Counter = field(default_factory=Counter)  # element kind -> how many the file holds
     set_aside: dict[str, Counter] = field(default_factory=dict)  # element kind -> reason -> how many
+    tree: ElementTree.Element | None = field(default=None, repr=False, compare=False)  # <Project> as read
+    members: dict[str, bytes] | None = field(default=None, repr=False, compare=False)  # the archive's other
+    # files (sources, rich text, media), byte for byte; kept only when read with keep_files=True
 
     def put_aside(self, element: str, reason: str, n: int = 1) -> None:
         if n:
@@ -249,18 +265,22 @@ class QdaProject:
 # Reading.
 
 
-def read_qdpx(path: Path, *, label: str | None = None) -> QdaProject:
+def read_qdpx(path: Path, *, label: str | None = None, keep_files: bool = False) -> QdaProject:
     """Read a ``.qdpx`` project (or a bare ``.qde`` XML file) into a :class:`QdaProject`.
 
     Any archive holding a ``.qde`` file is read, whatever its extension (projects are
-    sometimes shared as ``.zip``).
+    sometimes shared as ``.zip``). The project element is kept as read (``tree``);
+    ``keep_files`` also keeps every other archive member byte for byte (``members``), which
+    :func:`write_qdpx` needs to write the project back without loss.
     """
     shown = label or str(path)
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=shown)
     if path.suffix.lower() == ".qde":
-        return _parse_project(path.read_bytes(), {}, shown)
+        project = _parse_project(path.read_bytes(), {}, shown)
+        project.members = {} if keep_files else None
+        return project
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
@@ -283,7 +303,10 @@ def read_qdpx(path: Path, *, label: str | None = None) -> QdaProject:
         qde.sort(key=lambda name: (PurePosixPath(name).name.lower() != "project.qde", name))
         xml = archive.read(members[qde[0]])
         files = {name: (lambda n=members[name]: archive.read(n)) for name in members if name not in qde}
-        return _parse_project(xml, files, shown)
+        project = _parse_project(xml, files, shown)
+        if keep_files:
+            project.members = {name: read() for name, read in files.items()}
+        return project
 
 
 def _parse_project(xml: bytes, files: dict, shown: str) -> QdaProject:
@@ -302,7 +325,7 @@ def _parse_project(xml: bytes, files: dict, shown: str) -> QdaProject:
         ) from None
     if root.tag != _q("Project"):
         raise InputError(f"expected a <Project> element in the namespace {PROJECT_NS}, found {root.tag}", file=shown)
-    project = QdaProject(name=root.get("name", ""))
+    project = QdaProject(name=root.get("name", ""), tree=root)
     for holder in _kids(root, "Users"):
         for user in _kids(holder, "User"):
             guid = _guid(user.get("guid"))
@@ -1282,25 +1305,61 @@ def write_qdpx(
     microsystems: pd.DataFrame,
     frameworks,
     transcripts: dict[str, str] | None = None,
+    project: QdaProject | None = None,
+    mapping: CodingMapping | None = None,
     when: datetime = datetime(2026, 1, 1),
-) -> dict[str, str]:
-    """Write the study's coding as a ``.qdpx`` project; return the code mapping that reads it back.
+) -> dict[str, str | dict]:
+    """Write the study's coding as a ``.qdpx`` project; return the ``codes:`` of the mapping that reads it back.
 
-    Transcripts are the sources; where a transcript is not known, one is built from the
-    interview's excerpts in segment order (and the positions are those in the built text).
-    Every guid is derived from the study's own ids, so the same study writes the same file.
+    * **Back into the project it came from** (``project`` and ``mapping`` given: the study was
+      read from that project through that mapping; read it again with
+      ``read_qdpx(..., keep_files=True)``): the project is written back as read. Every element,
+      attribute and guid (codebook and its hierarchy, colours and descriptions, users, variables,
+      cases and their members, sources, selections, codings, sets, notes, links, graphs) and
+      every archive member byte for byte, so each transcript and each position is the one read.
+      Only what the schema refuses is changed: a codebook in a codebook namespace is written in
+      the project's, empty containers (``<Users/>``) are left out and the standard order of
+      elements is kept. Each of the study's codings the project does not already hold (the same
+      source, positions, coder and element through the mapping) is added: into the selection of
+      the same stretch where there is one, on the code the mapping names for its element (or on
+      a code added for it under the framework's title). ``name``, ``interviews``,
+      ``microsystems`` and ``transcripts`` are not used. Returns the mapping's ``codes:`` plus an
+      entry for each code added.
+    * **Built from the study's frames** (no ``project``): one source per interview, holding its
+      transcript from ``transcripts``; where an interview has none (or a coding of it has no
+      position), one built from its excerpts in segment order (positions in the built text).
+      The codebook is the study's frameworks (:func:`study_codebook`), cases are microsystems,
+      and every guid is derived from the study's own ids, so the same study writes the same file.
     """
+    if project is not None:
+        if mapping is None:
+            raise ValueError("writing a project back needs the mapping the study was read through")
+        xml, members, codes = _project_back(project, mapping, codings, frameworks, when)
+    else:
+        xml, members, codes = _project_from_frames(name, codings, interviews, microsystems, frameworks, transcripts,
+                                                   when)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("project.qde", xml)
+        for member, data in members.items():
+            archive.writestr(member, data)
+    write_bytes_atomic(Path(path), stable_zip(buffer.getvalue(), when))
+    return codes
+
+
+def _project_from_frames(name: str, codings: pd.DataFrame, interviews: pd.DataFrame, microsystems: pd.DataFrame,
+                         frameworks, transcripts: dict[str, str] | None, when: datetime):
     codebook = study_codebook(frameworks)
     transcripts, codings = _with_transcripts(codings, interviews, transcripts)
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     users = {coder: _stable_guid("user", coder) for coder in sorted(codings["coder"].unique())}
-    ElementTree.register_namespace("", PROJECT_NS)
     root = ElementTree.Element(
         _q("Project"), {"name": name, "origin": "clinical microsystems workbench", "creationDateTime": stamp}
     )
-    users_element = ElementTree.SubElement(root, _q("Users"))
-    for coder, guid in users.items():
-        ElementTree.SubElement(users_element, _q("User"), {"guid": guid, "name": coder})
+    if users:  # the schema wants at least one User in <Users>
+        users_element = ElementTree.SubElement(root, _q("Users"))
+        for coder, guid in users.items():
+            ElementTree.SubElement(users_element, _q("User"), {"guid": guid, "name": coder})
     codebook_element = ElementTree.SubElement(root, _q("CodeBook"))
     _write_codes(ElementTree.SubElement(codebook_element, _q("Codes")), codebook, PROJECT_NS)
     variables = {
@@ -1316,7 +1375,8 @@ def write_qdpx(
             variables_element, _q("Variable"), {"guid": variable_guid[label], "name": label, "typeOfVariable": kind}
         )
     source_guid = {interview: _stable_guid("source", interview) for interview in interviews["interview_id"]}
-    cases_element = ElementTree.SubElement(root, _q("Cases"))
+    if len(microsystems):
+        cases_element = ElementTree.SubElement(root, _q("Cases"))
     for unit in microsystems.itertuples(index=False):
         case = ElementTree.SubElement(
             cases_element, _q("Case"), {"guid": _stable_guid("case", unit.microsystem_id), "name": unit.microsystem_id}
@@ -1325,7 +1385,8 @@ def write_qdpx(
         _write_value(case, variable_guid["Organisation"], "TextValue", unit.organisation)
         for interview in interviews.loc[interviews["microsystem_id"].eq(unit.microsystem_id), "interview_id"]:
             ElementTree.SubElement(case, _q("SourceRef"), {"targetGUID": source_guid[interview]})
-    sources_element = ElementTree.SubElement(root, _q("Sources"))
+    if len(interviews):
+        sources_element = ElementTree.SubElement(root, _q("Sources"))
     files = {}
     for interview in interviews.itertuples(index=False):
         guid = source_guid[interview.interview_id]
@@ -1363,16 +1424,225 @@ def write_qdpx(
             pd.Timestamp(interview.interview_date).strftime("%Y-%m-%d"),
         )
     ElementTree.indent(root)
-    xml = b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("project.qde", xml)
-        for member, data in sorted(files.items()):
-            archive.writestr(member, data)
-    write_bytes_atomic(Path(path), stable_zip(buffer.getvalue(), when))
     element_of = {_stable_guid("code", f.id, e.id): e.id for f in frameworks for e in f.elements}
-    return {c.path: element_of[c.guid] for c in codebook if c.parent}
+    codes = {c.path: element_of[c.guid] for c in codebook if c.parent}
+    return _serialise(root), dict(sorted(files.items())), codes
 
+
+# The schema's order of children, for the elements a written project may have reordered or added to.
+_ORDER = {
+    "Project": ("Users", "CodeBook", "Variables", "Cases", "Sources", "Notes", "Links", "Sets", "Graphs",
+                "Description", "NoteRef"),
+    "TextSource": ("Description", "PlainTextContent", "PlainTextSelection", "Coding", "NoteRef", "VariableValue"),
+    "PlainTextSelection": ("Description", "Coding", "NoteRef"),
+    "Code": ("Description", "NoteRef", "Code"),
+}
+_CONTAINERS = ("Users", "Variables", "Cases", "Sources", "Notes", "Links", "Sets", "Graphs")
+
+
+def _project_back(project: QdaProject, mapping: CodingMapping, codings: pd.DataFrame, frameworks, when: datetime):
+    """The project as read, plus the study's codings it does not hold; see :func:`write_qdpx`."""
+    if project.tree is None or project.members is None:
+        raise ValueError("a project is written back only as read by read_qdpx(..., keep_files=True), "
+                         "which keeps its sources")
+    root = copy.deepcopy(project.tree)
+    for element in root.iter():
+        if isinstance(element.tag, str) and _namespace(element.tag) in CODEBOOK_NAMESPACES:
+            element.tag = _q(_local(element.tag))
+    framework_of = {e.id: f.id for f in frameworks for e in f.elements}
+    element_of, explicit = _resolve_codes(project, mapping, framework_of, "the coding mapping",
+                                          project.name or "the project")
+    codes: dict[str, str | dict] = {
+        key: target if isinstance(target, str) else target.model_dump() for key, target in mapping.codes.items()
+    }
+    held = {(c.source, c.start, c.end, c.coder, element_of[c.code_guid])
+            for c in project.codings if c.code_guid in element_of}
+    new = [row for row in codings.itertuples(index=False)
+           if pd.isna(row.start) or pd.isna(row.end)
+           or (row.interview_id, int(row.start), int(row.end), row.coder, row.code_id) not in held]
+    if new:
+        _add_codings(root, project, new, explicit, frameworks, codes, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for holder in list(root):
+        if _local(holder.tag) == "CodeBook":
+            for codes_element in list(holder):
+                if not len(codes_element):
+                    holder.remove(codes_element)
+        if _local(holder.tag) in (*_CONTAINERS, "CodeBook") and not len(holder):
+            root.remove(holder)  # an empty container says nothing, and the schema refuses it
+    for element in list(root.iter()):
+        order = _ORDER.get(_local(element.tag)) if isinstance(element.tag, str) else None
+        if order:
+            children = list(element)
+            ordered = sorted(children, key=lambda child: order.index(_local(child.tag)) if isinstance(child.tag, str)
+                             and _local(child.tag) in order else len(order))
+            if ordered != children:
+                element[:] = ordered
+    return _serialise(root), dict(project.members), codes
+
+
+def _add_codings(root, project: QdaProject, new: list, explicit: dict, frameworks, codes: dict, stamp: str) -> None:
+    """Add the study's codings the project does not hold (rows of the codings frame)."""
+    written = {}  # (kind, normalised guid) -> element, for the guids as the project writes them
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("guid"):
+            written.setdefault((_local(element.tag), _guid(element.get("guid"))), element)
+
+    def holder(parent, tag: str, position: int | None = None):
+        found = _kids(parent, tag)
+        if found:
+            return found[0]
+        element = ElementTree.Element(_q(tag))
+        parent.insert(len(parent) if position is None else position, element)
+        return element
+
+    user_of = {name: written[("User", guid)].get("guid") for guid, name in project.users.items()
+               if ("User", guid) in written}
+    code_of: dict[str, str] = {}
+    for guid, (_, element, _) in explicit.items():
+        if ("Code", guid) in written:
+            code_of.setdefault(element, written[("Code", guid)].get("guid"))
+    frameworks = {framework.id: framework for framework in frameworks}
+    stretches: dict[tuple, ElementTree.Element] = {}
+    for row in new:
+        if pd.isna(row.start) or pd.isna(row.end):
+            raise ValueError(f"coding of segment {row.segment_id!r} by {row.coder} has no start and end; only codings "
+                             "with positions can be written into the project")
+        start, end = int(row.start), int(row.end)
+        info = project.source_info.get(row.interview_id)
+        if info is None or row.interview_id not in project.sources:
+            raise ValueError(f"interview {row.interview_id!r} is not a text source read from the project")
+        if row.coder not in user_of:
+            user_of[row.coder] = (row.coder if _GUID_TEXT.fullmatch(row.coder)
+                                  else _stable_guid("user", row.coder))
+            if not _GUID_TEXT.fullmatch(row.coder):
+                ElementTree.SubElement(holder(root, "Users", 0), _q("User"),
+                                       {"guid": user_of[row.coder], "name": row.coder})
+        if row.code_id not in code_of:
+            framework = frameworks[row.framework_id]
+            element = next(e for e in framework.elements if e.id == row.code_id)
+            parent_guid = _stable_guid("framework", framework.id)
+            parent = written.get(("Code", parent_guid))
+            if parent is None:
+                top = holder(holder(root, "CodeBook"), "Codes")
+                parent = ElementTree.SubElement(top, _q("Code"),
+                                                {"guid": parent_guid, "name": framework.title, "isCodable": "false"})
+                ElementTree.SubElement(parent, _q("Description")).text = f"Framework {framework.id}"
+                written[("Code", parent_guid)] = parent
+            guid = _stable_guid("code", framework.id, element.id)
+            if ("Code", guid) not in written:
+                code = ElementTree.SubElement(parent, _q("Code"),
+                                              {"guid": guid, "name": element.label, "isCodable": "true"})
+                if element.description:
+                    ElementTree.SubElement(code, _q("Description")).text = element.description
+            code_of[row.code_id] = guid
+            codes[guid] = row.code_id
+        source = written[("TextSource", info.guid)]
+        key = (info.guid, start, end)
+        if key not in stretches:
+            stretches[key] = next(
+                (s for s in _kids(source, "PlainTextSelection")
+                 if s.get("startPosition", "").strip() == str(start) and s.get("endPosition", "").strip() == str(end)),
+                None,
+            ) or ElementTree.SubElement(source, _q("PlainTextSelection"), {
+                "guid": _stable_guid("selection", info.guid, str(start), str(end)),
+                "name": row.segment_id,
+                "startPosition": str(start),
+                "endPosition": str(end),
+                "creatingUser": user_of[row.coder],
+                "creationDateTime": stamp,
+            })
+        coding = ElementTree.SubElement(stretches[key], _q("Coding"), {
+            "guid": _stable_guid("coding", info.guid, str(start), str(end), row.coder, row.code_id),
+            "creatingUser": user_of[row.coder],
+            "creationDateTime": stamp,
+        })
+        ElementTree.SubElement(coding, _q("CodeRef"), {"targetGUID": code_of[row.code_id]})
+
+
+def _serialise(root) -> bytes:
+    """The project element as UTF-8 XML with its declaration. A carriage return in text (as in
+    inline ``PlainTextContent``) is written ``&#13;``, since a parser reads a bare one as a line feed."""
+    ElementTree.register_namespace("", PROJECT_NS)
+    returns = [e for e in root.iter() if "\r" in (e.text or "") or "\r" in (e.tail or "")]
+    if not returns:
+        return b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
+    plain = ElementTree.tostring(root, encoding="unicode")
+    mark = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in plain)  # a private-use stand-in
+    for element in returns:
+        element.text = element.text.replace("\r", mark) if element.text else element.text
+        element.tail = element.tail.replace("\r", mark) if element.tail else element.tail
+    xml = ElementTree.tostring(root, encoding="utf-8").replace(mark.encode("utf-8"), b"&#13;")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + xml
+
+
+def validate_project(xml: bytes, schema_path: Path) -> list[str]:
+    """What the REFI-QDA project schema (``Project.xsd``) finds wrong in a ``project.qde``, one line
+    each (an empty list: the project is valid). Nothing is fetched over the network."""
+    import xmlschema
+
+    schema = _schema(str(Path(schema_path).resolve()))
+    resource = xmlschema.XMLResource(io.BytesIO(xml), defuse="always", allow="none")
+    return [f"{error.path or '/'}: {error.reason}" for error in schema.iter_errors(resource)]
+
+
+@functools.lru_cache(maxsize=4)
+def _schema(path: str):
+    import xmlschema
+
+    return xmlschema.XMLSchema(path, allow="sandbox", defuse="always")
+
+
+def transcripts_matching(candidates: dict[str, str], interviews: pd.DataFrame,
+                         codings: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """The candidate transcripts (interview_id -> text) that are the study's: the text is as long as
+    the interview's ``characters`` (where known) and every coding's ``start`` and ``end`` cut its
+    ``excerpt`` (as the raw file holds it, before scrubbing) out of the text.
+
+    Returns the transcripts kept and, for the interviews given a candidate that does not fit, why.
+    """
+    kept, refused = {}, {}
+    own = {interview: part for interview, part in codings.groupby("interview_id", sort=False)}
+    lengths = (interviews.set_index("interview_id")["characters"] if "characters" in interviews.columns
+               else pd.Series(dtype="object"))
+    for interview in interviews["interview_id"]:
+        text = candidates.get(interview)
+        if text is None:
+            continue
+        known = lengths.get(interview)
+        part = own.get(interview, codings.iloc[:0])
+        if known is not None and not pd.isna(known) and int(known) != len(text):
+            refused[interview] = f"the transcript has {len(text)} characters, the interview {int(known)}"
+        elif part["start"].isna().any() or part["end"].isna().any():
+            refused[interview] = "some of its codings carry no start and end"
+        else:
+            wrong = [row.segment_id for row in part.itertuples(index=False)
+                     if text[int(row.start):int(row.end)] != row.excerpt]
+            if wrong:
+                refused[interview] = f"the text at the positions of {wrong[0]!r} is not its excerpt"
+            else:
+                kept[interview] = text
+    return kept, refused
+
+
+def transcripts_in(path: Path) -> dict[str, str]:
+    """Transcripts (name -> plain text) held at ``path``: a folder of ``<interview_id>.txt`` files
+    (UTF-8), a ``.qdpx`` (or ``.qde``) project's text sources, or those of the project a REFI-QDA
+    mapping file names (any other YAML file holds none). Texts are read as written: a CRLF
+    stays two characters."""
+    path = Path(path)
+    if path.is_dir():
+        return {file.stem: file.read_bytes().decode("utf-8-sig") for file in sorted(path.glob("*.txt"))}
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            return {}
+        if not isinstance(content, dict) or content.get("format") != "refi-qda" or not content.get("file"):
+            return {}
+        path = path.parent / str(content["file"])
+    return read_qdpx(path).sources
 
 def _write_value(parent, variable_guid: str, kind: str, value: str) -> None:
     element = ElementTree.SubElement(parent, _q("VariableValue"))
