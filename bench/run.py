@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py              # everything, with a sample of 200 feedback reports of the large study
     .venv/bin/python bench/run.py --quick      # smaller samples (a few minutes)
     .venv/bin/python bench/run.py --full       # also all 5,000 feedback reports and the study reports (about 30 min)
+    .venv/bin/python bench/run.py --demo-only  # the demo's measures alone (two minutes)
 
 Works in temporary copies of the project; prints one table with each measure beside its
 target. Not a test: timings depend on the machine (2 cores here) and on what else it runs.
@@ -162,6 +163,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=None,
                         help="feedback reports of the large study to time (default 200)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--demo-only", action="store_true", help="only the demo's measures (1-2)")
     parser.add_argument("--floor-of", nargs="+", metavar=("PROJECT", "UNIT"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.floor_of:  # the in-process floor alone, for the run that called it
@@ -187,6 +189,9 @@ def main() -> None:
         f"<= 1.5 x floor / jobs = {1.5 * floor / jobs:.1f} s ({regenerate / (floor / jobs):.2f} x floor/jobs)")
     unchanged = min(command(demo, "regenerate", "--study", "demo", "--no-progress") for _ in range(3))
     row("demo: regenerate with nothing changed (command line, best of 3)", f"{unchanged:.2f} s", "<= 1 s")
+    if arguments.demo_only:
+        shutil.rmtree(demo, ignore_errors=True)
+        return
 
     # 3-4. The large study.
     from workbench.demo.large import write_large_study

@@ -14,12 +14,15 @@ All functions are vectorised over groups: no Python loop runs over microsystems.
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
+
+MIN_RESPONDENTS_FOR_ALPHA = 3  # fewer complete respondents leave alpha and its interval undefined
 
 __all__ = [
     "DEFAULT_AGREEMENT_POLICY", "DEFAULT_DISCLOSURE_POLICY", "agreement_flags", "characteristic_agreement",
@@ -265,7 +268,12 @@ def cronbach_alpha(
     # Someone who rated nothing adds nothing, not n.
     wide = respondent_item_matrix(answers, items=items).dropna(how="all")
     used = wide.dropna() if nan_policy == "listwise" else wide
-    alpha, interval = pingouin.cronbach_alpha(data=wide, nan_policy=nan_policy, ci=confidence)
+    if len(used) < MIN_RESPONDENTS_FOR_ALPHA or wide.shape[1] < 2:  # undefined: say so with NaN, not warnings
+        return pd.Series({"alpha": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_respondents": len(used),
+                          "n_items": wide.shape[1]})
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant item makes a variance 0: NaN, as documented
+        alpha, interval = pingouin.cronbach_alpha(data=wide, nan_policy=nan_policy, ci=confidence)
     return pd.Series({"alpha": float(alpha), "ci_low": float(interval[0]), "ci_high": float(interval[1]),
                       "n_respondents": len(used), "n_items": wide.shape[1]})
 
@@ -282,13 +290,14 @@ def item_total_statistics(answers: pd.DataFrame, *, items: list[str] | None = No
     rows = []
     for item in wide.columns:
         others = wide.drop(columns=item)
-        rows.append({
-            "item_id": item,
-            "corrected_item_total_r": float(np.corrcoef(wide[item], others.sum(axis=1))[0, 1]),
-            "alpha_if_deleted": _alpha(others.to_numpy()),
-            "n_respondents": len(wide),
-        })
-    return pd.DataFrame(rows)
+        enough = len(wide) >= MIN_RESPONDENTS_FOR_ALPHA
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # no variation: NaN, not a warning in a report
+            r = float(np.corrcoef(wide[item], others.sum(axis=1))[0, 1]) if enough else np.nan
+            alpha = _alpha(others.to_numpy()) if enough else np.nan
+        rows.append({"item_id": item, "corrected_item_total_r": r, "alpha_if_deleted": alpha,
+                     "n_respondents": len(wide)})
+    return pd.DataFrame(rows, columns=["item_id", "corrected_item_total_r", "alpha_if_deleted", "n_respondents"])
 
 
 def _alpha(matrix: np.ndarray) -> float:

@@ -30,6 +30,9 @@ __all__ = [
 
 PROVENANCE_FILE = ".provenance.json"
 # How a missing frame is named when a report does not apply to a study.
+# For a per-microsystem report, the unit_overview column that counts the unit's own rows of a frame.
+UNIT_EVIDENCE = {"answers": "respondents", "respondents": "respondents", "codings": "coded_segments",
+                 "interviews": "interviews"}
 NEEDED_WORDS = {"answers": "survey answers", "codings": "coded interviews", "interviews": "interviews",
                 "journeys": "patient journeys", "outcomes": "outcome measures"}
 SCOPES = ("study", "microsystem")
@@ -266,12 +269,18 @@ def plan(project: Project, study, *, microsystems: list[str] | None = None, forc
     """Which reports of ``study`` to make and why."""
     target = project.reports(study.id)
     inputs = Inputs.of(project, study)
+    evidence = study.view("unit_overview").set_index("microsystem_id")  # each unit's respondents, interviews...
     jobs, not_applicable = [], {}
     for job in jobs_for(project, study, microsystems=microsystems):
-        missing = inputs.missing(notebook_facts(job.notebook))
-        if missing:
-            absent = " and no ".join(NEEDED_WORDS.get(name, name) for name in missing)
-            not_applicable[job.output] = f"does not apply: the study has no {absent}"
+        facts = notebook_facts(job.notebook)
+        missing = inputs.missing(facts)
+        unit = job.parameters.get("microsystem_id")
+        unit_missing = [] if unit is None else [
+            name for name in facts.needs if name in UNIT_EVIDENCE and not evidence.loc[unit, UNIT_EVIDENCE[name]] > 0]
+        if missing or unit_missing:
+            whose = "the study has" if missing else "this microsystem has"
+            absent = " and no ".join(NEEDED_WORDS.get(name, name) for name in (missing or unit_missing))
+            not_applicable[job.output] = f"does not apply: {whose} no {absent}"
         else:
             jobs.append(job)
     recorded = read_provenance(target)

@@ -61,7 +61,8 @@ def write_index(project: Project, study, failed: set[Path], not_applicable: dict
         relative = output.with_suffix(".html").relative_to(target).as_posix()
         note = ' <span class="failed">(failed in the last run; older version shown)</span>' if output in failed else ""
         if not output.with_suffix(".html").exists():
-            return f"{html.escape(text)} <span class=\"failed\">(not available: failed)</span>"
+            why = "failed" if output in failed else "not made yet: regenerate without --microsystem to make it"
+            return f"{html.escape(text)} <span class=\"{'failed' if output in failed else 'na'}\">({why})</span>"
         return f'<a href="{html.escape(relative)}">{html.escape(text)}</a>{note}'
 
     study_reports = [target / n.name for n in reports_of(project) if notebook_facts(n).scope == "study"]
