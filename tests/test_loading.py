@@ -229,3 +229,60 @@ def test_codings_without_positions_load(demo_copy):
     rewrite(path, [{k: v for k, v in row.items() if k not in ("start", "end")} for row in rows])
     study = load_study("demo")
     assert len(study.codings) == len(rows) and study.codings["start"].isna().all()
+
+
+# --- values out of range: one line naming file, row, column and value ---------------------------
+
+@pytest.mark.parametrize(("file", "row", "column", "value", "message"), [
+    ("interviews.csv", 5, "word_count", "1e16", r"expected a whole number of at most 1,000,000,000,000,000, "
+                                                 r"found '1e16', which is too large to hold"),
+    ("interviews.csv", 5, "characters", "9223372036854775808", r"found '9223372036854775808', which is too large"),
+    ("coded_segments.csv", 4, "end", "99999999999999999999999", r"found '99999999999999999999999'"),
+    ("interviews.csv", 5, "interview_date", "1677-09-21", r"expected a date from 1677-09-22 to 2262-04-11 "
+                                                          r"\(the dates the workbench can hold\), found '1677-09-21'$"),
+    ("interviews.csv", 5, "interview_date", "2262-04-12", r"found '2262-04-12'$"),
+    ("journeys.csv", 5, "visit_date", "0001-01-01", r"expected a date from 1677-09-22 to 2262-04-11"),
+    ("journeys.csv", 5, "visit", "1.5", r"expected a whole number of at least 1, found '1\.5'$"),
+])
+def test_values_out_of_range_are_one_line(demo_copy, file, row, column, value, message):
+    set_cell(demo_copy / file, row, column, value)
+    where = rf"^data/raw/demo/{file}, row {row}, column '{column}': "
+    with pytest.raises(InputError, match=where + rf"(.*, )?{message}") as raised:
+        load_study("demo")
+    assert "\n" not in str(raised.value)
+
+
+def test_dates_at_the_ends_of_the_range_and_whole_numbers_written_as_decimals_load(demo_copy):
+    set_cell(demo_copy / "interviews.csv", 3, "interview_date", "1677-09-22")
+    set_cell(demo_copy / "interviews.csv", 4, "interview_date", "2262-04-11")
+    set_cell(demo_copy / "interviews.csv", 5, "word_count", "900.0")
+    visits = rows_of(demo_copy / "journeys.csv")
+    assert visits[1]["patient_id"] == visits[0]["patient_id"] and visits[1]["visit"] == "2"
+    set_cell(demo_copy / "journeys.csv", 3, "visit", "2.0")
+    study = load_study("demo")
+    dates = study.interviews.set_index("interview_id")["interview_date"]
+    assert str(dates.iloc[1].date()) == "1677-09-22" and str(dates.iloc[2].date()) == "2262-04-11"
+    assert study.interviews["interview_date"].dtype == "datetime64[ns]"
+    assert study.interviews["word_count"].iloc[3] == 900
+    assert len(study.journeys) == len(visits) and study.journeys["visit"].dtype == "int64"
+
+
+def test_a_visit_number_repeated_as_a_decimal_is_found_as_a_repeat(demo_copy):
+    set_cell(demo_copy / "journeys.csv", 3, "visit", "1.0")
+    with pytest.raises(InputError, match=r"journeys\.csv, row 3, column 'visit': expected each visit number once"):
+        load_study("demo")
+
+
+def test_a_schema_failure_past_the_readers_checks_is_one_line():
+    """Readers check every cell first; should a schema still fail (a check missing in a reader,
+    another importer's frame), the message is one line with the column, check and value."""
+    from workbench.io import study_csv
+
+    frame = pd.DataFrame({"interview_id": ["I1"], "microsystem_id": ["MS01"], "interviewee_role": ["Nurse"],
+                          "interview_date": ["2026-01-05"], "word_count": [-3], "characters": [None]})
+    with pytest.raises(InputError, match=r"^column 'word_count': the Interviews data failed the check "
+                                         r"'greater_than_or_equal_to\(0\)' with '-3'") as raised:
+        study_csv.interviews_frame(frame)
+    assert "\n" not in str(raised.value) and "{" not in str(raised.value)
+    with pytest.raises(InputError, match=r"^column 'interview_date': interview_id 'I1': expected a date from"):
+        study_csv.interviews_frame(frame.assign(interview_date=["1492-10-12"], word_count=[1]))

@@ -100,14 +100,30 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; finished reports were kept, unfinished ones were not written", file=sys.stderr)
         return 130
     except Exception as error:  # a bug: one line for the user, the traceback in a file for the report
-        import tempfile
-        import traceback
-
-        log = Path(tempfile.gettempdir()) / "workbench-error.log"
-        log.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-        print(f"error: unexpected {type(error).__name__}: {error} (a bug in the workbench; details in {log})",
-              file=sys.stderr)
+        print(f"error: unexpected {type(error).__name__}: {_one_line(error)} (a bug in the workbench; "
+              f"{_crash_log(error)})", file=sys.stderr)
         return 3
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _crash_log(error: BaseException) -> str:
+    """Write the traceback to a new private file (mode 0600, a name no one can guess or take
+    first: it may hold data values) in the temporary folder; say where, for the message."""
+    import os
+    import tempfile
+    import traceback
+
+    try:
+        handle, name = tempfile.mkstemp(prefix="workbench-error-", suffix=".log")  # created 0600, never reused
+        with os.fdopen(handle, "w", encoding="utf-8") as log:
+            log.write("".join(traceback.format_exception(error)))
+    except OSError as failure:
+        return f"no details written: {failure}"
+    return f"details, private to you, in {name}"
 
 
 def _build(arguments) -> int:

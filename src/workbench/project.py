@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,17 @@ __all__ = ["ROOT_ENVIRONMENT_VARIABLE", "STUDY_FILE", "Project"]
 
 ROOT_ENVIRONMENT_VARIABLE = "WORKBENCH_ROOT"
 STUDY_FILE = "study.yaml"
+# A study id names the study's folders under data/processed/ and reports/: a plain name only,
+# so that no id ('', '.', '../x', 'a/b') can reach another folder.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+PLAIN_NAME_RULE = "a plain name: letters, digits, '-' and '_', starting with a letter or digit, at most 100 characters"
+
+
+def plain_study_id(study_id) -> str:
+    """``study_id`` if it is a plain name (:data:`PLAIN_NAME`), else an InputError."""
+    if not isinstance(study_id, str) or not PLAIN_NAME.fullmatch(study_id):
+        raise InputError(f"a study id must be {PLAIN_NAME_RULE} (it names the study's folders), found {study_id!r}")
+    return study_id
 
 
 @dataclass(frozen=True, init=False)
@@ -71,10 +83,12 @@ class Project:
         return self.root / ".secrets"
 
     def processed(self, study_id: str) -> Path:
-        return self.processed_dir / study_id
+        """The study's processed folder: always ``data/processed/<plain id>``, never that folder itself
+        nor one outside it."""
+        return self.processed_dir / plain_study_id(study_id)
 
     def reports(self, study_id: str) -> Path:
-        return self.reports_dir / study_id
+        return self.reports_dir / plain_study_id(study_id)
 
     def key_file(self, study_id: str) -> Path:
         return self.secrets_dir / f"{study_id}.key"

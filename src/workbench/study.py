@@ -24,7 +24,7 @@ from workbench import __version__, privacy
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument, load_framework, load_instrument
 from workbench.io.files import read_yaml_model, sha256_of, write_parquet_atomic, write_text_atomic
-from workbench.project import STUDY_FILE, Project
+from workbench.project import PLAIN_NAME, PLAIN_NAME_RULE, STUDY_FILE, Project
 from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
@@ -41,7 +41,9 @@ PROCESSED_FORMAT = 2  # raise when build writes something new that readers rely 
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: a setting is never converted (``yes`` is not 1, ``"5"`` is not 5, ``5.0`` is not 5);
+    # read_config also validates strictly the settings models of other modules (the agreement policy).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class StudyFiles(_Strict):
@@ -75,8 +77,13 @@ class ScrubPattern(_Strict):
     replacement: str = "[removed]"
 
 
+MIN_CELL_SIZE_FLOOR = 2  # a smaller min_cell_size would show one person's answers
+
+
 class Privacy(_Strict):
-    min_cell_size: int = Field(5, ge=1, description="No figure is shown for fewer people than this.")
+    min_cell_size: int = Field(5, ge=MIN_CELL_SIZE_FLOOR,
+                               description="No figure is shown for fewer people than this: a whole number, at least "
+                                           f"{MIN_CELL_SIZE_FLOOR} (the floor; 1 would show one person's answers).")
     roster: str | None = Field(None, description="A CSV file with a 'name' column: names masked in every excerpt.")
     scrub_patterns: list[ScrubPattern] = []
 
@@ -126,6 +133,28 @@ class StudyConfig(_Strict):
         if len(set(roles)) != len(roles):
             raise ValueError("roles must not repeat")
         return roles
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        if not PLAIN_NAME.fullmatch(value):
+            raise ValueError(f"expected {PLAIN_NAME_RULE} (it names the study's folders under data/processed/ and "
+                             f"reports/), found {value!r}")
+        return value
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes_unique(cls, outcomes: list[OutcomeSpec]) -> list[OutcomeSpec]:
+        first: dict[str, int] = {}
+        for number, outcome in enumerate(outcomes, start=1):
+            if outcome.id == "microsystem_id":
+                raise ValueError(f"outcome {number} has the id 'microsystem_id', the name of the outcomes file's unit "
+                                 "column; expected another id")
+            if outcome.id in first:
+                raise ValueError(f"expected each outcome id once, found {outcome.id!r} as outcome {first[outcome.id]} "
+                                 f"and again as outcome {number} (counting from 1)")
+            first[outcome.id] = number
+        return outcomes
 
 
 class _Frame:
@@ -258,10 +287,42 @@ class Study:
 
 
 def read_config(folder: Path, project: Project | None = None) -> StudyConfig:
+    """The study's settings, strictly typed; its id checked against its folder (under ``data/raw/``
+    a study's id is its folder's name) and every file it names checked to be a file, not a folder."""
     path = folder / STUDY_FILE
     shown = project.shown(path) if project else str(path)
-    return read_yaml_model(path, StudyConfig, shown=shown,
-                           missing=f"file not found; every study folder needs a {STUDY_FILE}")
+    config = read_yaml_model(path, StudyConfig, shown=shown, strict=True,
+                             missing=f"file not found; every study folder needs a {STUDY_FILE}")
+    if project is not None and _under_raw(folder, project) and config.id != Path(folder).name:
+        raise InputError(f"setting 'id': the study in data/raw/{Path(folder).name}/ says id: {config.id!r}; expected "
+                         f"its folder's name, {Path(folder).name!r} (the id names its processed data and reports: a "
+                         "copied study needs its own folder name and id)", file=shown)
+    for setting, name in _named_files(config):
+        candidate = Path(folder) / name
+        if candidate.exists() and not candidate.is_file():
+            what = "a folder" if candidate.is_dir() else "something that is not a regular file"
+            raise InputError(f"setting '{setting}': expected a file, found {what} ({name!r})", file=shown)
+    return config
+
+
+def _under_raw(folder: Path, project: Project) -> bool:
+    """Whether a study folder is one of the project's studies (a folder of ``data/raw/``)."""
+    folder = Path(folder)
+    return folder.absolute().parent == project.raw_dir or folder.resolve().parent == project.raw_dir.resolve()
+
+
+def _named_files(config: StudyConfig) -> list[tuple[str, str]]:
+    """Each setting that names a file of the study folder, and the name."""
+    named = [(f"files.{key}", name) for key, name in config.files.model_dump().items() if name]
+    named += [(setting, getattr(config, setting)) for setting in ("survey_export", "coding_export")
+              if getattr(config, setting)]
+    if config.privacy.roster:
+        named.append(("privacy.roster", config.privacy.roster))
+    named += [(f"coding_frameworks.{number}", name) for number, name in enumerate(config.coding_frameworks)
+              if Path(name).suffix in {".yaml", ".yml"}]
+    if Path(config.instrument).suffix in {".yaml", ".yml"}:
+        named.append(("instrument", config.instrument))
+    return named
 
 
 def input_files(folder: Path, config: StudyConfig) -> list[Path]:
@@ -426,6 +487,8 @@ def build_processed(study: str | Path, project: Project | None = None) -> Study:
     from workbench import views
 
     project = project or Project.discover()
+    folder = project.study_folder(study)
+    _check_own_folder(folder, read_config(folder, project), project)  # before anything is written, the key too
     loaded = load_study(study, project, create_key=True)
     target = project.processed(loaded.id)
     manifest = {**_identity(loaded.config, privacy.study_key(project, loaded.id)),
@@ -446,6 +509,17 @@ def build_processed(study: str | Path, project: Project | None = None) -> Study:
     manifest["import_report"] = sha256_of(report_path)
     write_text_atomic(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return dataclasses.replace(loaded, processed=target)
+
+
+def _check_own_folder(folder: Path, config: StudyConfig, project: Project) -> None:
+    """A study read from outside ``data/raw/`` may not take the id of a study in it: building
+    would replace that study's processed data."""
+    other = project.raw_dir / config.id
+    if not _under_raw(folder, project) and (other / STUDY_FILE).exists() \
+            and other.resolve() != Path(folder).resolve():
+        raise InputError(f"setting 'id': this study says id: {config.id!r}, the id of the study in "
+                         f"{project.shown(other)}/; building it would replace that study's processed data: give it "
+                         "its own id", file=project.shown(Path(folder) / STUDY_FILE))
 
 
 def stale_inputs(study: str | Path, project: Project | None = None) -> list[str] | None:

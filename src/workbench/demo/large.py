@@ -86,7 +86,8 @@ def write_large_study(
         "patient_experience_score": np.round(78 + 4 * latent[:, 2], 1),
     }).to_csv(folder / "outcomes.csv", index=False)
     config = _config() | {
-        "id": "large", "title": "Large synthetic study (benchmark)", "description": "Written by workbench.demo.large.",
+        "id": folder.name, "title": "Large synthetic study (benchmark)",
+        "description": "Written by workbench.demo.large.",
     }
     config["files"] = {k: v for k, v in config["files"].items() if k != "journeys"}
     config["privacy"] = {"min_cell_size": 5}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from workbench.errors import InputError
 from workbench.io.files import read_yaml_model
@@ -75,9 +75,21 @@ class Framework(_Strict):
         )
 
 
+def _whole_number(value, what: str):
+    """A level number as YAML wrote it: an integer, never converted from ``yes``, ``"2"`` or ``2.0``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected {what} written as a whole number without quotes, found {value!r}")
+    return value
+
+
 class Level(_Strict):
     value: int
     label: str
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _strict_value(cls, value):
+        return _whole_number(value, "a level")
 
 
 class Item(_Strict):
@@ -86,6 +98,14 @@ class Item(_Strict):
     label: str
     short: str
     levels: dict[int, str]
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _strict_levels(cls, levels):
+        if isinstance(levels, dict):
+            for value in levels:
+                _whole_number(value, "each level")
+        return levels
 
 
 class Instrument(_Strict):

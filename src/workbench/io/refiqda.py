@@ -109,7 +109,7 @@ from defusedxml import ElementTree as SafeElementTree
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workbench.errors import InputError
-from workbench.io.files import read_yaml_model, stable_zip, write_bytes_atomic
+from workbench.io.files import open_archive, read_input_bytes, read_yaml_model, stable_zip, write_bytes_atomic
 from workbench.io.report import ImportReport
 
 __all__ = [
@@ -275,34 +275,21 @@ def read_qdpx(path: Path, *, label: str | None = None, keep_files: bool = False)
     """
     shown = label or str(path)
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=shown)
     if path.suffix.lower() == ".qde":
-        project = _parse_project(path.read_bytes(), {}, shown)
+        project = _parse_project(read_input_bytes(path, shown), {}, shown)
         project.members = {} if keep_files else None
         return project
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise InputError("not a REFI-QDA .qdpx file: expected a zip archive holding project.qde", file=shown) from None
-    with archive:
-        members = {}
-        for info in archive.infolist():
-            member = PurePosixPath(info.filename.replace("\\", "/"))
-            if member.is_absolute() or ".." in member.parts:
-                raise InputError(
-                    f"archive member {info.filename!r} points outside the archive; "
-                    "refusing a file built to escape its folder",
-                    file=shown,
-                )
-            if not info.is_dir():
-                members[str(member)] = info.filename
+    # Every member is checked before anything is read (encryption, compression, names, sizes);
+    # each read stops past the size limits and a failed CRC is an error, not a crash.
+    with open_archive(path, shown, not_a_zip="not a REFI-QDA .qdpx file: expected a zip archive holding project.qde"
+                      ) as archive:
+        members = archive.members
         qde = [name for name in members if name.lower().endswith(".qde")]
         if not qde:
             raise InputError(f"no project.qde in the archive (it holds {sorted(members)[:8]})", file=shown)
         qde.sort(key=lambda name: (PurePosixPath(name).name.lower() != "project.qde", name))
-        xml = archive.read(members[qde[0]])
-        files = {name: (lambda n=members[name]: archive.read(n)) for name in members if name not in qde}
+        xml = archive.read(qde[0])
+        files = {name: (lambda n=name: archive.read(n)) for name in members if name not in qde}
         project = _parse_project(xml, files, shown)
         if keep_files:
             project.members = {name: read() for name, read in files.items()}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 
 from workbench import schemas
 from workbench.errors import InputError
@@ -22,6 +23,12 @@ __all__ = [
     "codings_frame", "empty_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews",
     "read_journeys", "read_microsystems", "read_outcomes", "read_survey", "survey_from_wide",
 ]
+
+# The largest whole number a count or position may be: held exactly on the way in (as a float
+# in the checks) and in the frames (int64). A larger one is refused at its row, never wrapped.
+MOST = 10**15
+# The dates the frames hold (nanoseconds since 1970 in 64 bits): about 1677-09-22 to 2262-04-11.
+EARLIEST, LATEST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
 def read_microsystems(path: Path, *, shown: str) -> pd.DataFrame:
@@ -36,7 +43,7 @@ def read_microsystems(path: Path, *, shown: str) -> pd.DataFrame:
         ],
         file=shown,
     )
-    return schemas.Microsystems.validate(frame[list(schemas.Microsystems.columns)])
+    return _validated(schemas.Microsystems, frame[list(schemas.Microsystems.columns)], shown=shown, first_row=2)
 
 
 def read_survey(
@@ -79,13 +86,16 @@ def read_survey(
     )
     for item in instrument.item_ids:
         wide[item] = wide[item].map(answers)
-    return survey_from_wide(wide, instrument=instrument)
+    return survey_from_wide(wide, instrument=instrument, shown=shown, first_row=2)
 
 
-def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.DataFrame, pd.DataFrame]:
+def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument, shown: str | None = None,
+                     first_row: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The canonical wide survey frame (item cells ``"1"``.., ``"cant_rate"`` or ``""``,
-    already checked by its reader) to ``(respondents, answers)`` in long form."""
-    respondents = schemas.Respondents.validate(wide[["respondent_id", "microsystem_id", "role"]].reset_index(drop=True))
+    already checked by its reader) to ``(respondents, answers)`` in long form. ``shown`` and
+    ``first_row`` (the file row of index 0) name the file and row of a problem."""
+    respondents = _validated(schemas.Respondents, wide[["respondent_id", "microsystem_id", "role"]], shown=shown,
+                             first_row=first_row).reset_index(drop=True)
     # Respondent-major order (each respondent's items together), built by repeat/tile on the
     # columns' own (Arrow) arrays: no sort, and no text converted to Python objects cell by cell.
     items = instrument.item_ids
@@ -107,7 +117,7 @@ def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument) -> tuple[pd.
         "answer": pd.array(kinds, dtype="str").take(code_index),
         "level": levels.take(code_index),
     })
-    answers = schemas.SurveyAnswers.validate(long[list(schemas.SurveyAnswers.columns)])
+    answers = _validated(schemas.SurveyAnswers, long[list(schemas.SurveyAnswers.columns)], shown=shown)
     if len(answers) != len(wide) * len(instrument.item_ids):  # pragma: no cover - guards the reshape itself
         raise InputError("internal error: answers lost while reshaping")
     return respondents, answers
@@ -134,16 +144,19 @@ def read_interviews(path: Path, *, shown: str, microsystem_ids: list[str], roles
     )
     if "characters" not in frame.columns:
         frame["characters"] = ""
-    return interviews_frame(frame)
+    return interviews_frame(frame, shown=shown, first_row=2)
 
 
-def interviews_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Checked interview cells (text) to the typed, validated interviews frame."""
+def interviews_frame(frame: pd.DataFrame, *, shown: str | None = None, first_row: int | None = None) -> pd.DataFrame:
+    """Checked interview cells (text) to the typed, validated interviews frame; a count too large
+    or a date out of range is one InputError naming the file (``shown``), the row (``first_row``:
+    the file row of index 0) or else the interview, and the column."""
     frame = frame[list(schemas.Interviews.columns)].copy()
-    frame["interview_date"] = pd.to_datetime(frame["interview_date"], format="ISO8601")
-    frame["word_count"] = pd.to_numeric(frame["word_count"]).astype(int)
-    frame["characters"] = pd.to_numeric(frame["characters"].replace("", None)).astype("Int64")
-    return schemas.Interviews.validate(frame.reset_index(drop=True))
+    where = {"shown": shown, "first_row": first_row, "label": "interview_id"}
+    frame["interview_date"] = _dates(frame, "interview_date", **where)
+    frame["word_count"] = _whole_numbers(frame, "word_count", **where).astype("int64")
+    frame["characters"] = _whole_numbers(frame, "characters", **where)
+    return _validated(schemas.Interviews, frame, shown=shown, first_row=first_row).reset_index(drop=True)
 
 
 def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks: list[Framework]) -> pd.DataFrame:
@@ -169,7 +182,7 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
     )
     for column in ("start", "end"):
         frame[column] = (
-            pd.to_numeric(frame[column].replace("", None)).astype("Int64")
+            _whole_numbers(frame, column, shown=shown, first_row=2)
             if column in frame.columns
             else pd.array([pd.NA] * len(frame), dtype="Int64")
         )
@@ -197,13 +210,13 @@ def read_codings(path: Path, *, shown: str, interviews: pd.DataFrame, frameworks
     )
     frame["framework_id"] = frame["code"].map(framework_of)
     frame = frame.rename(columns={"code": "code_id"})
-    return codings_frame(frame)
+    return codings_frame(frame, shown=shown)
 
 
-def codings_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def codings_frame(frame: pd.DataFrame, *, shown: str | None = None) -> pd.DataFrame:
     """The validated codings frame, in a stable order: by interview, position, segment, coder, code."""
     frame = frame[list(schemas.Codings.columns)]
-    return schemas.Codings.validate(frame.reset_index(drop=True))
+    return _validated(schemas.Codings, frame.reset_index(drop=True), shown=shown)
 
 
 def _check_segments_consistent(frame: pd.DataFrame, shown: str) -> None:
@@ -240,7 +253,7 @@ def read_outcomes(path: Path, *, shown: str, microsystem_ids: list[str], outcome
     frame = frame[["microsystem_id", *outcome_ids]].copy()
     for outcome in outcome_ids:
         frame[outcome] = pd.to_numeric(frame[outcome].replace("", None), errors="raise").astype(float)
-    return schemas.Outcomes.validate(frame.reset_index(drop=True))
+    return _validated(schemas.Outcomes, frame, shown=shown, first_row=2).reset_index(drop=True)
 
 
 def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.DataFrame:
@@ -255,17 +268,19 @@ def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.D
         ],
         file=shown,
     )
+    frame = frame[["patient_id", "visit", "microsystem_id", "visit_date"]].copy()
+    # A visit written 2.0 is visit 2 (the check refused 1.5); read as a number, never with int("2.0").
+    frame["visit"] = _whole_numbers(frame, "visit", shown=shown, first_row=2).astype("int64")
     repeated = frame.duplicated(["patient_id", "visit"])
     if repeated.any():
         row = int(repeated.index[repeated.to_numpy()][0])
         raise InputError("expected each visit number once per patient; this patient's visit number appears above",
                          file=shown, row=row + 2, column="visit")
-    frame = frame[["patient_id", "visit", "microsystem_id", "visit_date"]].copy()
-    frame["visit"] = frame["visit"].astype(int)
-    frame["visit_date"] = pd.to_datetime(frame["visit_date"], format="ISO8601")
+    frame["visit_date"] = _dates(frame, "visit_date", shown=shown, first_row=2)
     if frame.empty:
         return empty_journeys()
-    return schemas.Journeys.validate(frame.sort_values(["patient_id", "visit"]).reset_index(drop=True))
+    ordered = frame.sort_values(["patient_id", "visit"])
+    return _validated(schemas.Journeys, ordered, shown=shown, first_row=2).reset_index(drop=True)
 
 
 def empty_frame(schema) -> pd.DataFrame:
@@ -276,3 +291,85 @@ def empty_frame(schema) -> pd.DataFrame:
 def empty_journeys() -> pd.DataFrame:
     return pd.DataFrame({"patient_id": pd.Series(dtype="str"), "visit": pd.Series(dtype="int64"),
                          "microsystem_id": pd.Series(dtype="str"), "visit_date": pd.Series(dtype="datetime64[ns]")})
+
+
+def _whole_numbers(frame: pd.DataFrame, column: str, *, shown: str | None, first_row: int | None,
+                   label: str | None = None) -> pd.Series:
+    """A column of whole numbers (text already checked for form, or numbers) as Int64 (an empty
+    cell is missing); a number above :data:`MOST`, which could not be held exactly, is an InputError."""
+    cells = frame[column]
+    cells = cells.mask(cells.eq("").to_numpy(dtype=bool), None)  # cells are stripped by check_columns
+    values = pd.to_numeric(cells, errors="coerce")
+    too_large = values.astype("float64").abs().gt(MOST).to_numpy()
+    if too_large.any():
+        at = frame.index[too_large][0]
+        raise _problem(f"expected a whole number of at most {MOST:,}, found {frame[column].loc[at]!r}, which is too "
+                       "large to hold", frame, at, column, shown=shown, first_row=first_row, label=label,
+                       more=int(too_large.sum()) - 1)
+    return values.astype("Int64")
+
+
+def _dates(frame: pd.DataFrame, column: str, *, shown: str | None, first_row: int | None,
+           label: str | None = None) -> pd.Series:
+    """ISO dates (already checked for form) as ``datetime64[ns]``; a date outside what that holds
+    (:data:`EARLIEST` to :data:`LATEST`) is an InputError, not a wrapped or garbled date."""
+    parsed = pd.to_datetime(frame[column], format="ISO8601")
+    outside = (parsed.lt(pd.Timestamp.min) | parsed.gt(pd.Timestamp.max)).to_numpy()
+    if outside.any():
+        at = frame.index[outside][0]
+        raise _problem(f"expected a date from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (the dates the workbench can "
+                       f"hold), found {frame[column].loc[at]!r}", frame, at, column, shown=shown, first_row=first_row,
+                       label=label, more=int(outside.sum()) - 1)
+    return parsed.astype("datetime64[ns]")
+
+
+def _problem(problem: str, frame: pd.DataFrame, at, column: str, *, shown: str | None, first_row: int | None,
+             label: str | None, more: int = 0) -> InputError:
+    """An InputError at index label ``at`` of a frame: its file row when the index is the file's
+    (``first_row`` given), else the ``label`` column's value (an interview id) that names the row."""
+    row = int(at) + first_row if first_row is not None else None
+    if row is None and label is not None and label in frame.columns:
+        problem = f"{label} {frame[label].loc[at]!r}: {problem}"
+    return InputError(problem, file=shown, row=row, column=column, more=more)
+
+
+def _validated(schema: pa.DataFrameSchema, frame: pd.DataFrame, *, shown: str | None = None,
+               first_row: int | None = None) -> pd.DataFrame:
+    """``schema.validate(frame)``, with a failure as one InputError line (file, row, column, the
+    check and the value it failed) rather than pandera's report: the readers check every cell
+    before this, so reaching it means a check is missing there."""
+    try:
+        return schema.validate(frame)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as error:
+        raise _schema_problem(schema, error, shown, first_row) from None
+
+
+def _schema_problem(schema, error, shown: str | None, first_row: int | None) -> InputError:
+    """The first failure of a pandera error as an InputError."""
+    column = index = None
+    found = None
+    if isinstance(error, pa.errors.SchemaErrors):
+        cases = error.failure_cases
+        first = cases.iloc[0] if len(cases) else {}
+        column, check = first.get("column"), first.get("check")
+        found, index = first.get("failure_case"), first.get("index")
+    else:
+        if isinstance(error.schema, pa.Column):
+            column = error.schema.name
+        check = error.check
+        check = getattr(check, "error", None) or getattr(check, "name", None) or check or error.reason_code
+        cases = error.failure_cases
+        if isinstance(cases, pd.DataFrame):
+            if len(cases):
+                found = cases.iloc[0].get("failure_case")
+                index = cases.iloc[0].get("index")
+        else:
+            found = cases
+    row = None
+    if first_row is not None and isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        row = int(index) + first_row
+    problem = " ".join(f"the {schema.name} data failed the check {str(check)!r}".split())
+    if found is not None and not (isinstance(found, float) and np.isnan(found)):
+        problem += f" with {' '.join(str(found).split())[:80]!r}"
+    return InputError(problem + " (a check the reader should have made first: please report it)", file=shown,
+                      row=row, column=column if isinstance(column, str) else None)

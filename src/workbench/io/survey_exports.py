@@ -73,7 +73,7 @@ from pydantic import BaseModel, ConfigDict
 
 from workbench.errors import InputError
 from workbench.frameworks import CANT_RATE, Instrument
-from workbench.io.files import read_yaml_model
+from workbench.io.files import open_archive, open_input, read_yaml_model
 from workbench.io.report import ImportReport
 from workbench.io.tables import ColumnRule, check_columns, header_rows_of, identifier, iso_date, one_of, read_table
 
@@ -428,16 +428,39 @@ def _csv_frame(path, source, mapping, **_) -> _Export:
     return _Export(frame, source, 2, len(frame))
 
 
+_OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")  # a password-protected workbook, or an old .xls
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATIONSHIP_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
 def _excel_frame(path, source, mapping, **_) -> _Export:
-    try:
-        workbook = pd.ExcelFile(path, engine="openpyxl")
-    except Exception as error:  # openpyxl raises several types for a file that is not a workbook
-        raise InputError(f"not an Excel .xlsx workbook ({type(error).__name__}: {error})", file=source) from None
-    sheet = mapping.sheet or workbook.sheet_names[0]
-    if sheet not in workbook.sheet_names:
-        raise InputError(f"no sheet called {sheet!r}; the workbook has {workbook.sheet_names}", file=source)
-    shown = f"{source}, sheet '{sheet}'"
-    frame = pd.read_excel(workbook, sheet_name=sheet, dtype=object, header=0, keep_default_na=False)
+    with open_input(path, source) as handle:  # a regular file only: never a folder, a pipe or a device
+        start = handle.read(len(_OLE_SIGNATURE))
+    if start == _OLE_SIGNATURE:
+        raise InputError(
+            "not an Excel .xlsx workbook: it is password-protected (encrypted) or an old .xls file; "
+            "expected an .xlsx workbook saved without a password",
+            file=source,
+        )
+    # Every member of the workbook's zip is checked and read once (within the size limits, CRCs
+    # verified) before openpyxl reads it.
+    with open_archive(path, source, not_a_zip="not an Excel .xlsx workbook (expected a zip archive, as Excel saves)",
+                      verify=True) as archive:
+        try:
+            workbook = pd.ExcelFile(path, engine="openpyxl")
+        except Exception as error:  # openpyxl raises several types for a file that is not a workbook
+            raise InputError(f"not an Excel .xlsx workbook ({type(error).__name__}: {error})", file=source) from None
+        sheet = mapping.sheet or workbook.sheet_names[0]
+        if sheet not in workbook.sheet_names:
+            raise InputError(f"no sheet called {sheet!r}; the workbook has {workbook.sheet_names}", file=source)
+        shown = f"{source}, sheet '{sheet}'"
+        try:
+            frame = pd.read_excel(workbook, sheet_name=sheet, dtype=object, header=0, keep_default_na=False)
+        except Exception as error:  # a damaged sheet: openpyxl and its XML parser raise several types
+            raise InputError(f"the sheet cannot be read ({type(error).__name__}: {error})", file=shown) from None
+        _refuse_formulas_without_values(archive, sheet, [str(c).strip() for c in frame.columns], source)
     if frame.empty:
         raise InputError("the sheet has a header row but no data rows", file=shown)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -447,6 +470,87 @@ def _excel_frame(path, source, mapping, **_) -> _Export:
     export.counts.append(("sheets", len(workbook.sheet_names), 1, {"other sheets": len(others)}))
     export.notes.append(f"sheet {sheet!r} read" + (f"; other sheets not read: {', '.join(others)}" if others else ""))
     return export
+
+
+def _sheet_member(archive, sheet: str) -> str | None:
+    """The archive member holding ``sheet`` (through xl/workbook.xml and its relationships)."""
+    from defusedxml import ElementTree as SafeElementTree
+
+    try:
+        book = SafeElementTree.fromstring(archive.read("xl/workbook.xml"))
+        links = SafeElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, SafeElementTree.ParseError):
+        return None
+    ids = [entry.get(f"{_RELATIONSHIP_NS}id") for entry in book.iter(f"{_SHEET_NS}sheet") if entry.get("name") == sheet]
+    targets = {link.get("Id"): link.get("Target", "") for link in links.iter(f"{_PACKAGE_NS}Relationship")}
+    if not ids or ids[0] not in targets:
+        return None
+    target = targets[ids[0]]
+    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return member if member in archive.members else None
+
+
+def _refuse_formulas_without_values(archive, sheet: str, header: list[str], source: str) -> None:
+    """A formula cell saved without its value (openpyxl and some other tools write formulas and
+    never compute them) would be read as an empty cell: an answer silently dropped. Refuse it,
+    naming its cell."""
+    from defusedxml import ElementTree as SafeElementTree
+
+    member = _sheet_member(archive, sheet)
+    if member is None:
+        return
+    tail = b""
+    for block in archive.chunks(member):  # most sheets hold no formula at all: a quick look first
+        if _FORMULA_TAG.search(tail + block):
+            break
+        tail = block[-64:]
+    else:
+        return
+    try:
+        missing = _formulas_without_values(archive, member)
+    except (SafeElementTree.ParseError, ValueError) as error:  # defusedxml's refusals are ValueErrors
+        raise InputError(f"the sheet {sheet!r} is not well-formed XML ({error})", file=source) from None
+    if not missing:
+        return
+    cell, formula = missing[0]
+    place = re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)", cell)
+    row = column = None
+    if place:
+        index = 0
+        for letter in place.group(1):
+            index = index * 26 + ord(letter) - ord("A") + 1
+        row = int(place.group(2))
+        column = header[index - 1] if 0 < index <= len(header) else None
+    quoted = sheet if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", sheet) else "'" + sheet.replace("'", "''") + "'"
+    shown_formula = f" (={formula[:60]})" if formula else ""
+    raise InputError(
+        f"cell {quoted}!{cell} holds a formula{shown_formula} without a stored value; expected the value Excel stores "
+        "with every formula - open the workbook in Excel or LibreOffice and save it again",
+        file=source, row=row, column=column, more=len(missing) - 1,
+    )
+
+
+def _formulas_without_values(archive, member: str) -> list[tuple[str, str]]:
+    """(cell, formula) of each formula cell of a sheet's XML that has no stored value, streamed."""
+    from defusedxml import ElementTree as SafeElementTree
+
+    missing = []
+    holder = None
+    with archive.zip.open(archive.members[member]) as stream:  # already read once, within the limits
+        for event, element in SafeElementTree.iterparse(stream, events=("start", "end")):
+            if event == "start":
+                if element.tag == f"{_SHEET_NS}sheetData":
+                    holder = element
+                continue
+            if element.tag == f"{_SHEET_NS}c":
+                formula = element.find(f"{_SHEET_NS}f")
+                if formula is not None:
+                    value = element.find(f"{_SHEET_NS}v")
+                    if value is None or (not value.text and element.get("t") != "str"):  # "" is a stored text
+                        missing.append((element.get("r") or "?", formula.text or ""))
+            elif element.tag == f"{_SHEET_NS}row" and holder is not None:
+                holder.clear()  # keep memory flat: rows already looked at are dropped
+    return missing
 
 
 def _excel_cell_text(value) -> str:

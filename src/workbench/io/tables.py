@@ -8,10 +8,12 @@ file, the spreadsheet row (the header is row 1), the column and what was expecte
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +22,24 @@ import pandas as pd
 import pandera.pandas as pa
 
 from workbench.errors import InputError
+from workbench.io.files import read_input_bytes
 
 __all__ = [
-    "ENCODINGS", "IDENTIFIER", "ColumnRule", "check_columns", "decode_file", "header_rows_of", "identifier", "iso_date",
-    "number", "one_of", "read_table", "text",
+    "ENCODINGS", "FIELD_LIMIT", "IDENTIFIER", "ColumnRule", "check_columns", "decode_file", "header_rows_of",
+    "identifier", "iso_date", "number", "one_of", "read_table", "text",
 ]
 
-ENCODINGS = ("utf-8-sig", "cp1252")  # Excel on Windows saves "CSV" as cp1252 unless told otherwise
+ENCODINGS = ("utf-8-sig", "utf-16", "cp1252")  # Excel on Windows saves "CSV" as cp1252 unless told otherwise
+FIELD_LIMIT = 2**24  # characters one cell may hold (the csv module's default, 131,072, cuts long excerpts)
+csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+
+# A character sequence that is valid UTF-8 and not ASCII: a file holding one is UTF-8, not Windows-1252.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+# Characters no one can see in a cell: controls, zero-width and direction marks, soft hyphens, byte-order marks.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\xad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 
 
 @dataclass(frozen=True)
@@ -38,12 +51,13 @@ class ColumnRule:
     valid: Callable[[pd.Series], pd.Series] | None = None
     allow_empty: bool = False
     unique: bool = False
+    key: bool = False  # an identifier or code: normalised to NFC, and refused with invisible characters in it
 
 
 def one_of(values, expected: str | None = None, allow_empty: bool = False, *, name: str) -> ColumnRule:
-    allowed = list(dict.fromkeys(str(v) for v in values))
+    allowed = list(dict.fromkeys(unicodedata.normalize("NFC", str(v)) for v in values))
     shown = ", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else "")
-    return ColumnRule(name, expected or f"one of {shown}", lambda s: s.isin(allowed), allow_empty)
+    return ColumnRule(name, expected or f"one of {shown}", lambda s: s.isin(allowed), allow_empty, key=True)
 
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -55,6 +69,7 @@ def identifier(name: str, *, unique: bool = False) -> ColumnRule:
         "an identifier (letters, digits, '_', '.', '-')",
         lambda s: s.str.fullmatch(IDENTIFIER.pattern).fillna(False).astype(bool),
         unique=unique,
+        key=True,
     )
 
 
@@ -105,21 +120,93 @@ def iso_date(name: str, *, with_time: bool = False, allow_empty: bool = False) -
 
 
 def decode_file(path: Path, *, label=None) -> str:
-    """The file's text: UTF-8 (with or without a byte-order mark), else Windows-1252."""
+    """The file's text: UTF-8 (with or without a byte-order mark), UTF-16 (with a byte-order
+    mark, or without one when its NUL bytes show it), else Windows-1252 - for a file that
+    holds no UTF-8 character at all. A file that is UTF-8 but for a few bytes mixes two
+    encodings: it is refused at the row and column of the first bad byte, rather than read
+    as Windows-1252 with every accented letter garbled."""
     path = Path(path)
     shown = label or path
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", file=shown) from None
-    if not raw.strip():
+    raw = read_input_bytes(path, shown)  # a regular file only: never a folder, a pipe or a device
+    text = _decode(raw, shown)
+    if not text.strip():
         raise InputError("the file is empty; expected a header row and at least one data row", file=shown)
-    for encoding in ENCODINGS:
+    return text
+
+
+def _decode(raw: bytes, shown) -> str:
+    for mark, encoding, name in ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+                                 (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16")):
+        if raw.startswith(mark):
+            return _decode_as(raw, encoding, name, shown)
+    if b"\x00" in raw:
+        sample = raw[:4096]
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if odd > len(sample) // 4 and even * 8 < odd:
+            return _decode_as(raw, "utf-16-le", "UTF-16 (little-endian, without a byte-order mark)", shown)
+        if even > len(sample) // 4 and odd * 8 < even:
+            return _decode_as(raw, "utf-16-be", "UTF-16 (big-endian, without a byte-order mark)", shown)
+        position = raw.index(b"\x00")
+        row, column = _place(raw[:position].decode("utf-8", errors="replace"))
+        raise InputError(
+            "expected text, found a NUL byte (is this a spreadsheet or another binary file saved with a .csv name?)",
+            file=shown, row=row, column=column,
+        )
+    body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = error.start
+    if body is raw and not _UTF8_SEQUENCE.search(raw):
         try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputError("cannot decode the file as UTF-8 or Windows-1252 text", file=shown)  # pragma: no cover
+            return raw.decode("cp1252")  # a whole file of Windows-1252: Excel's "CSV" on Windows
+        except UnicodeDecodeError as error:
+            bad = error.start
+            row, column = _place(raw[:bad].decode("cp1252", errors="replace"))
+            raise InputError(
+                f"expected UTF-8 or Windows-1252 text, found the byte 0x{raw[bad]:02X}, which is neither; "
+                "save the file as 'CSV UTF-8'",
+                file=shown, row=row, column=column,
+            ) from None
+    row, column = _place(body[:bad].decode("utf-8"))
+    byte = body[bad]
+    meant = bytes([byte]).decode("cp1252", errors="replace")
+    guess = f" ({meant!r} in Windows-1252)" if meant != "\ufffd" else ""
+    raise InputError(
+        f"expected UTF-8 text, found the byte 0x{byte:02X}{guess} in a file that is otherwise UTF-8: the file mixes "
+        "two encodings; retype that character, or save the file again as 'CSV UTF-8'",
+        file=shown, row=row, column=column,
+    )
+
+
+def _decode_as(raw: bytes, encoding: str, name: str, shown) -> str:
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        row, column = _place(raw[: error.start - error.start % 2].decode(encoding, errors="replace").lstrip("\ufeff"))
+        raise InputError(
+            f"the file is {name} text, but not valid {name} here; expected a whole file in one encoding "
+            "(best: save it as 'CSV UTF-8')",
+            file=shown, row=row, column=column,
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        row, column = _place(text[: text.index("\x00")])
+        raise InputError(f"the file looks like {name} text but holds a NUL character; expected text",
+                         file=shown, row=row, column=column)
+    return text
+
+
+def _place(before: str) -> tuple[int, str | None]:
+    """The spreadsheet row and the column of the character that follows ``before`` (a file's start)."""
+    try:
+        rows = list(csv.reader(io.StringIO(before + "x", newline="")))
+    except csv.Error:
+        return before.count("\n") + 1, None
+    row = len(rows)
+    position = len(rows[-1]) - 1
+    column = rows[0][position].strip() if row > 1 and 0 <= position < len(rows[0]) else None
+    return row, column
 
 
 def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_headers: bool = False) -> pd.DataFrame:
@@ -135,7 +222,7 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     fast = _read_fast(content, header_rows, number_repeated_headers)
     if fast is not None:
         return fast
-    rows = list(csv.reader(io.StringIO(content, newline="")))
+    rows = _rows(content, shown)
     header = rows[0]
     # Blank lines are skipped but still counted, so row numbers stay those a spreadsheet shows:
     # the index of each data row is its row number minus (header_rows + 1).
@@ -179,7 +266,7 @@ def _read_fast(content: str, header_rows: int, number_repeated_headers: bool) ->
         return None
     try:
         header = next(csv.reader(io.StringIO(content, newline="")))
-    except StopIteration:
+    except (StopIteration, csv.Error):
         return None
     columns = [c.strip() for c in header]
     if len(set(header)) != len(header) or len(set(columns)) != len(columns):
@@ -203,7 +290,26 @@ def _read_fast(content: str, header_rows: int, number_repeated_headers: bool) ->
 
 def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
     """The first ``count`` rows of a CSV file (for exports with several header rows)."""
-    return list(csv.reader(io.StringIO(decode_file(path, label=label), newline="")))[:count]
+    return _rows(decode_file(path, label=label), label or path, count)
+
+
+def _rows(content: str, shown, count: int | None = None) -> list[list[str]]:
+    """The rows of CSV text (all, or the first ``count``); a row the csv module cannot read is an InputError."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(content, newline=""))
+    try:
+        for row in reader:
+            rows.append(row)
+            if count is not None and len(rows) >= count:
+                break
+    except csv.Error as error:
+        problem = str(error)
+        if "field limit" in problem:
+            problem = f"a cell holds more than {csv.field_size_limit():,} characters; expected cells of at most that"
+        else:
+            problem = f"cannot read this row as CSV ({problem})"
+        raise InputError(problem, file=shown, row=len(rows) + 1) from None
+    return rows
 
 
 def check_columns(
@@ -224,9 +330,12 @@ def check_columns(
     if missing:
         name = missing[0]
         near = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-        hint = f"; found '{near[0]}' instead - rename it" if near else f"; the file has columns {list(frame.columns)}"
+        hint = (f"; found {_escaped(near[0])} instead - rename it" if near
+                else f"; the file has columns {list(frame.columns)}")
         if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
             hint = "; the file seems to use ';' between cells - save it as comma-separated CSV"
+        elif len(frame.columns) == 1 and "\t" in str(frame.columns[0]):
+            hint = "; the file seems to use tabs between cells (Excel's 'Unicode Text') - save it as 'CSV UTF-8'"
         raise InputError(
             f"required column is missing{hint}", file=file, row=header_row, column=name, more=len(missing) - 1
         )
@@ -238,12 +347,41 @@ def check_columns(
                 f"unexpected column; expected only {sorted(known)}", file=file, row=header_row, column=extra[0]
             )
     stripped = frame.apply(lambda column: column.str.strip())
+    _check_keys(stripped, [rule for rule in rules if rule.key or rule.name.endswith("_id")], file, first_row)
     schema = pa.DataFrameSchema({rule.name: _pandera_column(rule) for rule in rules}, strict=False)
     try:
         schema.validate(stripped, lazy=True)
     except pa.errors.SchemaErrors as errors:
         raise _first_problem(errors, stripped, rules, file, first_row) from None
     return stripped
+
+
+def _check_keys(frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: int) -> None:
+    """Identifiers and codes in place: each normalised to NFC (an accent typed as one character or
+    as a letter and a combining mark is one value), and refused if it holds a character no one
+    can see (a zero-width space, a control character), shown escaped with its row and column."""
+    for rule in rules:
+        values = frame[rule.name]
+        if not values.str.contains(r"[^\x20-\x7e]", regex=True).any():
+            continue  # printable ASCII only: nothing to normalise, nothing hidden
+        values = values.map(lambda value: unicodedata.normalize("NFC", value))
+        frame[rule.name] = values
+        hidden = values.str.contains(_INVISIBLE.pattern, regex=True)
+        if hidden.any():
+            label = values.index[hidden.to_numpy()][0]
+            value = values.loc[label]
+            character = _INVISIBLE.search(value).group()
+            name = unicodedata.name(character, "a control character")
+            raise InputError(
+                f"expected {rule.expected} with no invisible characters, found {_escaped(value)} "
+                f"(U+{ord(character):04X} {name.lower()}; delete it and retype the value)",
+                file=file, row=int(label) + first_row, column=rule.name, more=int(hidden.sum()) - 1,
+            )
+
+
+def _escaped(value: str) -> str:
+    """``value`` quoted, with every invisible character written as its escape (``\\u200b``)."""
+    return "'" + _INVISIBLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), value) + "'"
 
 
 def _pandera_column(rule: ColumnRule) -> pa.Column:
