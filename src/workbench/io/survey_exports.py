@@ -338,24 +338,22 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
     if columns.completed_at:
         rules.append(_date_rule(columns.completed_at, mapping.date_format, export.iso_too))
     checked = check_columns(frame, rules, file=shown, first_row=first_row)
-    if mapping.microsystems:
-        bad = ~checked[columns.microsystem_id].map(mapping.microsystems).isin(microsystem_ids)
+    # A mapped value must land on something the study knows: checked the same way for units and roles.
+    targets = [
+        ("microsystems", mapping.microsystems, columns.microsystem_id, microsystem_ids,
+         "which is not in the study's microsystems file"),
+        ("roles", mapping.roles, columns.role, roles, f"which is not a role named in study.yaml ({', '.join(roles)})"),
+    ]
+    for entry, recoding, column, known, unknown in targets:
+        if not recoding:
+            continue
+        bad = ~checked[column].map(recoding).isin(known)
         if bad.any():
             row = int(checked.index[bad.to_numpy()][0])
-            value = checked.loc[row, columns.microsystem_id]
+            value = checked.loc[row, column]
             raise InputError(
-                f"microsystems: {value!r} maps to {mapping.microsystems[value]!r}, which is not in the study's "
-                f"microsystems file (used at {shown}, row {row + first_row}, column {columns.microsystem_id!r})",
-                file=label,
-            )
-    if mapping.roles:
-        bad = ~checked[columns.role].map(mapping.roles).isin(roles)
-        if bad.any():
-            row = int(checked.index[bad.to_numpy()][0])
-            value = checked.loc[row, columns.role]
-            raise InputError(
-                f"roles: {value!r} maps to {mapping.roles[value]!r}, which is not a role named in study.yaml "
-                f"({', '.join(roles)}) (used at {shown}, row {row + first_row}, column {columns.role!r})",
+                f"{entry}: {value!r} maps to {recoding[value]!r}, {unknown} "
+                f"(used at {shown}, row {row + first_row}, column {column!r})",
                 file=label,
             )
     out = pd.DataFrame({
