@@ -91,7 +91,8 @@ def test_with_all_roles_the_explorer_shows_exactly_the_feedback_reports_means(de
         np.testing.assert_allclose(agreement["agreement_index"], mine["agreement_index"])
     # Nothing is shown where the unit's staff do not agree, though enough of them answered.
     not_shared = profiles[profiles["agreement"].eq("not shared")]
-    assert len(not_shared) and not_shared["analysis_mean"].notna().all()
+    # (the analysis mean is there unless hidden to protect a smaller unit's: complementary suppression)
+    assert len(not_shared) and not_shared["analysis_mean"].notna().mean() > 0.95
     assert expected.stack(future_stack=True).reindex(
         pd.MultiIndex.from_frame(not_shared[["characteristic_id", "microsystem_id"]])).isna().all()
 
@@ -111,8 +112,8 @@ def test_narrowing_the_roles_recomputes_and_hides_small_groups(demo, explorer_da
     should_hide = (rated < k) | ((left_out > 0) & (left_out < k))
     distribution = tables["distribution"].set_index("microsystem_id")
     shown = distribution["share_level_1"].reindex(list(units)).notna()
-    assert (shown == ~should_hide).all()
-    assert should_hide.any() and (~should_hide).any(), "the demo has units on both sides of the rule"
+    assert not (shown & should_hide).any()
+    assert should_hide.any() and shown.any(), "the demo has units on both sides of the rule"
     expected = unit_means(only_nurses, "measurement", k)
     visible = tables["profile"].loc["measurement"][list(units)].dropna()
     assert len(visible) > 0
@@ -184,8 +185,6 @@ def test_no_role_filter_shows_a_figure_from_or_setting_apart_fewer_than_k_people
     assert hidden_somewhere > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the views' disclosure takes one reference (all roles): two role filters, "
-                   "neither all roles, can still be set against each other; needs a rule in workbench.views")
 def test_two_role_filters_cannot_be_set_against_each_other(demo, explorer_data):
     """One role, then that role and another: both shown for a unit, their difference describes
     the other role's people there, who must then be none or at least k."""
@@ -218,13 +217,16 @@ def test_the_explorer_keeps_no_rule_of_its_own(demo):
     pd.testing.assert_frame_equal(tables["profile"][list(units)], expected.reindex(
         index=strict.characteristics.element_ids, columns=list(units)), check_names=False, check_dtype=False)
     assert expected.notna().sum().sum() < reported_means(demo).notna().sum().sum()
-    # A role filter: the views computed from those roles' answers, with the all-roles views as reference.
+    # A role filter: the views computed from those roles' answers, rows withheld where a role group is small.
     nurses = strict.answers[strict.answers["role"].eq("Nurse")]
     direct = views.unit_profiles(nurses, scale=strict.scale, policy=strict.agreement_policy,
-                                 disclosure=strict.disclosure, min_items=strict.config.analysis.min_items,
-                                 reference=strict.view("unit_profiles"))
-    pd.testing.assert_frame_equal(explorer._for_roles(("Nurse",))["profile"], direct)
-    widgets = Explorer(strict, microsystems=list(units[:3]), roles=["Nurse"])
+                                 disclosure=strict.disclosure, min_items=strict.config.analysis.min_items)
+    shown = explorer._for_roles(("Nurse",))["profile"]
+    withheld = shown["n_scored"].isna().to_numpy()
+    assert 0 < withheld.sum() < len(shown)
+    pd.testing.assert_frame_equal(shown[~withheld], direct[~withheld], check_dtype=False)
+    assert shown.loc[withheld, ["mean", "agreement_index", "n_respondents"]].isna().all().all()
+    widgets = Explorer(strict, microsystems=list(units), characteristic="measurement")
     assert "&lt;10" in widgets.distribution.value and "&lt;5" not in widgets.distribution.value
     assert "fewer than 10 people" in widgets.distribution.value and "at least 0.80" in widgets.agreement.value
 
@@ -290,13 +292,24 @@ def test_changing_a_control_redraws_the_views(demo):
 
 
 def test_counts_below_the_rule_are_shown_by_the_disclosure_marker(demo):
-    explorer = Explorer(demo, microsystems=list(demo.microsystems["microsystem_id"]), roles=["Clerical"])
+    units = list(demo.microsystems["microsystem_id"])
+    small = demo.view("unit_profiles").query("n_scored < 5")
+    explorer = Explorer(demo, microsystems=units, characteristic=small["characteristic_id"].iloc[0])
     marker = demo.disclosure.marker
     assert marker == "<5" and "&lt;5" in explorer.distribution.value and "&lt;5" in explorer.agreement.value
     counts = explorer.tables["distribution"]["n_rated"]
     assert ((counts > 0) & (counts < 5)).any()
     for small in counts[(counts > 0) & (counts < 5)].unique():
         assert f"<td>{small}</td>" not in explorer.distribution.value
+
+
+def test_under_a_role_filter_counts_are_withheld_or_at_least_k_and_the_role_groups_are_named(demo):
+    units = list(demo.microsystems["microsystem_id"])
+    explorer = Explorer(demo, microsystems=units, roles=["Clerical"])
+    counts = explorer.tables["distribution"]["n_rated"]
+    assert counts.isna().any() and (counts.dropna() >= 5).all()
+    assert "–" in explorer.distribution.value and "counted together" in explorer.message.value
+    assert "Clerical + Manager" in explorer.message.value
 
 
 @pytest.mark.parametrize("levels", [(1, 2, 3), (1, 2, 3, 4, 5)])

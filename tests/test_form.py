@@ -170,7 +170,7 @@ def test_items_rated_by_fewer_than_the_minimum_show_no_breakdown(demo, instrumen
 
     everyone_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, 7), microsystem_id="MS01"))
     assert not everyone_hidden.select("data") and len(everyone_hidden.select(".team-note.suppressed")) == 10
-    nothing_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, 1), microsystem_id="MS01"))
+    nothing_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, 2), microsystem_id="MS01"))
     assert len(nothing_hidden.select("data")) == 40 and not nothing_hidden.select(".suppressed")
 
 

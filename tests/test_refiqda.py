@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -13,6 +14,7 @@ from defusedxml import ElementTree
 
 from tests.conftest import DEMO
 from tests.fixtures.qda import dialects
+from workbench import privacy
 from workbench.errors import InputError
 from workbench.frameworks import load_framework
 from workbench.io import refiqda
@@ -1046,3 +1048,85 @@ def test_the_schema_check_names_what_is_wrong(tmp_path):
     assert problems and all("Users" in problem for problem in problems)
     original = project_element(dialects.write_atlas(tmp_path).with_name("atlas.qdpx"))
     assert refiqda.validate_project(ElementTree.tostring(original), SCHEMA)  # a 0:4 codebook inside a project
+
+
+# --------------------------------------------------------------------------------------
+# Free text from the project that becomes an id passes through the study's scrubber.
+
+NAMED_SOURCES = {  # guid end -> (source name, its selection's name, its selection's end)
+    "f1": ("Interview with Ann Smith", "", END),
+    "f2": ("Bo Ng, ward nurse", "", END - 1),
+    "f3": ("INT3", "Smith", END - 2),  # a selection named after what it selects
+}
+
+
+def named_sources_project(tmp_path: Path) -> Path:
+    """Sources of MS01 named after people on the roster (and one plain), plus a source in no case
+    whose name holds a name and a phone number."""
+    sources, refs = "", ""
+    for end_of_guid, (name, label, end) in {**NAMED_SOURCES, "f4": ("Call Bo Ng on 020 7946 0958", "", END)}.items():
+        sources += (f'<TextSource guid="00000000-0000-0000-0000-0000000000{end_of_guid}" name="{name}" '
+                    f'plainTextPath="internal://{end_of_guid}.txt">{selection(START, end, name=label)}{VARIABLES}'
+                    "</TextSource>\n")
+        if end_of_guid != "f4":
+            refs += f'<SourceRef targetGUID="00000000-0000-0000-0000-0000000000{end_of_guid}"/>'
+    xml = project_xml(sources, cases=f'<Case guid="00000000-0000-0000-0000-0000000000a1" name="MS01">{refs}</Case>')
+    return qdpx(tmp_path, xml, {f"sources/f{n}.txt": TEXT.encode() for n in range(1, 5)})
+
+
+def test_source_names_holding_a_name_become_generated_interview_ids(tmp_path):
+    named_sources_project(tmp_path)
+    mapping = write_mapping(tmp_path, sources={"from": "cases", "unassigned": "ignore"})
+    scrub = privacy.scrubber(["Ann Smith", "Bo Ng"])
+    imported = refiqda.read_coded_interviews(mapping, framework_of=FRAMEWORK_OF, microsystem_ids=["MS01"],
+                                             roles=["Nurse"], shown_folder="exports", scrub=scrub)
+    ids = ["interview-000000f1", "interview-000000f2", "INT3"]
+    assert imported.interviews["interview_id"].tolist() == ids
+    assert list(imported.transcripts) == ids
+    assert imported.codings["segment_id"].tolist() == [
+        f"interview-000000f1:{START}-{END}", f"interview-000000f2:{START}-{END - 1}", f"INT3:{START}-{END - 2}",
+    ]
+    notes = imported.report.notes
+    assert "2 source names held what the study's scrubber masks" in " ".join(notes)
+    assert "1 selection name held what the study's scrubber masks" in " ".join(notes)
+    assert "'Call [name] on [phone]'" in " ".join(notes)  # the note naming the source left out is scrubbed
+    shown = json.dumps(imported.report.to_dict()) + imported.interviews.to_csv() + imported.codings.to_csv()
+    for leak in ("Ann", "Smith", "Bo Ng", "7946"):
+        assert leak not in shown
+    again = refiqda.read_coded_interviews(mapping, framework_of=FRAMEWORK_OF, microsystem_ids=["MS01"],
+                                          roles=["Nurse"], shown_folder="exports", scrub=scrub)
+    pd.testing.assert_frame_equal(again.codings, imported.codings)  # the same ids on every build
+    plain = refiqda.read_coded_interviews(mapping, framework_of=FRAMEWORK_OF, microsystem_ids=["MS01"],
+                                          roles=["Nurse"], shown_folder="exports")
+    assert plain.interviews["interview_id"].tolist() == [name for name, _, _ in NAMED_SOURCES.values()]
+
+
+def test_a_project_with_generated_interview_ids_is_written_back_whole(tmp_path):
+    path = named_sources_project(tmp_path)
+    mapping_path = write_mapping(tmp_path, sources={"from": "cases", "unassigned": "ignore"})
+    imported = refiqda.read_coded_interviews(mapping_path, framework_of=FRAMEWORK_OF, microsystem_ids=["MS01"],
+                                             roles=["Nurse"], scrub=privacy.scrubber(["Ann Smith", "Bo Ng"]))
+    original = refiqda.read_qdpx(path, keep_files=True)
+    out = tmp_path / "out" / "back.qdpx"
+    out.parent.mkdir()
+    refiqda.write_qdpx(out, name="unused", codings=imported.codings, interviews=imported.interviews,
+                       microsystems=None, frameworks=FRAMEWORKS, project=original,
+                       mapping=refiqda.read_coding_mapping(mapping_path))
+    assert fingerprint(project_element(out)) == fingerprint(project_element(path))  # every coding already held
+
+
+def test_a_study_scrubs_the_source_names_of_its_qda_project(demo_copy):
+    project_file = demo_copy / "exports" / "interviews.qdpx"
+    with zipfile.ZipFile(project_file) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["project.qde"] = members["project.qde"].replace(b'name="INT001"', b'name="INT001 Dana Whitfield"')
+    with zipfile.ZipFile(project_file, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with_coding_export(demo_copy, "exports/interviews_mapping.yaml")
+    (demo_copy / "coded_segments.csv").unlink()
+    study = load_study("demo")
+    assert "interview-bdb3e2ca" in set(study.interviews["interview_id"])  # the end of INT001's guid
+    assert not study.interviews["interview_id"].str.contains("Whitfield|INT001").any()
+    assert not study.codings["interview_id"].str.contains("Whitfield").any()
+    assert any("1 source name held" in note for report in study.imports for note in report.notes)

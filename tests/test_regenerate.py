@@ -60,6 +60,22 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
             assert not re.search(rf"\b{part}\b", everything), f"a roster name reached a report: {name}"
     assert "@example.org" not in everything and "555-01" not in everything
 
+    # Material for the coders' consensus (excerpts with interview and unit ids) only in the restricted folder.
+    internal = reports / "internal"
+    assert sorted(p.name for p in internal.iterdir()) == ["coder-disagreements.csv", "coder-disagreements.xlsx"]
+    assert internal.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in internal.iterdir())
+    assert not any("internal" in link for link in links)
+    consensus = pd.read_csv(internal / "coder-disagreements.csv")
+    shared = "\n".join(p.read_text(errors="replace") for p in reports.rglob("*.html"))
+    assert len(consensus) and not any(i in shared for i in consensus["interview_id"].unique())
+    # No excerpt in a shared report carries both its unit and its speaker's role: the interview
+    # report shows excerpts by characteristic alone.
+    book = nbformat.read(reports / "03-interview-coding.ipynb", as_version=4)
+    cell = next(c for c in book.cells if c.cell_type == "code" and "representative_excerpts" in c.source)
+    shown = cell.outputs[0]["data"]["text/plain"]
+    assert "interviewee_role" not in shown and "Nurse" not in shown and "MS0" not in shown
+
     # The one role breakdown of people in the reports: leading processes by interviewee role.
     book = nbformat.read(reports / "03-interview-coding.ipynb", as_version=4)
     cell = next(c for c in book.cells if c.cell_type == "code" and 'by="interviewee_role"' in c.source)

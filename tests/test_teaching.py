@@ -352,7 +352,7 @@ def test_cant_rate_is_missing_never_zero_and_information_averages_rated_items(de
 def tiny_study(demo):
     """Four units: measurement means A 1, B 2.5, C 2, D 3; constancy of purpose B 1, C 1, D 2 (A can't rate it)."""
     rows = []
-    units = [("A", [1], ["cant_rate"]), ("B", [2, 3], [1, 1]), ("C", [2], [1]), ("D", [3, 3], [2, 2])]
+    units = [("A", [1, 1], ["cant_rate"]), ("B", [2, 3], [1, 1]), ("C", [2, 2], [1]), ("D", [3, 3], [2, 2])]
     for unit, measurement, purpose in units:
         for number, (m, p) in enumerate(zip(measurement, purpose * len(measurement))):
             person = f"{unit}{number}"
@@ -361,8 +361,8 @@ def tiny_study(demo):
                              "characteristic_id": item, "answer": "level" if value != "cant_rate" else "cant_rate",
                              "level": value if value != "cant_rate" else None})
     answers = pd.DataFrame(rows).astype({"level": "Int64"})
-    # Held in memory (its views are computed from these answers), with a disclosure rule that shows one person's mean.
-    privacy = demo.config.privacy.model_copy(update={"min_cell_size": 1})
+    # Held in memory (its views are computed from these answers), with a disclosure rule that shows two people's mean.
+    privacy = demo.config.privacy.model_copy(update={"min_cell_size": 2})
     config = demo.config.model_copy(update={"privacy": privacy})
     return dataclasses.replace(demo, config=config, answers=answers, processed=None)
 

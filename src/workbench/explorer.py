@@ -12,12 +12,13 @@ the widgets show can be checked in a test as well as in a browser.
 Privacy and agreement hold here exactly as in the reports, because the explorer's tables
 are the study views (:mod:`workbench.views`): with all roles, the stored ``unit_profiles``
 and ``unit_items``; with fewer roles, the same views computed from those roles' answers by
-the same functions, with the all-roles views as their reference. So a figure computed from
+the same functions (:class:`workbench.views.RoleFilters`). So a figure computed from
 fewer than the study's minimum cell size of people (easily reached once the roles are
-narrowed) is hidden, and so is a figure whose role filter sets apart fewer than that many
-people (the difference from the all-roles view would describe them); a unit mean is shown
-only where the feedback report shows it (its staff agree). The explorer keeps no rule of
-its own. Quotes come from every role, and carry neither respondent nor role.
+narrowed) is hidden, and a unit's role-filtered figures are withheld wherever one of its
+role groups is smaller than that (two filters set against each other would describe it);
+a unit mean is shown only where the feedback report shows it (its staff agree). The
+explorer keeps no rule of its own. ICCs are over all roles. Quotes come from every role,
+and carry neither respondent nor role.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ class StudyExplorer:
         self.item_labels = study.instrument.labels(short=True)
         self.outcome_labels = {o.id: f"{o.label} ({o.unit})" if o.unit else o.label for o in study.config.outcomes}
         self.segments = coding.segment_codes(study.codings) if len(study.codings) else None
+        self.filters = views.RoleFilters(study)
         self._by_roles: dict[tuple[str, ...], dict[str, pd.DataFrame]] = {}
+        self._iccs: pd.DataFrame | None = None
 
     def default_selection(self) -> Selection:
         characteristics = self.study.characteristics.element_ids
@@ -95,47 +98,28 @@ class StudyExplorer:
 
     def _for_roles(self, roles: tuple[str, ...]) -> dict[str, pd.DataFrame]:
         """``profile`` (the ``unit_profiles`` view: profile, agreement verdict, reported
-        means), ``items`` (the ``unit_items`` view) and ``iccs`` from the answers of
-        ``roles``, with what may not be shown already hidden by the study's disclosure and
-        agreement policies (cached: moving between microsystems or characteristics does not
-        recompute them).
-
-        All roles: the study's stored views. Fewer roles: the same views computed from
-        those roles' answers, with the all-roles views as the reference, so a figure whose
-        role filter sets apart fewer than the minimum cell size of people is hidden too.
-        """
+        means) and ``items`` (the ``unit_items`` view) from the answers of ``roles``
+        (:class:`workbench.views.RoleFilters`: with all roles the stored views, with fewer a
+        unit's rows only where no two role filters could be set against each other), and
+        ``iccs`` over all roles (cached: moving between microsystems or characteristics does
+        not recompute them)."""
         key = tuple(sorted(roles))
-        if key in self._by_roles:
-            return self._by_roles[key]
-        study = self.study
-        if key == tuple(sorted(study.config.roles)):
-            computed = {"profile": study.view("unit_profiles"), "items": study.view("unit_items"),
-                        "iccs": self._iccs(study.answers)}
-            self._by_roles[key] = computed
-            return computed
-        everyone = self._for_roles(tuple(study.config.roles))
-        answers = study.answers[study.answers["role"].isin(key)]
-        if answers.empty:
-            computed = {"profile": everyone["profile"].iloc[0:0], "items": everyone["items"].iloc[0:0],
-                        "iccs": everyone["iccs"].iloc[0:0]}
-        else:
-            policies = {"scale": study.scale, "policy": study.agreement_policy, "disclosure": study.disclosure}
-            computed = {
-                "profile": views.unit_profiles(answers, **policies, min_items=study.config.analysis.min_items,
-                                               reference=everyone["profile"]),
-                "items": views.unit_items(answers, **policies, reference=everyone["items"]),
-                "iccs": self._iccs(answers, reference=everyone["iccs"]),
-            }
-        self._by_roles[key] = computed
-        return computed
+        if key not in self._by_roles:
+            self._by_roles[key] = {"profile": self.filters.view("unit_profiles", key),
+                                   "items": self.filters.view("unit_items", key), "iccs": self.iccs}
+        return self._by_roles[key]
 
-    def _iccs(self, answers: pd.DataFrame, *, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Each item's ICCs over all microsystems, disclosed by the same rule as the views
-        (``n``: the people who rated the item)."""
-        iccs = agreement.icc_by_item(answers)
-        statistics = [c for c in ICC_FIGURES if c in iccs.columns]
-        return views.disclose(iccs, self.disclosure, figures=dict.fromkeys(statistics, "n"), reference=reference,
-                              keys=["item_id"])
+    @property
+    def iccs(self) -> pd.DataFrame:
+        """Each item's ICCs over all microsystems and all roles, disclosed by the same rule as
+        the views (``n``: the people who rated the item). Not by role: between-unit variance
+        from a role filter, set against the all-roles one, would describe the role groups
+        left out."""
+        if self._iccs is None:
+            iccs = agreement.icc_by_item(self.study.answers)
+            statistics = [c for c in ICC_FIGURES if c in iccs.columns]
+            self._iccs = views.disclose(iccs, self.disclosure, figures=dict.fromkeys(statistics, "n"))
+        return self._iccs
 
     def tables(self, selection: Selection) -> dict[str, pd.DataFrame]:
         """``profile``: characteristic x (each chosen microsystem's reported mean, the other
@@ -198,6 +182,23 @@ class StudyExplorer:
             "iccs": iccs[iccs["item_id"].isin(items)].reset_index(drop=True),
             "quotes": self.quotes(selection),
         }
+
+    def role_groups_html(self, selection: Selection) -> str:
+        """Under a role filter, how the chosen units' roles are grouped (a filter shows a unit
+        only where it takes each group whole); nothing with every role."""
+        if set(selection.roles) == set(self.study.config.roles):
+            return ""
+        groups = self.filters.groups()
+        groups = groups[groups["microsystem_id"].isin(selection.microsystems)]
+        pooled = groups[groups["group"].str.contains(" + ", regex=False)]
+        if pooled.empty:
+            return ""
+        lines = "".join(
+            f"<li>{html.escape(unit)}: {html.escape(', '.join(sorted(set(part['group']))))}</li>"
+            for unit, part in pooled.groupby("microsystem_id", sort=False))
+        k = self.disclosure.min_cell_size
+        return (f"<p class=\"workbench-message\">Roles with fewer than {k} people in a unit are counted together "
+                f"there; a role filter shows such a unit only where it takes the whole group:</p><ul>{lines}</ul>")
 
     def quotes(self, selection: Selection, *, per_microsystem: int = 2) -> pd.DataFrame:
         """Excerpts coded with the characteristic in the chosen microsystems: up to
@@ -403,8 +404,8 @@ class Explorer:
             for view in (self.distribution, self.agreement, self.quotes):
                 view.value = ""
             return
-        self.message.value = ""
         data = self.data
+        self.message.value = data.role_groups_html(selection)
         tables = data.tables(selection)
         self.tables = tables
         names = data.names.to_dict()
@@ -421,7 +422,9 @@ class Explorer:
         k = data.disclosure.min_cell_size
 
         def counted(column: pd.Series) -> list[str]:
-            return data.disclosure.count_text(column.fillna(0))
+            # A withheld row's counts are blank (NA): shown as "–", like its figures.
+            text = data.disclosure.count_text(column.fillna(0))
+            return ["–" if pd.isna(n) else t for n, t in zip(column, text)]
 
         distribution = tables["distribution"]
         distribution = distribution.assign(
@@ -431,7 +434,7 @@ class Explorer:
                           "microsystem_id": "microsystem", "n_respondents": "n", "n_rated": "rated"})
         self.distribution.value = table_html(
             distribution, caption=f"Survey answers: {label} (shares of rated answers; can't rate of all; hidden (–) "
-                                  f"where fewer than {k} people, or as few set apart by the role filter)",
+                                  f"where fewer than {k} people, or where the role filter splits a unit's role group)",
             percent=[level_names.get(c, "can't rate") for c in shares])
         unit_agreement = tables["agreement"][["microsystem_id", "n_agreement", "index", "agreement_index", "agreement"]]
         unit_agreement = unit_agreement.assign(n_agreement=counted(unit_agreement["n_agreement"])).rename(

@@ -288,10 +288,13 @@ def _item_team_view(summary: dict | None, scale: LevelScale, disclosure: Disclos
     if rated == answered:
         return shares, f"All {answered} staff who answered the survey chose a description.", False
     parts = [f"{rated} chose a description"]
+    if any(math.isnan(summary[count]) for count in ("n_cant_rate", "n_no_answer")):
+        # Hidden by the disclosure rule (too few answered, or to protect another unit's figures).
+        return shares, f"Of {answered} staff who answered the survey, {rated} chose a description.", False
     if summary["n_cant_rate"]:
-        parts.append(f"{summary['n_cant_rate']} could not rate it")
+        parts.append(f"{int(summary['n_cant_rate'])} could not rate it")
     if summary["n_no_answer"]:
-        parts.append(f"{summary['n_no_answer']} left it blank")
+        parts.append(f"{int(summary['n_no_answer'])} left it blank")
     return shares, f"Of {answered} staff who answered the survey, " + ", ".join(parts) + ".", False
 
 

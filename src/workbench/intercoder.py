@@ -16,12 +16,15 @@ text, agreed on by default, inflates agreement.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "ALL_CODES", "CHARACTERS_AT_ONCE", "categorical_agreement", "character_agreement", "decisions", "disagreements",
-    "reliability", "reliability_status",
+    "reliability", "reliability_status", "write_for_consensus",
 ]
 
 ALL_CODES = "(all codes)"
@@ -213,6 +216,22 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
                      "agreement_with_uncoded": agreed / characters if characters else np.nan,
                      "agreement_without_uncoded": (agreed - uncoded) / coded if coded else np.nan})
     return pd.DataFrame(rows)
+
+
+def write_for_consensus(differences: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write :func:`disagreements` as ``coder-disagreements.csv`` and ``.xlsx`` into ``folder``
+    (a restricted folder, :meth:`workbench.project.Project.restricted`), folder and files
+    readable by their owner only: they carry interview and unit ids next to excerpts, which no
+    shared output may."""
+    from workbench.crosscase import export_table
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    written = export_table(differences.set_index("segment_id"), folder / "coder-disagreements")
+    for path in written:
+        os.chmod(path, 0o600)
+    return written
 
 
 def disagreements(

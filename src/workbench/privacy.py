@@ -19,6 +19,8 @@ import hashlib
 import os
 import re
 import secrets
+import unicodedata
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,11 +34,74 @@ __all__ = [
     "suppress_small_groups",
 ]
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-PHONE = re.compile(r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3}[\s.-]\d{4}(?!\w)")
+# E-mail addresses: as written, or spelled out so that harvesters miss them ("ann dot smith at
+# example dot org", "ann.smith [at] example [dot] org", "ann(at)example.org", "ann at example.org").
+# A spelled-out address must end in a known top-level domain written in lower (or upper) case:
+# "we were at home.It was late" is a missing space, not an address.
+_TOP_LEVEL_DOMAINS = ("com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "io", "co", "uk", "us", "ca",
+                      "au", "nz", "ie", "fr", "de", "nl", "be", "ch", "at", "es", "it", "se", "no", "dk", "fi", "pt",
+                      "pl", "eu", "nhs", "ac", "me", "email", "health")
+_SPELLED_DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\.)"
+_SPELLED_AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+|\s+@\s*|\s*@\s+)"
+# "at" between two words is mostly English, not an address: "have a look at nhs.uk" is advice.
+_NOT_A_MAILBOX = ("look", "looks", "looked", "looking", "see", "seen", "saw", "visit", "visited", "check", "checked",
+                  "available", "online", "found", "is", "are", "was", "were", "be", "been", "it", "us", "me", "him",
+                  "her", "them", "you", "here", "there", "out", "go", "went", "work", "works", "worked", "based",
+                  "live", "lives", "lived", "trained", "studied")
+# Each form starts only where an address can start (not inside a run of address characters, nor
+# after a spelled-out "dot"): otherwise a long run such as "a.a.a.a..." is read again from each
+# of its characters, and scrubbing takes time growing with the square of the text's length.
+EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+    r"|(?<![\w.@\])}>-])(?<![\])}>]\s)(?<!\bdot\s)"
+    rf"(?!(?:{'|'.join(_NOT_A_MAILBOX)})\s+at\s)[\w%+-]+(?:{_SPELLED_DOT}[\w%+-]+)*{_SPELLED_AT}"
+    rf"[\w-]+(?:{_SPELLED_DOT}[\w-]+)*{_SPELLED_DOT}"
+    rf"(?-i:{'|'.join(d for domain in _TOP_LEVEL_DOMAINS for d in (domain, domain.upper()))})(?![\w-])",
+    re.IGNORECASE,
+)
+# Phone numbers: digits in a phone-like grouping, and enough of them (8 or more; 9 or more for a
+# national number with a leading 0), so that years (2019), ranges of years (2019-2020), counts
+# (12 beds, 3 of 10), times (7:30), decimals (0.75) and dates (2024-03-05, 05/03/1970) stay.
+# A seven-digit range such as "250-1000" still reads as a local North American number.
+_INTERNATIONAL_PHONE = (  # +44 20 7946 0958, +33 1 23 45 67 89, +49 30 1234 5678, +61 2 9876 5432, +44 (0)20 ...
+    r"\+\d{1,3}(?=(?:[ \u00a0().\-]{0,3}\d){7})(?:[ \u00a0]?\(0\))?[ \u00a0.\-]?\(?\d{1,12}\)?"
+    r"(?:[ \u00a0.\-]\(?\d{1,5}\)?){0,5}"
+)
+_NATIONAL_PHONE = (  # 020 7946 0958, 07700 900123, 01 23 45 67 89, 030 12345678, (030) 1234-5678, (02) 9876 5432
+    r"(?!\d{1,2}(?P<date_separator>[./\-])\d{1,2}(?P=date_separator)(?:1[89]|20)\d\d(?!\d))"  # a date, not a phone
+    r"(?=(?:[ \u00a0()/.\-]{0,2}\d){9})(?:\(0\d{1,4}\)|0\d{1,4})[ \u00a0]?[/.\-]?[ \u00a0]?\d{2,8}"
+    r"(?:[ \u00a0.\-]\d{2,4}){0,3}"
+)
+_NORTH_AMERICAN_PHONE = (  # (617) 555-0199, 555 867-5309, 1-800-555-0199, and the local 555-0142
+    r"(?:1[ .\-])?(?:\(?[2-9]\d\d\)?[ \u00a0.\-]?)?[2-9]\d\d[ \u00a0.\-]\d{4}"
+)
+PHONE = re.compile(
+    rf"(?<![\w+])(?<!\d[.,/:\-])(?:{_INTERNATIONAL_PHONE}|{_NATIONAL_PHONE}|{_NORTH_AMERICAN_PHONE})"
+    r"(?!\w)(?![.,/:\-]?\d)"
+)
+# Dates of birth: after "born", "date of birth", "DOB" and the like, a date in figures or words
+# ("3 May 1970", "the third of May 1970", "May third, nineteen seventy", "03/05/1970", "May 1970").
+# A year alone ("born in 1970") is left: it tells an age, not a birthday, and de-identification
+# rules such as HIPAA's Safe Harbor keep years of birth too (an age over 89 aside).
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_ORDINAL_UNITS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
+_DAY = (rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|(?:twenty|thirty)[\s-]?(?:{_ORDINAL_UNITS})|{_ORDINAL_UNITS}|tenth|eleventh"
+        r"|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth)"
+        r"(?!\w)")
+_MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
+          r"|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)(?!\w)")
+_TWO_DIGIT_WORDS = rf"(?:(?:{_TENS})(?:[\s-](?:{_UNITS})(?!\w))?|{_TEENS}|oh[\s-](?:{_UNITS}))"
+_YEAR = (rf"(?:\d{{4}}|'\d\d|(?:nineteen|twenty)[\s-](?:hundred|{_TWO_DIGIT_WORDS})"
+         rf"|two\s+thousand(?:\s+and)?(?:[\s-](?:{_TWO_DIGIT_WORDS}|{_UNITS}))?)(?!\w)")
 BIRTH_DATE = re.compile(
-    r"\b(?:born|date of birth|d\.?o\.?b\.?)\s*(?:on|:)?\s*"
-    r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}\s+[A-Z][a-z]+\s+\d{4}|[A-Z][a-z]+\s+\d{1,2},?\s+\d{4})",
+    r"\b(?:born|date\s+of\s+birth|birth\s*date|birthday|d\.?o\.?b\.?)\s*[:\-\u2013]?\s*(?:(?:is|was|on|in)\s+)*"
+    r"(?:the\s+)?"
+    rf"(?:\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{1,4}}(?!\d)"  # 03/05/1970, 1970-05-03
+    rf"|{_DAY}(?:\s+of)?\s+{_MONTH}(?:,?\s+{_YEAR})?"  # 3rd May 1970, the third of May, 1970
+    rf"|{_MONTH}\s+(?:the\s+)?{_DAY}(?:,?\s+{_YEAR})?"  # May third, nineteen seventy; May 3, 1970
+    rf"|{_MONTH},?\s+{_YEAR})",  # May 1970
     re.IGNORECASE,
 )
 
@@ -95,26 +160,164 @@ def scrub_series(texts: pd.Series, scrub) -> pd.Series:
     return pd.Series(result, index=texts.index, name=texts.name).astype(texts.dtype)
 
 
+# How a roster name is matched. A full name, or a part of three letters or more, is masked in any
+# case ("ann smith", "ANN SMITH"). Two kinds of part are masked only when capitalised ("Li", "LI"),
+# since in lower case they are mostly words: a part that is also an everyday word ("Will", "Grace",
+# "Ward", "Price": "the ward", "the price"), and a two-letter part ("Bo", "Ng": "bo" is a tree).
+# A capitalised one is masked even where it opens a sentence ("Will you ...?" too): a lost word
+# costs less than a name left in.
+# A two-letter part that is a common English word ("An", "Do", "So") is masked only in title case
+# and not where it opens a sentence: "An audit ..." and "Do you ..." open many sentences, while
+# "I asked An" is the name. A full name is masked however its parts are written, and two masked
+# parts side by side become one "[name]". Titles ("Dr") and initials are not parts. Accents are
+# matched as written and without them (roster "Zoë", text "Zoe"), apostrophes and hyphens in any
+# of their forms ("O'Brien", "O’Brien"); a possessive keeps its "’s" ("[name]’s").
+_ANY_CASE, _CAPITALISED, _CAPITALISED_MID_SENTENCE = 0, 1, 2
+_EVERYDAY_WORDS = frozenset("""
+    ace amber april art august baker bank banks bell best bill bird bishop black bob bond bright brook brooks brown
+    buck bud bush can care carter case chance charity chase cherry chip church cliff cook cross crystal dale daisy
+    dawn day dean destiny don drake duke earl east faith field fields finch fisher ford fox frank free gates ginger
+    glen gold grace gray green grey guy hall hand happy harmony hawk hay hazel head heart heath heather hill hills
+    holly honey hood hope house hunter iris ivy jack jay joy june justice king lake lamb lance land lane law lily
+    little lock long lord love lucky march mark marsh mason may melody mercy miles moon moss new noble north nurse
+    olive page park parks patience pat pearl penny pool pope porter potter power price prince queen rain ray read
+    reed rice rich river robin rock root rose ruby rush sage sharp short sky small snow south star stone storm
+    street strong sue summer sunny swan sweet temple tower trinity turner unity violet walker wall ward warden well
+    wells west white will winter wolf won wood woods wren yard young
+""".split())
+_SENTENCE_OPENERS = frozenset("""
+    ah am an as at be by do eh go ha he hi hm if in is it me my no of oh ok on or so to uh um up us we
+""".split())
+_TITLES = frozenset("dr mr mrs ms mx miss prof professor sir dame rev revd fr sr jr".split())
+_APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
+_HYPHENS = "-\u2010\u2011\u2013"
+_CANONICAL_MARKS = str.maketrans({**{a: "'" for a in _APOSTROPHES}, **{h: "-" for h in _HYPHENS}})
+
+
+def _name_key(text: str) -> str:
+    """What two writings of one name share: case, apostrophe and hyphen forms and spacing aside."""
+    return " ".join(text.translate(_CANONICAL_MARKS).casefold().split())
+
+
+def _without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _roster_rules(names: list[str]) -> tuple[dict[str, int], set[str]]:
+    """How each writing of the roster's names (full names and their parts) is matched, by
+    :func:`_name_key`; and the writings themselves, in lower case, for the pattern."""
+    rules: dict[str, int] = {}
+    writings: set[str] = set()
+
+    def add(writing: str, rule: int) -> None:
+        for variant in {writing, _without_accents(writing)}:
+            key = _name_key(variant)
+            rules[key] = min(rule, rules.get(key, rule))  # the stricter match never wins over "any case"
+            # lower(), not casefold(): the pattern must still match "ß" itself, not "ss"
+            writings.add(" ".join(variant.translate(_CANONICAL_MARKS).lower().split()))
+
+    for name in names:
+        name = " ".join(unicodedata.normalize("NFC", name).split())
+        forms = [name]
+        if name.count(",") == 1:  # "Smith, Ann" is also written "Ann Smith"
+            last, first = (p.strip() for p in name.split(","))
+            forms.append(f"{first} {last}")
+        for writing in forms:
+            parts = [p.strip(".()\"") for p in re.split(rf"[\s,/{re.escape(_HYPHENS)}]+", writing)]
+            parts = [p for p in parts if len(p) >= 2 and p.casefold() not in _TITLES and not p.isdigit()]
+            if len(parts) >= 2:
+                add(writing, _ANY_CASE)
+                add(" ".join(parts), _ANY_CASE)  # without a title: "Dr Ann Smith" is also "Ann Smith"
+                add(f"{parts[0]} {parts[-1]}", _ANY_CASE)  # without a middle name
+            for part in parts:
+                word = _name_key(part)
+                if len(part) == 2:
+                    add(part, _CAPITALISED_MID_SENTENCE if word in _SENTENCE_OPENERS else _CAPITALISED)
+                else:
+                    add(part, _CAPITALISED if word in _EVERYDAY_WORDS else _ANY_CASE)
+    return rules, writings
+
+
+def _prefix_tree_pattern(writings) -> str:
+    """One regular expression for many names, as a prefix tree: at each position of the text the
+    match follows one branch instead of trying each of hundreds of names in turn."""
+    tree: dict = {}
+    for writing in writings:
+        node = tree
+        for char in writing:
+            if char == " ":
+                unit = r"\s+"
+            elif char == "'":
+                unit = f"[{_APOSTROPHES}]"
+            elif char == "-":
+                unit = f"[{re.escape(_HYPHENS)}]"
+            else:
+                unit = re.escape(char)
+            node = node.setdefault(unit, {})
+        node[""] = {}  # a name ends here
+
+    def render(node: dict) -> str:
+        branches = [unit + render(child) for unit, child in node.items() if unit]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body  # greedy: the longer name first ("Ann Smith", then "Ann")
+
+    return render(tree)
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens the text, a sentence, a line or a speaker's turn."""
+    before = text[max(0, start - 20):start].rstrip(" \t\u00a0\"'\u201c\u2018(\u00ab[-\u2013\u2014")
+    return not before or before[-1] in ".!?:;\n\r\u2026"
+
+
 def scrubber(names: list[str] | None = None, extra_patterns: list[tuple[str, str]] | None = None):
     """A function that masks names, e-mail addresses, phone numbers and dates of birth in text.
+
+    ``names`` are the study's roster: each full name and each part of one is masked (how: the
+    comment above :func:`_roster_rules`); ``extra_patterns`` are the study's own ``(regex,
+    replacement)`` pairs, applied last. Text is compared in Unicode NFC form, and a text that
+    is not in that form is returned in it: NFC changes how an accented letter is encoded (one
+    code point instead of a letter and a combining mark), never how the text reads.
 
     Examples
     --------
     >>> scrub = scrubber(names=["Ann Smith"])
     >>> scrub("Ann Smith (ann.smith@example.org, 555 867-5309) said Ann was born 3 May 1970.")
     '[name] ([email], [phone]) said [name] was [date of birth].'
+    >>> scrub("ANN’s number is +44 20 7946 0958, or write to ann dot smith at example dot org.")
+    '[name]’s number is [phone], or write to [email].'
     """
-    rules: list[tuple[re.Pattern, str]] = [(BIRTH_DATE, "[date of birth]"), (EMAIL, "[email]"), (PHONE, "[phone]")]
-    cleaned = sorted({n.strip() for n in names or [] if n and n.strip()}, key=len, reverse=True)
-    if cleaned:
-        # Full names first, then each part of a name on its own (a first name alone still identifies).
-        parts = sorted({p for n in cleaned for p in n.split() if len(p) > 2}, key=len, reverse=True)
-        alternatives = "|".join(re.escape(n) for n in [*cleaned, *parts])
-        rules.append((re.compile(rf"\b(?:{alternatives})\b"), "[name]"))
+    rules: list[tuple[re.Pattern, str | Callable[[re.Match], str]]] = [
+        (BIRTH_DATE, "[date of birth]"), (EMAIL, "[email]"), (PHONE, "[phone]"),
+    ]
+    cleaned = [n for n in names or [] if isinstance(n, str) and n.strip()]
+    name_rules, writings = _roster_rules(cleaned)
+    if name_rules:
+        # Not inside a word ("Dana" in "Danaher"), nor a word cut before "n't" ("Don" in "Don't").
+        names_pattern = re.compile(
+            rf"(?<!\w)(?:{_prefix_tree_pattern(sorted(writings))})(?!\w)(?![{_APOSTROPHES}]t(?!\w))", re.IGNORECASE)
+
+        def mask_name(match: re.Match) -> str:
+            found = match.group()
+            rule = name_rules.get(_name_key(found), _ANY_CASE)
+            if rule == _ANY_CASE or (found[0].isupper() and (
+                    rule == _CAPITALISED
+                    or (found[1:].islower() and not _opens_sentence(match.string, match.start())))):
+                return "[name]"
+            return found
+
+        rules.append((names_pattern, mask_name))
     for pattern, replacement in extra_patterns or []:
         rules.append((re.compile(pattern), replacement))
 
     def scrub(text: str) -> str:
+        if not isinstance(text, str):
+            return text
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
         for pattern, replacement in rules:
             text = pattern.sub(replacement, text)
         return re.sub(r"\[name\](?:\s+\[name\])+", "[name]", text)

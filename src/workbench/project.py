@@ -90,6 +90,12 @@ class Project:
     def reports(self, study_id: str) -> Path:
         return self.reports_dir / plain_study_id(study_id)
 
+    def restricted(self, study_id: str) -> Path:
+        """Material for the research team only (the coders' consensus meeting: excerpts with
+        interview and unit ids): under the study's reports, never linked from their index,
+        readable by its owner only."""
+        return self.reports(study_id) / "internal"
+
     def key_file(self, study_id: str) -> Path:
         return self.secrets_dir / f"{study_id}.key"
 

@@ -37,7 +37,7 @@ __all__ = [
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
 MANIFEST = "manifest.json"
 IMPORT_REPORT = "import_report.json"
-PROCESSED_FORMAT = 2  # raise when build writes something new that readers rely on
+PROCESSED_FORMAT = 3  # raise when build writes something new that readers rely on
 
 
 class _Strict(BaseModel):
@@ -84,6 +84,10 @@ class Privacy(_Strict):
     min_cell_size: int = Field(5, ge=MIN_CELL_SIZE_FLOOR,
                                description="No figure is shown for fewer people than this: a whole number, at least "
                                            f"{MIN_CELL_SIZE_FLOOR} (the floor; 1 would show one person's answers).")
+    unanimous: Literal["show", "hide"] = Field(
+        "show", description="A group of at least min_cell_size people who all gave the same answer: 'show' its "
+                            "figures (the finding is the group's), or 'hide' them (each member's answer would be "
+                            "known).")
     roster: str | None = Field(None, description="A CSV file with a 'name' column: names masked in every excerpt.")
     scrub_patterns: list[ScrubPattern] = []
 
@@ -115,8 +119,8 @@ class StudyConfig(_Strict):
 
     @property
     def disclosure(self) -> DisclosurePolicy:
-        """The study's small-cell rule, from ``privacy.min_cell_size``."""
-        return DisclosurePolicy(min_cell_size=self.privacy.min_cell_size)
+        """The study's small-cell rule, from ``privacy.min_cell_size`` and ``privacy.unanimous``."""
+        return DisclosurePolicy(min_cell_size=self.privacy.min_cell_size, unanimous=self.privacy.unanimous)
 
     @model_validator(mode="after")
     def _files_for_what_is_declared(self) -> StudyConfig:
@@ -391,11 +395,12 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
             file("survey"), shown=shown("survey"), instrument=instrument, microsystem_ids=ids, roles=config.roles,
             level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate,
         )
+    scrub = _scrubber(config, folder, project)  # a QDA project's source names become interview ids: scrubbed too
     if config.coding_export:
         mapping = folder / config.coding_export
         imported = refiqda.read_coded_interviews(
             mapping, framework_of={e: f.id for f in frameworks for e in f.element_ids}, microsystem_ids=ids,
-            roles=config.roles, shown_folder=_shown(mapping.parent),
+            roles=config.roles, shown_folder=_shown(mapping.parent), scrub=scrub,
         )
         interviews, codings = imported.interviews, imported.codings
         reports.append(imported.report)
@@ -412,7 +417,7 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     journeys = (study_csv.read_journeys(file("journeys"), shown=shown("journeys"), microsystem_ids=ids)
                 if config.files.journeys else study_csv.empty_journeys())
     key = privacy.study_key(project, config.id, create=create_key)
-    respondents, answers, codings = _protect(config, folder, project, key, respondents, answers, codings)
+    respondents, answers, codings = _protect(scrub, key, respondents, answers, codings)
     journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], key, prefix="PT"))
     frames = {"microsystems": microsystems, "survey": respondents, "interviews": interviews,
               "coded_segments": codings, "outcomes": outcomes, "journeys": journeys}
@@ -433,21 +438,25 @@ def _csv_report(shown: str, key: str, rows: int):
     return report
 
 
-def _protect(config: StudyConfig, folder: Path, project: Project, key: bytes, respondents, answers, codings):
-    """Pseudonymise respondents and scrub excerpts before anything is stored or shown."""
+def _scrubber(config: StudyConfig, folder: Path, project: Project):
+    """The study's scrubber: the names on its roster and its own patterns."""
     from workbench.io.tables import check_columns, read_table, text
 
-    pseudonyms = privacy.pseudonymise(respondents["respondent_id"], key)
-    # answers hold each respondent many times: look their pseudonym up rather than hash again
-    position = pd.Index(respondents["respondent_id"]).get_indexer(answers["respondent_id"])
-    answers = answers.assign(respondent_id=pseudonyms.take(position).to_numpy())
-    respondents = respondents.assign(respondent_id=pseudonyms.to_numpy())
     names: list[str] = []
     if config.privacy.roster:
         roster_path = folder / config.privacy.roster
         shown = project.shown(roster_path)
         names = check_columns(read_table(roster_path, label=shown), [text("name")], file=shown)["name"].tolist()
-    scrub = privacy.scrubber(names, [(p.pattern, p.replacement) for p in config.privacy.scrub_patterns])
+    return privacy.scrubber(names, [(p.pattern, p.replacement) for p in config.privacy.scrub_patterns])
+
+
+def _protect(scrub, key: bytes, respondents, answers, codings):
+    """Pseudonymise respondents and scrub excerpts before anything is stored or shown."""
+    pseudonyms = privacy.pseudonymise(respondents["respondent_id"], key)
+    # answers hold each respondent many times: look their pseudonym up rather than hash again
+    position = pd.Index(respondents["respondent_id"]).get_indexer(answers["respondent_id"])
+    answers = answers.assign(respondent_id=pseudonyms.take(position).to_numpy())
+    respondents = respondents.assign(respondent_id=pseudonyms.to_numpy())
     codings = codings.assign(excerpt=privacy.scrub_series(codings["excerpt"], scrub))
     return respondents, answers, codings
 

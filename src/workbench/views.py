@@ -24,6 +24,9 @@ Views (one row per ...):
     answer counts, shares of each level, can't-rate share, mean, rwg and its verdict.
 ``study_items`` (item)
     the same over the whole study.
+``role_items`` (role x item)
+    the same per role over the whole study, each role's figures hidden where too few people
+    gave them and, as parts of the study's figures, where the hidden ones could be recovered.
 ``unit_quotes`` (microsystem x characteristic x rank)
     the most representative excerpts, with neither speaker nor role.
 """
@@ -41,12 +44,12 @@ from workbench.io.files import sha256_of, write_parquet_atomic
 from workbench.vocabulary import SHARED, TOO_FEW, AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "compute_views", "disclose", "peer_positions",
-    "read_view", "report_where_shared", "study_items", "unit_digests", "unit_items", "unit_overview", "unit_profiles",
-    "unit_quotes", "view_path", "write_views",
+    "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "RoleFilters", "compute_views", "disclose",
+    "peer_positions", "read_view", "report_where_shared", "role_items", "study_items", "unit_digests", "unit_items",
+    "unit_overview", "unit_profiles", "unit_quotes", "view_path", "write_views",
 ]
 
-VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "unit_quotes")
+VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "role_items", "unit_quotes")
 # The views sliceable by microsystem.
 PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes")
 QUOTES_PER_CHARACTERISTIC = 2
@@ -54,7 +57,7 @@ PROFILE_FIGURES = ("mean", "median", "sd", "ci_low", "ci_high")
 
 
 def disclose(table: pd.DataFrame, policy: DisclosurePolicy, *, figures: dict[str, str],
-             reference: pd.DataFrame | None = None, keys: list[str] | None = None) -> pd.DataFrame:
+             within: str | None = None, unanimous=None) -> pd.DataFrame:
     """The one place the small-cell rule is applied to a table of figures.
 
     Parameters
@@ -63,27 +66,37 @@ def disclose(table: pd.DataFrame, policy: DisclosurePolicy, *, figures: dict[str
     policy : the study's :class:`~workbench.vocabulary.DisclosurePolicy`.
     figures : figure column -> the column counting the people it was computed from; each
         figure is blanked (NaN) where its count is below the rule.
-    reference : the same table computed from more people (e.g. every role, where ``table``
-        is a role filter), already shown elsewhere: a figure is also blanked where the two
-        counts differ by fewer than the rule's people, whom the difference would describe.
-    keys : the columns that match rows of ``table`` and ``reference``.
+    within : the rows are parts of a total that is shown too (e.g. the microsystems' rows of
+        one item, whose whole-study figures are published): per value of this column, further
+        rows are hidden, smallest first, so that the hidden ones cannot be recovered as the
+        total minus the shown ones (complementary suppression,
+        :meth:`~workbench.vocabulary.DisclosurePolicy.hidden`).
+    unanimous : per row, whether every person in the group gave the same answer; those rows'
+        figures are hidden too when the policy says ``unanimous: hide``.
 
     Examples
     --------
     >>> t = pd.DataFrame({"mean": [2.0, 2.5], "n": [7, 3]})
     >>> disclose(t, DisclosurePolicy(min_cell_size=5), figures={"mean": "n"})["mean"].tolist()
     [2.0, nan]
+    >>> t = pd.DataFrame({"item": "a", "mean": [2.0, 2.5, 1.5], "n": [7, 3, 9]})
+    >>> disclose(t, DisclosurePolicy(min_cell_size=5), figures={"mean": "n"}, within="item")["mean"].tolist()
+    [nan, nan, 1.5]
     """
     shown = table.copy()
-    for figure, count in figures.items():
-        if figure not in shown.columns:
+    alike = np.zeros(len(shown), dtype=bool)
+    if unanimous is not None and policy.unanimous == "hide":
+        alike = np.asarray(pd.Series(unanimous).fillna(False), dtype=bool)
+    for count in dict.fromkeys(figures.values()):
+        present = [f for f, c in figures.items() if c == count and f in shown.columns]
+        if not present:
             continue
         sizes = shown[count].to_numpy(dtype="float64", na_value=np.nan)
-        hidden = np.nan_to_num(sizes) < policy.min_cell_size
-        if reference is not None:
-            matched = shown[keys].merge(reference[[*keys, count]], on=keys, how="left")[count]
-            hidden |= policy.hidden_by_difference(sizes, matched.to_numpy(dtype="float64", na_value=np.nan))
-        shown[figure] = shown[figure].astype("float64").mask(hidden)
+        hidden = (np.nan_to_num(sizes) < policy.min_cell_size) | alike
+        if within is not None:
+            for rows in shown.groupby(within, sort=False).indices.values():
+                hidden[rows] = policy.hidden(sizes[rows], total_shown=True, already_hidden=alike[rows])
+        shown[present] = shown[present].astype("float64").mask(hidden[:, None].repeat(len(present), axis=1))
     return shown
 
 
@@ -99,11 +112,13 @@ def report_where_shared(table: pd.DataFrame, *, columns=PROFILE_FIGURES) -> pd.D
 
 
 def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy, disclosure: DisclosurePolicy,
-                  min_items: int = 1, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+                  min_items: int = 1) -> pd.DataFrame:
     """Per microsystem x characteristic: the profile, its agreement and what may be shown.
 
-    ``reference``: this view computed from all answers, when ``answers`` are a subset
-    (the explorer's role filter); see :func:`disclose`.
+    A mean is hidden where fewer than the rule's people gave it, and further units' means
+    where the hidden ones could be recovered from the whole study's figure on the
+    characteristic (:func:`disclose` ``within``); the agreement index where fewer than the
+    rule's people rated every item it rests on.
 
     Returns
     -------
@@ -119,10 +134,12 @@ def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: Agreement
                           validate="one_to_one")
     table["agreement"] = table["agreement"].fillna(TOO_FEW)
     table["n_agreement"] = table["n_agreement"].fillna(0).astype("int64")
-    figures = {**dict.fromkeys(PROFILE_FIGURES, "n_scored"), "agreement_index": "n_agreement"}
-    table = disclose(table, disclosure, figures=figures, reference=reference, keys=keys)
-    if reference is not None:  # a hidden agreement index gives no verdict either
-        table.loc[table["agreement_index"].isna() & table["agreement"].ne(TOO_FEW), "agreement"] = TOO_FEW
+    table = disclose(table, disclosure, figures=dict.fromkeys(PROFILE_FIGURES, "n_scored"), within="characteristic_id",
+                     unanimous=table["sd"].eq(0))
+    table = disclose(table, disclosure, figures={"n_cant_rate": "n_respondents"}, within="characteristic_id")
+    # An index of 1 says every item had one answer in the unit (no spread on any item).
+    table = disclose(table, disclosure, figures={"agreement_index": "n_agreement"},
+                     unanimous=table["agreement_index"].ge(1 - 1e-12))
     table["analysis_mean"] = table["mean"]
     table = report_where_shared(table)
     return table[[*keys, "n_respondents", "n_scored", "n_cant_rate", "analysis_mean", *PROFILE_FIGURES, "n_items",
@@ -191,10 +208,11 @@ def _leave_one_out_quantile(ordered: np.ndarray, skipped: np.ndarray, peers: np.
 
 
 def unit_items(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy, disclosure: DisclosurePolicy,
-               by: tuple[str, ...] = ("microsystem_id", "item_id"),
-               reference: pd.DataFrame | None = None) -> pd.DataFrame:
+               by: tuple[str, ...] = ("microsystem_id", "item_id")) -> pd.DataFrame:
     """Per group x item (default microsystem x item): answer counts, level shares, mean and
-    the item's agreement, with what may not be shown blanked.
+    the item's agreement, with what may not be shown blanked: figures from fewer than the
+    rule's people, and further groups' figures where the hidden ones could be recovered from
+    the whole study's figures on the item (:func:`disclose` ``within``).
 
     Returns
     -------
@@ -207,16 +225,29 @@ def unit_items(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPol
         rwg = agreement.rwg(answers, by=by, n_levels=scale.n)[[*by, "rwg"]]
         items = items.merge(rwg, on=list(by), how="left")
         items["agreement"] = policy.verdict(items["rwg"], items["n_rated"], disclosure)
-    figures = {**dict.fromkeys([*shares, "mean", "median", "sd", "rwg"], "n_rated"), "cant_rate_share": "n_respondents"}
-    return disclose(items, disclosure, figures=figures, reference=reference, keys=list(by))
+    figures = {**dict.fromkeys([*shares, "mean", "median", "sd", "rwg"], "n_rated"),
+               **dict.fromkeys(["cant_rate_share", "n_cant_rate", "n_no_answer"], "n_respondents")}
+    return disclose(items, disclosure, figures=figures, within="item_id", unanimous=items["sd"].eq(0))
 
 
 def study_items(answers: pd.DataFrame, *, scale: LevelScale, disclosure: DisclosurePolicy) -> pd.DataFrame:
     """Per item over the whole study: counts, level shares, can't-rate share, mean."""
     items = survey.item_summary(answers, by=("item_id",), levels=scale.values)
     shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
-    figures = {**dict.fromkeys([*shares, "mean", "median", "sd"], "n_rated"), "cant_rate_share": "n_respondents"}
-    return disclose(items, disclosure, figures=figures)
+    figures = {**dict.fromkeys([*shares, "mean", "median", "sd"], "n_rated"),
+               **dict.fromkeys(["cant_rate_share", "n_cant_rate", "n_no_answer"], "n_respondents")}
+    return disclose(items, disclosure, figures=figures, unanimous=items["sd"].eq(0))
+
+
+def role_items(answers: pd.DataFrame, *, scale: LevelScale, disclosure: DisclosurePolicy) -> pd.DataFrame:
+    """Per role x item over the whole study: counts, level shares, can't-rate share, mean;
+    the roles' rows of an item are parts of its whole-study figures (:func:`study_items`),
+    so hidden ones are protected from being recovered as the total minus the others."""
+    items = survey.item_summary(answers, by=("role", "item_id"), levels=scale.values)
+    shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
+    figures = {**dict.fromkeys([*shares, "mean", "median", "sd"], "n_rated"),
+               **dict.fromkeys(["cant_rate_share", "n_cant_rate", "n_no_answer"], "n_respondents")}
+    return disclose(items, disclosure, figures=figures, within="item_id", unanimous=items["sd"].eq(0))
 
 
 def unit_overview(study) -> pd.DataFrame:
@@ -238,6 +269,151 @@ def unit_quotes(codings: pd.DataFrame, *, codes: list[str], n: int = QUOTES_PER_
     return best[columns].sort_values(["microsystem_id", "characteristic_id", "rank"]).reset_index(drop=True)
 
 
+class RoleFilters:
+    """The per-unit views computed from the answers of chosen roles only (the explorer's role
+    filter), safe to show side by side for every choice of roles.
+
+    Two role filters, or a filter and the all-roles view, differ by whole role groups of a
+    unit, so their difference describes those groups; and a unit nearly always has a role
+    held by fewer than the rule's people (its one manager). So within each unit the roles are
+    grouped once into *role groups* of at least the rule's people each (:meth:`groups`: roles
+    with enough respondents stand alone, the others are pooled, and a pool still too small
+    joins the smallest role that stands alone). A role filter shows a unit's figures only
+    where it takes each of the unit's role groups whole or not at all; then any difference
+    between shown figures is made of whole groups. A row whose groups hold too few people on
+    one of the counts its figures rest on (fewer rated an item than answered) is withheld
+    under every filter. And since the survey report publishes whole-study figures per role,
+    a role's people in withheld units must not be recoverable as that total minus the shown
+    units: per role, further units are withheld, smallest first, until the withheld ones
+    are two or more holding at least the rule's people.
+    """
+
+    # view -> (the column that is not the unit in its key, the counts its figures rest on)
+    FILTERABLE = {
+        "unit_profiles": ("characteristic_id", ("n_respondents", "n_scored", "n_agreement")),
+        "unit_items": ("item_id", ("n_respondents", "n_rated")),
+    }
+
+    def __init__(self, study):
+        self.study = study
+        self.roles = tuple(study.config.roles)
+        self._groups: pd.DataFrame | None = None
+        self._checked: dict[str, pd.DataFrame] = {}
+
+    def _compute(self, name: str, answers: pd.DataFrame) -> pd.DataFrame:
+        study = self.study
+        policies = {"scale": study.scale, "policy": study.agreement_policy, "disclosure": study.disclosure}
+        if name == "unit_profiles":
+            return unit_profiles(answers, **policies, min_items=study.config.analysis.min_items)
+        return unit_items(answers, **policies)
+
+    def groups(self) -> pd.DataFrame:
+        """Each unit's roles grouped for role filters: ``microsystem_id``, ``role``,
+        ``respondents`` (the role's survey respondents in the unit) and ``group`` (the roles
+        of its role group joined by " + ")."""
+        if self._groups is not None:
+            return self._groups
+        k = self.study.disclosure.min_cell_size
+        respondents = self.study.answers[["microsystem_id", "role", "respondent_id"]].drop_duplicates()
+        sizes = respondents.groupby(["microsystem_id", "role"], sort=True).size().rename("respondents").reset_index()
+        group = sizes["role"].astype("object").to_numpy().copy()
+        for rows in sizes.groupby("microsystem_id", sort=False).indices.values():
+            counts = sizes["respondents"].to_numpy()[rows]
+            small = counts < k
+            if not small.any():
+                continue
+            pooled = list(rows[small])
+            if counts[small].sum() < k and (~small).any():
+                # The pool alone would still be too few: it joins the smallest role that stands alone.
+                pooled.append(rows[~small][np.argmin(counts[~small])])
+            if counts[small].sum() < k and not (~small).any():
+                pooled = list(rows)
+            label = " + ".join(sorted(str(sizes.at[r, "role"]) for r in pooled))
+            group[pooled] = label
+        self._groups = sizes.assign(group=group)
+        return self._groups
+
+    def _checked_rows(self, name: str) -> pd.DataFrame:
+        """Per unit x element: ``withheld`` (under every filter but all roles) and the unit's
+        role groups there."""
+        if name in self._checked:
+            return self._checked[name]
+        element, counts = self.FILTERABLE[name]
+        keys = ["microsystem_id", element]
+        answers = self.study.answers
+        policy = self.study.disclosure
+        groups = self.groups()
+        group_of = groups.set_index(["microsystem_id", "role"])["group"]
+        per_role = pd.concat([self._compute(name, answers[answers["role"].eq(role)])[[*keys, *counts]].assign(role=role)
+                              for role in self.roles if answers["role"].eq(role).any()], ignore_index=True)
+        per_role["group"] = group_of.reindex(pd.MultiIndex.from_frame(per_role[["microsystem_id", "role"]])).to_numpy()
+        per_group = per_role.groupby([*keys, "group"], sort=False)[list(counts)].sum()
+        # A row is withheld where one of its role groups holds too few people on any count.
+        too_few = ((per_group > 0) & (per_group < policy.min_cell_size)).any(axis=1).groupby(level=keys).any()
+        rows = too_few.rename("withheld").reset_index()
+        withheld = rows["withheld"].to_numpy().copy()
+        # Per role and element: a role's people in withheld units, or pooled with another role,
+        # are what the whole-study figure for the role minus the shown units would describe.
+        index = pd.MultiIndex.from_frame(rows[keys])
+        elements = rows.groupby(element, sort=False).indices
+        for count in counts:
+            table = per_role.pivot_table(index=keys, columns="role", values=count, fill_value=0, aggfunc="sum")
+            table = table.reindex(index, fill_value=0)
+            alone = per_role.assign(alone=per_role["group"].eq(per_role["role"])).pivot_table(
+                index=keys, columns="role", values="alone", fill_value=False, aggfunc="any").reindex(
+                index, fill_value=False)
+            for role in table.columns:
+                sizes = table[role].to_numpy(dtype="float64")
+                pooled = ~alone[role].to_numpy(dtype=bool) if role in alone else np.ones(len(sizes), dtype=bool)
+                for positions in elements.values():
+                    hidden = policy.hidden(sizes[positions], total_shown=True,
+                                           already_hidden=withheld[positions] | pooled[positions])
+                    withheld[positions] |= hidden & ~pooled[positions] & (sizes[positions] > 0)
+        rows["withheld"] = withheld
+        self._checked[name] = rows
+        return rows
+
+    def shown(self, name: str, roles) -> pd.DataFrame:
+        """Per unit x element: whether the filter ``roles`` may show the row (``shown``)."""
+        element, _ = self.FILTERABLE[name]
+        rows = self._checked_rows(name)
+        groups = self.groups()
+        # A filter takes a unit's role group whole or not at all: count, per group, its roles chosen.
+        chosen = groups.assign(chosen=groups["role"].isin(list(roles)))
+        split = chosen.groupby(["microsystem_id", "group"], sort=False)["chosen"].agg(lambda c: 0 < c.sum() < len(c))
+        unit_split = split.groupby(level="microsystem_id").any()
+        splits = rows["microsystem_id"].map(unit_split).fillna(False).astype(bool).to_numpy()
+        return rows.assign(shown=~rows["withheld"].to_numpy() & ~splits)[["microsystem_id", element, "shown"]]
+
+    def view(self, name: str, roles) -> pd.DataFrame:
+        """The view ``name`` (``unit_profiles`` or ``unit_items``) from the answers of
+        ``roles``, with withheld rows' figures and counts blank; with every role, the study's
+        stored view."""
+        if name not in self.FILTERABLE:
+            raise ValueError(f"name must be one of {list(self.FILTERABLE)}, got {name!r}")
+        unknown = sorted(set(roles) - set(self.roles))
+        if unknown:
+            raise ValueError(f"roles {unknown} are not among the study's roles {list(self.roles)}")
+        if set(roles) == set(self.roles):
+            return self.study.view(name)
+        answers = self.study.answers
+        computed = self._compute(name, answers[answers["role"].isin(list(roles))])
+        element, _ = self.FILTERABLE[name]
+        keys = ["microsystem_id", element]
+        shown = computed[keys].merge(self.shown(name, roles), on=keys, how="left")["shown"]
+        hidden = ~shown.fillna(False).astype(bool).to_numpy()
+        figures = [c for c in computed.columns if pd.api.types.is_float_dtype(computed[c])]
+        computed[figures] = computed[figures].mask(hidden[:, None].repeat(len(figures), axis=1))
+        present = [c for c in computed.columns if c.startswith("n_") and c != "n_items"]
+        computed[present] = computed[present].astype("Float64").mask(hidden[:, None].repeat(len(present), axis=1))
+        computed[present] = computed[present].astype("Int64")
+        if "agreement" in computed:
+            computed.loc[hidden, "agreement"] = TOO_FEW
+        if "reported" in computed:
+            computed.loc[hidden, "reported"] = False
+        return computed
+
+
 def compute_views(study) -> dict[str, pd.DataFrame]:
     """Every view of ``study`` (a :class:`~workbench.study.Study`), by name."""
     scale, policy, disclosure = study.scale, study.agreement_policy, study.disclosure
@@ -250,6 +426,7 @@ def compute_views(study) -> dict[str, pd.DataFrame]:
         "peer_positions": peer_positions(profiles),
         "unit_items": unit_items(answers, scale=scale, policy=policy, disclosure=disclosure),
         "study_items": study_items(answers, scale=scale, disclosure=disclosure),
+        "role_items": role_items(answers, scale=scale, disclosure=disclosure),
         "unit_quotes": unit_quotes(study.codings, codes=study.characteristics.element_ids),
     }
 

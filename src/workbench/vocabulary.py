@@ -130,25 +130,38 @@ class DisclosurePolicy(_Policy):
     the form ask this object what to hide.
     """
 
-    min_cell_size: int = Field(5, ge=1, description="No figure is shown for fewer people than this.")
+    # A floor of 2: a "group" of one person is that person, whatever the study asks for.
+    min_cell_size: int = Field(5, ge=2, description="No figure is shown for fewer people than this.")
+    # Unanimity is not singling out (each member is one of at least k who answered alike) but
+    # it does tell each member's answer; a study may prefer to hide it.
+    unanimous: Literal["show", "hide"] = Field("show", description="Figures of a group whose members all gave the "
+                                                                   "same answer: shown, or hidden.")
 
     @property
     def marker(self) -> str:
         """What a hidden count or figure shows instead."""
         return f"<{self.min_cell_size}"
 
-    def hidden(self, sizes, *, total_shown: bool = False) -> np.ndarray:
+    def hidden(self, sizes, *, total_shown: bool = False, already_hidden=None) -> np.ndarray:
         """Which groups (people per group in ``sizes``) must be hidden.
 
         With ``total_shown``, the groups are parts of one shown total: a hidden part would be
         recoverable as the total minus the shown ones, so further parts are hidden, smallest
         first, until the hidden parts that hold anyone together hold at least ``min_cell_size``
         people and number two or more (or all are hidden). Empty groups are hidden too, but
-        describe nobody, so they never count as protecting anyone.
+        describe nobody, so they never count as protecting anyone. ``already_hidden`` marks
+        groups hidden for another reason, which need the same protection.
+
+        Examples
+        --------
+        >>> DisclosurePolicy(min_cell_size=5).hidden([10, 2, 6, 8], total_shown=True).tolist()
+        [False, True, True, False]
         """
         sizes = np.asarray(sizes, dtype="float64")
         sizes = np.where(np.isnan(sizes), 0, sizes)
         hidden = sizes < self.min_cell_size
+        if already_hidden is not None:
+            hidden |= np.asarray(already_hidden, dtype=bool)
         if total_shown:
             # Shown groups join the hidden ones, smallest first, until what the total minus the
             # shown groups reveals is a group of at least k people made of two or more groups.
@@ -160,13 +173,19 @@ class DisclosurePolicy(_Policy):
                 hidden[index] = True
         return hidden
 
-    def hidden_by_difference(self, sizes, reference_sizes) -> np.ndarray:
-        """Groups whose figures differ from a shown reference (the same group with more people
-        in it, e.g. all roles against a role filter) by fewer than ``min_cell_size`` people:
-        the difference between the two would describe those few."""
-        difference = np.asarray(reference_sizes, dtype="float64") - np.asarray(sizes, dtype="float64")
-        difference = np.where(np.isnan(difference), 0, difference)
-        return (difference > 0) & (difference < self.min_cell_size)
+    def separable(self, part_sizes) -> np.ndarray:
+        """For groups split into parts (rows of ``part_sizes``: one column per part, e.g. per
+        role), whether figures about any union of parts may be shown side by side: only where
+        every part is empty or holds at least ``min_cell_size`` people, since two shown unions
+        differing by one part describe that part.
+
+        Examples
+        --------
+        >>> DisclosurePolicy(min_cell_size=5).separable([[6, 0, 9], [6, 2, 9]]).tolist()
+        [True, False]
+        """
+        sizes = np.nan_to_num(np.asarray(part_sizes, dtype="float64"))
+        return ((sizes == 0) | (sizes >= self.min_cell_size)).all(axis=1)
 
     def count_text(self, sizes) -> list[str]:
         """Counts for people to read: the number, or the marker where it is below the rule."""

@@ -26,6 +26,10 @@ Reading, and what is assumed:
   non-text sources (PDF, pictures, audio, video) and ``.docx`` rich text without a
   plain-text version (NVivo writes a plain-text member holding only a line break) are
   counted and left out.
+* **Interview ids** are source names. A study passes its scrubber: a name the scrubber would
+  change ("Interview with Ann Smith") becomes ``interview-`` and the end of the source's guid,
+  the same on every build, and the import report says how many were replaced (a scrubbed name
+  would not do: two people's interviews would share "Interview with [name]").
 * Every import fills an :class:`~workbench.io.report.ImportReport` (kind ``"REFI-QDA project"``):
   per kind of element (users, codes, sources, selections, codings, cases, variables, sets,
   notes, links, graphs) how many the file held, how many the study uses and why the others
@@ -95,9 +99,11 @@ import difflib
 import functools
 import io
 import re
+import unicodedata
 import uuid
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -768,11 +774,17 @@ def project_frames(
     shown: str,
     mapping_shown: str | None = None,
     folder: Path | None = None,
+    scrub: Callable[[str], str] | None = None,
 ) -> CodingImport:
     """Turn a read project into the study's interviews and codings frames and its import report.
 
     ``shown`` names the project file in messages, ``mapping_shown`` the mapping file (mapping
     errors name it); a sidecar table is read from ``folder`` (the mapping's folder).
+
+    ``scrub`` is the study's scrubber (:func:`workbench.privacy.scrubber`). Source names become
+    interview ids, and selection names can become segment ids: a name the scrubber would change
+    (a person's name, a phone number ...) is replaced by an id made from the source's guid (see
+    :func:`_generated_ids`), and the report's notes are scrubbed too, since they quote names.
     """
     from workbench.io.study_csv import codings_frame, interviews_frame
 
@@ -786,11 +798,14 @@ def project_frames(
         mapping_shown=mapping_shown, folder=folder,
     )
     notes += more_notes
+    interview_of = _interview_ids(project, [row["interview_id"] for row in rows], scrub)  # source name -> id
+    for row in rows:
+        row["interview_id"] = interview_of[row["interview_id"]]
     interview_columns = [
         "interview_id", "microsystem_id", "interviewee_role", "interview_date", "word_count", "characters",
     ]
     interviews = interviews_frame(pd.DataFrame(rows, columns=interview_columns))
-    used_sources = set(interviews["interview_id"])
+    used_sources = set(interview_of)
 
     in_used = [c for c in project.codings if c.source in used_sources]
     notes += _refuse_parents_without_codings(project, explicit, element_of, in_used, mapping_shown)
@@ -812,7 +827,7 @@ def project_frames(
         else:
             fate.append("")
             candidates.append(coding)
-    segment_names = _segment_names(candidates)
+    segment_names, labels_replaced = _segment_names(candidates, interview_of, scrub)
     seen: set[tuple] = set()
     kept: list[Selection] = []
     merged = "repeats another coding's segment, coder and element (merged into one)"
@@ -834,9 +849,9 @@ def project_frames(
     codings = pd.DataFrame([
         {
             "segment_id": segment_names[(c.source, c.start, c.end)],
-            "interview_id": c.source,
-            "microsystem_id": case_of[c.source],
-            "interviewee_role": role_of[c.source],
+            "interview_id": interview_of[c.source],
+            "microsystem_id": case_of[interview_of[c.source]],
+            "interviewee_role": role_of[interview_of[c.source]],
             "coder": c.coder,
             "framework_id": framework_of[element_of[c.code_guid]],
             "code_id": element_of[c.code_guid],
@@ -864,9 +879,48 @@ def project_frames(
     _fill_report(report, project, fate, kept, element_of, len(interviews), left_out_sources, used_cases,
                  used_variables, assignment.from_)
     for note in notes:
-        report.note(note)
-    transcripts = {name: project.sources[name] for name in interviews["interview_id"]}
+        report.note(scrub(note) if scrub else note)
+    masked = "what the study's scrubber masks (a name, e-mail address, phone number or date of birth)"
+    renamed = sum(1 for name, interview in interview_of.items() if name != interview)
+    if renamed:
+        report.note(f"{_plural(renamed, 'source name')} held {masked}; "
+                    f"{'its interview is' if renamed == 1 else 'their interviews are'} identified by an id made from "
+                    "the source's guid instead (interview-…)")
+    if labels_replaced:
+        report.note(f"{_plural(labels_replaced, 'selection name')} held {masked}; "
+                    f"{'its segment is' if labels_replaced == 1 else 'their segments are'} named by interview and "
+                    "positions instead")
+    transcripts = {interview: project.sources[name] for name, interview in interview_of.items()}
     return CodingImport(interviews, codings_frame(codings), transcripts, project.codebook(), report)
+
+
+def _generated_ids(project: QdaProject) -> dict[str, str]:
+    """An interview id for every source of the project that says nothing of its name:
+    ``interview-`` and the last 8 characters of the source's guid (all of it where two sources
+    share those 8). Made from the project alone, so each rebuild, and writing the project back
+    (:func:`_project_back`), gives each source the same id."""
+    guids = {name: re.sub(r"[^0-9a-z]", "", info.guid) for name, info in project.source_info.items()}
+    ends = Counter(guid[-8:] for guid in guids.values() if guid)
+    taken = set(project.source_info)  # never the name of another source
+    generated = {}
+    for position, (name, guid) in enumerate(guids.items(), 1):
+        candidate = f"interview-{guid[-8:] if guid and ends[guid[-8:]] == 1 else guid or position}"
+        if candidate in taken:  # a project whose guids repeat or are missing
+            candidate = f"{candidate}-{position}"
+        taken.add(candidate)
+        generated[name] = candidate
+    return generated
+
+
+def _interview_ids(project: QdaProject, names: list[str], scrub: Callable[[str], str] | None) -> dict[str, str]:
+    """Source name -> interview id: the name itself, or a generated id where the scrubber would change
+    the name. A scrubbed name would not do: two interviews with two people's names would both become
+    "Interview with [name]"."""
+    if scrub is None:
+        return {name: name for name in names}
+    generated = _generated_ids(project)
+    # The scrubber returns text in NFC: a name only written in another normal form keeps it.
+    return {name: name if scrub(name) == unicodedata.normalize("NFC", name) else generated[name] for name in names}
 
 
 def _resolve_codes(project: QdaProject, mapping: CodingMapping, framework_of: dict[str, str], mapping_shown: str,
@@ -1215,23 +1269,30 @@ def _fill_report(report: ImportReport, project: QdaProject, fate: list[str], kep
             report.count(kind, in_file=project.in_file[kind], used=used, left_out=dict(left_out))
 
 
-def _segment_names(codings: list[Selection]) -> dict[tuple[str, int, int], str]:
+def _segment_names(codings: list[Selection], interview_of: dict[str, str],
+                   scrub: Callable[[str], str] | None = None) -> tuple[dict[tuple[str, int, int], str], int]:
     """A segment is named by its selections' name when they agree on one that names no other
-    stretch (as the workbench writes them); otherwise ``<source>:<start>-<end>``."""
+    stretch (as the workbench writes them) and that the scrubber leaves as it is; otherwise
+    ``<interview_id>:<start>-<end>``. Also: how many names were set aside by the scrubber."""
     names: dict[tuple, set] = {}
     for c in codings:
         names.setdefault((c.source, c.start, c.end), set()).add(c.name)
     chosen = {}
     used: dict[str, int] = {}
+    scrubbed = 0
     for key, labels in names.items():
         label = next(iter(labels)) if len(labels) == 1 else ""
         if label and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", label):
-            used[label] = used.get(label, 0) + 1
+            if scrub is not None and scrub(label) != label:  # a selection named after what it selects: "Smith"
+                label = ""
+                scrubbed += 1
+            else:
+                used[label] = used.get(label, 0) + 1
         chosen[key] = label
     return {
-        key: (label if label and used.get(label) == 1 else f"{key[0]}:{key[1]}-{key[2]}")
+        key: (label if label and used.get(label) == 1 else f"{interview_of[key[0]]}:{key[1]}-{key[2]}")
         for key, label in chosen.items()
-    }
+    }, scrubbed
 
 
 def read_coded_interviews(
@@ -1241,9 +1302,13 @@ def read_coded_interviews(
     microsystem_ids: list[str],
     roles: list[str],
     shown_folder: str | None = None,
+    scrub: Callable[[str], str] | None = None,
 ) -> CodingImport:
     """Read a QDA project through its mapping file (see :class:`CodingMapping`); the result's
-    ``report`` says what the import used and left out."""
+    ``report`` says what the import used and left out.
+
+    ``scrub``: the study's scrubber, for the names that become ids (see :func:`project_frames`).
+    """
     mapping_path = Path(mapping_path)
     prefix = f"{shown_folder}/" if shown_folder else f"{mapping_path.parent}/"
     mapping_shown = prefix + mapping_path.name
@@ -1252,7 +1317,7 @@ def read_coded_interviews(
     project = read_qdpx(mapping_path.parent / mapping.file, label=shown)
     return project_frames(
         project, mapping, framework_of=framework_of, microsystem_ids=microsystem_ids, roles=roles, shown=shown,
-        mapping_shown=mapping_shown, folder=mapping_path.parent,
+        mapping_shown=mapping_shown, folder=mapping_path.parent, scrub=scrub,
     )
 
 
@@ -1442,6 +1507,10 @@ def _project_back(project: QdaProject, mapping: CodingMapping, codings: pd.DataF
     codes: dict[str, str | dict] = {
         key: target if isinstance(target, str) else target.model_dump() for key, target in mapping.codes.items()
     }
+    # Interviews whose source name the scrubber changed carry a generated id: back to the source's name.
+    source_of = {interview: name for name, interview in _generated_ids(project).items()}
+    sources = [i if i in project.sources else source_of.get(i, i) for i in codings["interview_id"]]
+    codings = codings.assign(interview_id=sources)
     held = {(c.source, c.start, c.end, c.coder, element_of[c.code_guid])
             for c in project.codings if c.code_guid in element_of}
     new = [row for row in codings.itertuples(index=False)
