@@ -1130,3 +1130,36 @@ def test_a_study_scrubs_the_source_names_of_its_qda_project(demo_copy):
     assert not study.interviews["interview_id"].str.contains("Whitfield|INT001").any()
     assert not study.codings["interview_id"].str.contains("Whitfield").any()
     assert any("1 source name held" in note for report in study.imports for note in report.notes)
+
+
+def test_a_windows_1252_transcript_that_begins_like_a_utf16_mark_is_read_as_windows_1252(tmp_path):
+    text = "ÿþ " + TEXT.replace("falls", "falls – café")  # 0xFF 0xFE, then Windows-1252 bytes
+    start, end = text.index("We chart"), text.index(" and talk")
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(start, end)))
+    path = qdpx(tmp_path, xml, {"sources/f1.txt": text.encode("cp1252")})
+    result = frames(path)
+    assert result.codings["excerpt"].item() == "We chart falls – café every week"
+    assert any("read as Windows-1252" in note for note in result.report.notes)
+
+
+def test_a_utf16_transcript_with_its_mark_is_read_as_utf16(tmp_path):
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END)))
+    path = qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode("utf-16")})
+    assert frames(path).codings["excerpt"].item() == "We chart falls every week"
+
+
+@pytest.mark.parametrize("depth", [200, 3000])
+def test_a_deeply_nested_codebook_is_read_or_refused_in_one_line_never_a_crash(tmp_path, depth):
+    opening = "".join(f'<Code guid="00000000-0000-0000-0001-{n:012d}" name="level {n}" isCodable="false">'
+                      for n in range(depth))
+    codes = (opening + '<Code guid="00000000-0000-0000-0000-0000000000c2" name="Measurement" isCodable="true"/>'
+             + "</Code>" * depth)
+    xml = project_xml(text_source('plainTextPath="internal://f1.txt"', selection(START, END)), codes=codes)
+    path = qdpx(tmp_path, xml, {"sources/f1.txt": TEXT.encode()})
+    code_path = "/".join(f"level {n}" for n in range(depth)) + "/Measurement"
+    try:
+        result = frames(path, codes={code_path: "measurement"})
+    except InputError as error:
+        assert "\n" not in str(error) and "project.qdpx" in str(error)
+    else:
+        assert result.codings["code_id"].item() == "measurement"

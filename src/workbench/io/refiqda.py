@@ -389,13 +389,17 @@ def _read_codebook(root, project: QdaProject, shown: str) -> None:
         project.notes.append(f"the codebook is written in the namespace {namespace!r}; read as a REFI-QDA codebook")
     elif namespace != PROJECT_NS:
         project.notes.append(f"the codebook is written in the codebook namespace {namespace!r}")
-    for holder in _kids(book, "Codes"):
-        for code in _kids(holder, "Code"):
-            _read_code(code, None, "", project, shown)
+    # Depth first with a stack of our own, not recursion: a codebook nested thousands deep is
+    # read (or refused by the XML parser's own depth limit), never a crash.
+    pending = [(code, None, "") for holder in _kids(book, "Codes") for code in _kids(holder, "Code")][::-1]
+    while pending:
+        element, parent, prefix = pending.pop()
+        guid, path = _read_code(element, parent, prefix, project, shown)
+        pending.extend((child, guid, path) for child in reversed(_kids(element, "Code")))
 
 
-def _read_code(element, parent: str | None, prefix: str, project: QdaProject, shown: str) -> None:
-    """A code and its children, keyed by guid, with its path from the codebook's root."""
+def _read_code(element, parent: str | None, prefix: str, project: QdaProject, shown: str) -> tuple[str, str]:
+    """A code, keyed by guid, with its path from the codebook's root; returns (guid, path)."""
     guid = _guid(element.get("guid"))
     name = element.get("name", "")
     if not guid:
@@ -404,8 +408,7 @@ def _read_code(element, parent: str | None, prefix: str, project: QdaProject, sh
     description = " ".join((d.text or "").strip() for d in _kids(element, "Description")).strip()
     codable = element.get("isCodable", "true").strip().lower() in ("true", "1")
     project.codes[guid] = Code(guid, name, path, codable, description, element.get("color"), parent)
-    for child in _kids(element, "Code"):
-        _read_code(child, guid, path, project, shown)
+    return guid, path
 
 
 def _variable_values(element, variables: dict[str, str]) -> dict[str, str]:
@@ -570,6 +573,20 @@ def _find_member(reference: str, files: dict) -> str | None:
     return None
 
 
+def _plausibly_utf16(data: bytes) -> bool:
+    """Whether bytes that start like a UTF-16 byte-order mark are UTF-16 text: an even length,
+    a clean decoding, and the zero bytes that characters of the Latin, Greek and Cyrillic
+    scripts, spaces and line breaks leave in UTF-16. A Windows-1252 transcript that happens to
+    begin with "ÿþ" has none of them."""
+    if len(data) % 2:
+        return False
+    try:
+        data.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return data.count(0) >= 0.05 * len(data)
+
+
 def _source_text(source, files: dict, info: SourceInfo, project: QdaProject) -> str | None:
     name = info.name
     inline = _kids(source, "PlainTextContent")
@@ -587,7 +604,7 @@ def _source_text(source, files: dict, info: SourceInfo, project: QdaProject) -> 
         project.notes.append(f"source {name!r} points to {reference!r}, which is not in the archive; not read")
         return None
     data = files[member]()
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and _plausibly_utf16(data):
         return data.decode("utf-16")
     if data.startswith(codecs.BOM_UTF8):
         project.notes.append(f"source {name!r} starts with a byte-order mark, which positions do not count")
