@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick      # smaller samples (a few minutes)
     .venv/bin/python bench/run.py --full       # also all 5,000 feedback reports and the study reports (about 30 min)
     .venv/bin/python bench/run.py --demo-only  # the demo's measures alone (two minutes)
+    .venv/bin/python bench/run.py --survey-only  # the survey load's memory alone (two minutes)
 
 Works in temporary copies of the project; prints one table with each measure beside its
 target. Not a test: timings depend on the machine (2 cores here) and on what else it runs.
@@ -16,6 +17,13 @@ target. Not a test: timings depend on the machine (2 cores here) and on what els
    the same way (warm kernels, ``--jobs`` workers): the cost must not grow with the study.
 4. The 5,000-unit study: build (read, validate, pseudonymise, views), a sample of feedback
    reports (or all of them), the study reports, the same sample on a local Dask cluster, peak memory.
+5. Memory of loading a survey, as the peak resident memory of a fresh process above what its
+   imports take, per byte of the file: the 2.5 M-answer survey of the 5,000-unit study and a
+   200 MB survey CSV (4.3 M respondents), each read, checked and recoded to the canonical wide
+   frame (the survey export reader, ``format: csv``), and each turned into the tidy frames
+   (``read_survey``: respondents and answers; the 200 MB one with ``--full``, about 12 GB).
+
+Pseudonym keys made by the builds go to a temporary key folder, never the user's own.
 """
 
 from __future__ import annotations
@@ -156,6 +164,92 @@ def study_reports(root: Path, study: str, workers: int) -> list[tuple[str, float
     return [(o.job.notebook.name, o.seconds) for o in summary.outcomes]
 
 
+# ---------------------------------------------------------------------------------------------
+# Memory of loading a survey
+
+
+def write_survey(folder: Path, respondents: int) -> int:
+    """A study like the 5,000-unit one whose survey has ``respondents`` rows; return the survey's bytes."""
+    from workbench.demo.large import write_large_study
+
+    write_large_study(folder, respondents=respondents, codings=1_000)
+    return (folder / "survey_responses.csv").stat().st_size
+
+
+def survey_peak_child(folder: Path, stage: str) -> None:
+    """In a fresh process: load the study's survey (``wide``: read, check and recode it to the
+    canonical wide frame; ``tidy``: to the respondents and answers frames) and print, as JSON,
+    the file's size, the peak resident memory above the baseline (imports, and the same load
+    of the file's first 100 rows) and the size of what was loaded."""
+    import gc
+
+    from workbench.frameworks import load_instrument
+    from workbench.io import study_csv, survey_exports
+    from workbench.study import read_config
+
+    config = read_config(folder)
+    instrument = load_instrument(config.instrument, folder)
+    ids = study_csv.read_microsystems(folder / "microsystems.csv", shown="microsystems.csv")["microsystem_id"].tolist()
+    codes = {**config.survey_coding.levels, **{code: "cant_rate" for code in config.survey_coding.cant_rate}}
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-survey-"))
+
+    def load(path: Path):
+        if stage == "tidy":
+            return study_csv.read_survey(path, shown=path.name, instrument=instrument, microsystem_ids=ids,
+                                         roles=config.roles, level_codes=config.survey_coding.levels,
+                                         cant_rate_codes=config.survey_coding.cant_rate)
+        mapping = scratch / f"{path.stem}_mapping.yaml"
+        mapping.write_text(json.dumps({
+            "format": "csv", "file": str(path),
+            "columns": {"respondent_id": "respondent_id", "microsystem_id": "microsystem_id", "role": "role"},
+            "items": {item: item for item in instrument.item_ids}, "levels": codes,
+        }))  # JSON is YAML
+        return survey_exports.read_survey_export(mapping, instrument=instrument, microsystem_ids=ids,
+                                                 roles=config.roles)[:1]
+
+    survey = folder / "survey_responses.csv"
+    with survey.open(encoding="utf-8") as handle:
+        (scratch / "first_rows.csv").write_text("".join(line for _, line in zip(range(101), handle)))
+    load(scratch / "first_rows.csv")  # code paths and lazy imports warmed: part of the baseline
+    gc.collect()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    loaded = load(survey)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps({"file": survey.stat().st_size, "peak": peak - baseline,
+                      "loaded": int(sum(frame.memory_usage(deep=True).sum() for frame in loaded)),
+                      "answers": int(len(loaded[-1])) if stage == "tidy" else None}))
+
+
+def survey_peak(folder: Path, stage: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--survey-peak", str(folder), stage], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def survey_rows(large_study: Path, *, full: bool) -> None:
+    """Rows 5: survey load peak / file size, for the 5,000-unit study's survey and a 200 MB one."""
+    target = "<= 5 x the file"
+    for stage, what in (("wide", "read, check, recode (wide frame)"), ("tidy", "to the tidy frames")):
+        measured = survey_peak(large_study, stage)
+        note = target if stage == "wide" else \
+            f"{target}; the frames themselves: {measured['loaded'] / measured['file']:.0f} x"
+        row(f"survey load, 5,000-unit study ({measured['file'] / 2**20:.0f} MB, 2.5 M answers): {what}",
+            f"{measured['peak'] / measured['file']:.1f} x file ({measured['peak'] / 2**20:.0f} MB)", note)
+    big = Path(tempfile.mkdtemp(prefix="workbench-bench-survey-")) / "data" / "raw" / "survey200"
+    subprocess.run([sys.executable, __file__, "--write-survey", str(big), str(4_300_000)], check=True,
+                   stdout=subprocess.DEVNULL)
+    for stage, what in (("wide", "read, check, recode (wide frame)"), ("tidy", "to the tidy frames")):
+        if stage == "tidy" and not full:
+            continue
+        measured = survey_peak(big, stage)
+        note = target if stage == "wide" else \
+            f"{target}; the frames themselves: {measured['loaded'] / measured['file']:.0f} x"
+        row(f"survey load, a {measured['file'] / 2**20:.0f} MB survey CSV (4.3 M respondents): {what}",
+            f"{measured['peak'] / measured['file']:.1f} x file ({measured['peak'] / 2**30:.1f} GB)", note)
+    shutil.rmtree(big.parents[2], ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller samples")
@@ -164,15 +258,41 @@ def main() -> None:
                         help="feedback reports of the large study to time (default 200)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--demo-only", action="store_true", help="only the demo's measures (1-2)")
+    parser.add_argument("--survey-only", action="store_true", help="only the survey load's memory (5)")
     parser.add_argument("--floor-of", nargs="+", metavar=("PROJECT", "UNIT"), help=argparse.SUPPRESS)
+    parser.add_argument("--survey-peak", nargs=2, metavar=("STUDY", "STAGE"), help=argparse.SUPPRESS)
+    parser.add_argument("--write-survey", nargs=2, metavar=("STUDY", "RESPONDENTS"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.floor_of:  # the in-process floor alone, for the run that called it
         print(in_process_floor(Path(arguments.floor_of[0]), "demo", arguments.floor_of[1:]))
         return
+    if arguments.survey_peak:  # one survey load in a fresh process, for the run that called it
+        survey_peak_child(Path(arguments.survey_peak[0]), arguments.survey_peak[1])
+        return
+    if arguments.write_survey:
+        print(write_survey(Path(arguments.write_survey[0]), int(arguments.write_survey[1])))
+        return
+    # The builds' pseudonym keys: a temporary key folder, not the user's (inherited by every command run).
+    keys = Path(tempfile.mkdtemp(prefix="workbench-bench-keys-"))
+    os.environ["WORKBENCH_KEYS"] = str(keys)
+    try:
+        run_bench(arguments)
+    finally:
+        shutil.rmtree(keys, ignore_errors=True)
+
+
+def run_bench(arguments) -> None:
     sample = arguments.sample or (40 if arguments.quick else 200)
     jobs = arguments.jobs
     print(f"workbench benchmark, {os.cpu_count()} cores, --jobs {jobs}, {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"  {'measure':<72} {'result':>24}  target")
+    if arguments.survey_only:
+        large = project_copy(demo=False)
+        subprocess.run([sys.executable, __file__, "--write-survey", str(large / "data" / "raw" / "large"), "250000"],
+                       check=True, stdout=subprocess.DEVNULL)
+        survey_rows(large / "data" / "raw" / "large", full=arguments.full)
+        shutil.rmtree(large, ignore_errors=True)
+        return
 
     # 1-2. The demo study.
     demo = project_copy()
@@ -225,6 +345,8 @@ def main() -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     itself = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row("peak memory of any one process (build, workers, kernels)", f"{max(children, itself):.0f} MB", "< 4096 MB")
+    # 5. After the peak above: these children measure memory on purpose.
+    survey_rows(large / "data" / "raw" / "large", full=arguments.full)
     shutil.rmtree(demo, ignore_errors=True)
     shutil.rmtree(large, ignore_errors=True)
 

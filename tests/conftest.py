@@ -3,6 +3,8 @@
 * Before anything runs, a session project is made in a temporary folder (the demo study and
   the notebooks, built) and ``$WORKBENCH_ROOT`` points at it, so every test and every nbval
   kernel that looks for "the project" finds that copy, not the checkout.
+* ``$WORKBENCH_KEYS`` points at a key folder in the same temporary folder: the pseudonym keys
+  that builds make never go to the user's own key folder (``~/.local/share/workbench/keys``).
 * ``project`` gives a test its own copy of it, free to change.
 * Hypothesis keeps no example database (it would be ``.hypothesis/`` in the checkout).
 
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from workbench.project import ROOT_ENVIRONMENT_VARIABLE, Project
+from workbench.project import KEYS_ENVIRONMENT_VARIABLE, ROOT_ENVIRONMENT_VARIABLE, Project
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 DEMO = CHECKOUT / "data" / "raw" / "demo"
@@ -42,6 +44,8 @@ def pytest_configure(config):
 
     folder = Path(tempfile.mkdtemp(prefix="workbench-tests-"))
     _SESSION["folder"] = folder
+    # Before the first build: every key a test (or a kernel, or a worker) makes goes here.
+    os.environ[KEYS_ENVIRONMENT_VARIABLE] = str(folder / "keys")
     template = _fresh_project(folder / "template")
     build_processed("demo", Project(template))
     _SESSION["template"] = template

@@ -1,4 +1,5 @@
-"""Agreement and reliability against published and independently computed reference values."""
+"""Within-group agreement and between-unit differences (ICCs, random groups) against published and
+independently computed reference values. Reliability of scales: tests/test_reliability.py."""
 
 from __future__ import annotations
 
@@ -27,12 +28,6 @@ R_ICC = {
     "item1": (0.2551210428, 0.5780590717),
     "item2": (0.5144586416, 0.8010471204),
     "item3": (0.477124183, 0.7849462366),
-}
-R_ALPHA, R_ALPHA_N = 0.703564728, 19
-R_ITEM_TOTAL = {
-    "item1": (0.5991153837, 0.5099601594),
-    "item2": (0.5201828764, 0.6164383562),
-    "item3": (0.4526436884, 0.7032967033),
 }
 
 
@@ -104,16 +99,6 @@ def test_icc_by_item_equals_one_anova_per_item_and_keeps_items_too_thin_for_one(
         assert table.loc["lonely", ["icc1", "icc2", "F", "p"]].isna().all()
 
 
-def test_alpha_and_item_total_match_r_multilevel():
-    alpha = agreement.cronbach_alpha(REFERENCE)
-    assert alpha["alpha"] == pytest.approx(R_ALPHA, abs=1e-9)
-    assert alpha["n_respondents"] == R_ALPHA_N
-    table = agreement.item_total_statistics(REFERENCE).set_index("item_id")
-    for item, (r, without) in R_ITEM_TOTAL.items():
-        assert table.loc[item, "corrected_item_total_r"] == pytest.approx(r, abs=1e-9)
-        assert table.loc[item, "alpha_if_deleted"] == pytest.approx(without, abs=1e-9)
-
-
 # ---------------------------------------------------------------------------------------
 # Reference 2: Shrout & Fleiss (1979), 6 targets rated by 4 judges. With targets as the
 # groups, the one-way ICC(1) and ICC(2) are their ICC(1,1) = .17 and ICC(1,k) = .44;
@@ -136,39 +121,140 @@ def test_shrout_fleiss_one_way_iccs():
 
 
 # ---------------------------------------------------------------------------------------
-# Reference 3: Cronbach's alpha.
-# pingouin's documented example (15 respondents x 10 items): alpha 0.5917188485995826, Feldt CI [0.195, 0.840].
-PINGOUIN_ALPHA = {
-    "Q1": [3, 5, 7, 2, 6, 1, 4, 2, 6, 5, 4, 4, 5, 6, 4], "Q2": [2, 4, 3, 4, 5, 2, 3, 4, 5, 4, 3, 2, 5, 5, 3],
-    "Q3": [4, 6, 5, 3, 6, 3, 5, 4, 5, 6, 5, 3, 6, 5, 5], "Q4": [1, 3, 5, 3, 5, 4, 3, 3, 5, 4, 2, 2, 2, 4, 5],
-    "Q5": [4, 5, 6, 2, 4, 2, 5, 7, 1, 3, 5, 5, 3, 2, 3], "Q6": [5, 1, 4, 2, 4, 5, 2, 2, 6, 5, 3, 3, 3, 2, 1],
-    "Q7": [1, 2, 3, 2, 4, 2, 1, 2, 5, 3, 2, 4, 2, 1, 3], "Q8": [4, 5, 3, 6, 6, 3, 2, 4, 2, 1, 3, 2, 4, 4, 2],
-    "Q9": [3, 5, 6, 6, 7, 5, 4, 6, 3, 7, 4, 3, 4, 6, 3], "Q10": [2, 5, 5, 3, 5, 2, 3, 5, 2, 2, 1, 4, 5, 5, 4],
+# Reference 2b: ICC intervals and the design effect, by tests/reference/icc_reference.R (output in
+# icc_reference.out). Balanced: psych 2.2.9 ICC(lmer = FALSE) on Shrout & Fleiss's data, the
+# bounds of ICC1 and ICC1k. Unbalanced: the F-based interval computed by hand in R from aov's mean
+# squares, with k = N/J and with k0 (no R package computes it for unequal groups).
+R_SF_ICC1_BOUNDS = (-0.1329323249, 0.7225600623)
+R_SF_ICC1K_BOUNDS = (-0.8844421552, 0.9124154203)
+R_ICC_INTERVALS = {  # item: (k = N/J: lower, upper), (k0: icc1, lower, upper), ICC2 bounds, design effect
+    "item1": ((-0.104062301, 0.8299030634), (0.2612011439, -0.1077809538, 0.8343380115),
+              (-0.6051777814, 0.9512575612), 1.765363128),
+    "item2": ((0.07123991573, 0.9181869993), (0.5221843003, 0.07331473511, 0.9204816836),
+              (0.2256924155, 0.9770891204), 2.440484196),
+    "item3": ((0.05265133848, 0.907520687), (0.4850498339, 0.05425761597, 0.9101510039),
+              (0.1818771308, 0.9751570796), 2.431372549),
 }
-# Denis, Applied Univariate, Bivariate, and Multivariate Statistics (Wiley), SPSS RELIABILITY output:
-# alpha 0.633; Item_1's corrected item-total correlation 0.712.
-DENIS = [[10, 12, 15, 11, 12], [12, 18, 12, 12, 1], [8, 16, 14, 14, 4], [6, 8, 16, 8, 6], [4, 7, 8, 7, 5],
-         [6, 6, 3, 7, 3], [3, 4, 6, 5, 8], [7, 3, 7, 9, 9], [8, 9, 4, 10, 10], [9, 5, 6, 11, 12]]
 
 
-def wide_to_long(columns: dict[str, list]) -> pd.DataFrame:
-    n = len(next(iter(columns.values())))
-    return long_answers(["A"] * n, columns)
+def test_icc_intervals_match_psych_for_equal_groups():
+    data = pd.DataFrame([(target, rating) for target, row in enumerate(SHROUT_FLEISS) for rating in row],
+                        columns=["target", "rating"])
+    result = agreement.icc_oneway(data, group="target", value="rating")
+    assert (result["icc1_low"], result["icc1_high"]) == pytest.approx(R_SF_ICC1_BOUNDS, abs=1e-9)
+    assert (result["icc2_low"], result["icc2_high"]) == pytest.approx(R_SF_ICC1K_BOUNDS, abs=1e-9)
+    assert result["icc1_low"] < result["icc1"] < result["icc1_high"]
+    assert result["design_effect"] == pytest.approx(1 + 3 * result["icc1"])  # four ratings per target
 
 
-def test_alpha_matches_pingouins_documented_example():
-    result = agreement.cronbach_alpha(wide_to_long(PINGOUIN_ALPHA))
-    assert result["alpha"] == pytest.approx(0.5917188485995826, abs=1e-12)
-    assert (round(result["ci_low"], 3), round(result["ci_high"], 3)) == (0.195, 0.840)
-    assert (result["n_respondents"], result["n_items"]) == (15, 10)
+@pytest.mark.parametrize("item", list(R_ICC_INTERVALS))
+def test_icc_intervals_and_design_effect_for_unequal_groups_match_a_hand_computation_in_r(item):
+    (low, high), (icc1_k0, low_k0, high_k0), icc2_bounds, design_effect = R_ICC_INTERVALS[item]
+    answers = REFERENCE[REFERENCE["item_id"] == item].astype({"level": "float64"})
+    result = agreement.icc_oneway(answers, group="microsystem_id", value="level")
+    assert (result["icc1_low"], result["icc1_high"]) == pytest.approx((low, high), abs=1e-9)
+    assert (result["icc2_low"], result["icc2_high"]) == pytest.approx(icc2_bounds, abs=1e-9)
+    assert result["design_effect"] == pytest.approx(design_effect, abs=1e-9)
+    adjusted = agreement.icc_oneway(answers, group="microsystem_id", value="level", group_size="adjusted")
+    assert adjusted[["icc1", "icc1_low", "icc1_high"]].tolist() == pytest.approx([icc1_k0, low_k0, high_k0], abs=1e-9)
+    assert adjusted["design_effect"] == pytest.approx(1 + (result["n"] / 5 - 1) * adjusted["icc1"])  # mean size
+    by_item = agreement.icc_by_item(REFERENCE).set_index("item_id").loc[item]
+    assert by_item[["icc1_low", "icc1_high", "design_effect"]].tolist() == pytest.approx(
+        [low, high, design_effect], abs=1e-9)
 
 
-def test_alpha_and_item_total_match_a_textbook_spss_example():
-    columns = {f"Item_{i + 1}": [row[i] for row in DENIS] for i in range(5)}
-    long = wide_to_long(columns)
-    assert round(agreement.cronbach_alpha(long)["alpha"], 3) == 0.633
-    table = agreement.item_total_statistics(long).set_index("item_id")
-    assert round(table.loc["Item_1", "corrected_item_total_r"], 3) == 0.712
+def test_icc_intervals_widen_with_confidence_and_are_one_when_groups_never_vary_inside():
+    data = pd.DataFrame([(target, rating) for target, row in enumerate(SHROUT_FLEISS) for rating in row],
+                        columns=["target", "rating"])
+    narrow = agreement.icc_oneway(data, group="target", value="rating", confidence=0.8)
+    wide = agreement.icc_oneway(data, group="target", value="rating", confidence=0.99)
+    assert wide["icc1_low"] < narrow["icc1_low"] < narrow["icc1_high"] < wide["icc1_high"]
+    pure = agreement.icc_oneway(pd.DataFrame({"g": list("AABB"), "v": [1.0, 1.0, 3.0, 3.0]}), group="g", value="v")
+    assert pure[["icc1", "icc1_low", "icc1_high", "icc2", "icc2_low", "icc2_high"]].tolist() == [1.0] * 6
+
+
+# ---------------------------------------------------------------------------------------
+# Reference 2c: random-group resampling. multilevel 2.7 graph.ran.mean(nreps = 20000, bootci = TRUE)
+# on item1 and item3 of the five groups (tests/reference/icc_reference.R). R's and numpy's random
+# streams differ, so the pseudo-group means agree within Monte Carlo error: a rank's pseudo-mean
+# has a standard deviation below 0.5 over replicates, so two runs of 20000 differ by less than
+# 3 x sqrt(2) x 0.5 / sqrt(20000) = 0.015 (three standard errors). The bands (2.5% and 97.5%
+# quantiles, type 7 in both) fall on the few values a mean of 2-6 answers can take, and agree.
+R_RANDOM_GROUPS = {  # item: group order, actual means, pseudo-means, band low, band high
+    "item1": ("BDEAC", [1.75, 2.0, 2.0, 2.666666667, 2.833333333],
+              [1.824705000, 2.103708333, 2.320872500, 2.504137500, 2.744256667],
+              [1.333333333, 1.8, 2.0, 2.333333333, 2.5], [2.166666667, 2.333333333, 2.5, 2.75, 3.0]),
+    "item3": ("BDEAC", [1.5, 1.5, 2.0, 2.666666667, 2.833333333],
+              [1.709464167, 1.998225833, 2.204514167, 2.415078333, 2.672537500],
+              [1.0, 1.666666667, 2.0, 2.2, 2.333333333], [2.0, 2.25, 2.5, 2.666666667, 3.0]),
+}
+
+
+@pytest.mark.parametrize("item", list(R_RANDOM_GROUPS))
+def test_random_groups_match_multilevel_graph_ran_mean_within_monte_carlo_error(item):
+    order, means, pseudo, low, high = R_RANDOM_GROUPS[item]
+    answers = REFERENCE[REFERENCE["item_id"] == item]
+    table = agreement.random_groups(answers, group="microsystem_id", value="level", replicates=20000, seed=15)
+    assert "".join(table["group"]) == order  # ties keep the groups' order, as R's sort does
+    assert table["mean"].tolist() == pytest.approx(means, abs=1e-9)
+    assert table["pseudo_mean"].tolist() == pytest.approx(pseudo, abs=0.015)
+    assert table["pseudo_low"].tolist() == pytest.approx(low, abs=1e-9)
+    assert table["pseudo_high"].tolist() == pytest.approx(high, abs=1e-9)
+    assert table["n"].sum() == answers["level"].notna().sum()
+
+
+def test_random_groups_properties():
+    rng = np.random.default_rng(3)
+    units = np.repeat(np.arange(12), 8)
+    effect = rng.normal(0, 0.8, 12)
+    data = pd.DataFrame({"unit": units, "score": 2 + effect[units] + rng.normal(0, 0.5, len(units))})
+    table = agreement.random_groups(data, group="unit", value="score", replicates=500, seed=1)
+    # Equal groups: every replicate's pseudo-means average to the grand mean, and so do their rank means.
+    assert table["pseudo_mean"].mean() == pytest.approx(data["score"].mean(), abs=1e-12)
+    assert table.attrs["grand_mean"] == pytest.approx(data["score"].mean())
+    assert table["mean"].is_monotonic_increasing and table["pseudo_mean"].is_monotonic_increasing
+    assert (table["pseudo_low"] <= table["pseudo_mean"]).all() and (table["pseudo_mean"] <= table["pseudo_high"]).all()
+    # Units that really differ (ICC(1) > 0) spread beyond the chance band at both ends.
+    assert agreement.icc_oneway(data, group="unit", value="score")["icc1"] > 0.3
+    assert table["mean"].iloc[0] < table["pseudo_low"].iloc[0]
+    assert table["mean"].iloc[-1] > table["pseudo_high"].iloc[-1]
+    assert table["mean"].std() > table["pseudo_mean"].std()
+    # Seeded: the same seed, the same table; chunking the replicates changes nothing but memory.
+    again = agreement.random_groups(data, group="unit", value="score", replicates=500, seed=1)
+    pd.testing.assert_frame_equal(table, again)
+    # People allocated at random: the actual means stay within the band at most ranks.
+    shuffled = data.assign(score=rng.permutation(data["score"].to_numpy()))
+    chance = agreement.random_groups(shuffled, group="unit", value="score", replicates=500, seed=2)
+    inside = chance["mean"].between(chance["pseudo_low"], chance["pseudo_high"])
+    assert inside.mean() >= 0.75
+
+
+def test_random_groups_plot_draws_the_band_the_pseudo_means_and_the_actual_means():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbench import plotting
+
+    answers = REFERENCE[REFERENCE["item_id"] == "item1"]
+    table = agreement.random_groups(answers, group="microsystem_id", value="level", replicates=200)
+    figure, ax = plt.subplots()
+    try:
+        assert plotting.random_groups_plot(table, ax=ax) is ax
+        assert ax.lines[0].get_ydata().tolist() == pytest.approx(table["pseudo_mean"].tolist())
+        assert ax.collections[1].get_offsets()[:, 1].tolist() == pytest.approx(table["mean"].tolist())
+        assert ax.get_ylim()[0] < 1 and ax.get_ylim()[1] > 3  # the whole scale, ends included
+    finally:
+        plt.close(figure)
+
+
+def test_random_groups_leave_out_missing_values_and_refuse_no_replicates():
+    data = pd.DataFrame({"unit": ["A", "A", "B", "B", None, "C"], "score": [1.0, 2.0, 3.0, np.nan, 2.0, 2.0]})
+    table = agreement.random_groups(data, group="unit", value="score", replicates=50)
+    assert table.set_index("group")["n"].to_dict() == {"A": 2, "C": 1, "B": 1}
+    with pytest.raises(ValueError, match="replicates must be at least 1"):
+        agreement.random_groups(data, group="unit", value="score", replicates=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,7 +313,7 @@ def test_agreement_flags_and_argument_errors():
         agreement.icc_oneway(pd.DataFrame({"g": ["A", "A"], "v": [1.0, 2.0]}), group="g", value="v")
 
 
-def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_hides_unshared_means():
+def test_characteristic_agreement_uses_rwg_j_and_unshared_means_are_flagged_or_hidden_as_the_study_says():
     characteristic_of = {"item1": "info", "item2": "info", "item3": "measurement"}
     answers = REFERENCE.assign(characteristic_id=REFERENCE["item_id"].map(characteristic_of))
     table = agreement.characteristic_agreement(answers, scale=LevelScale.from_values([1, 2, 3]),
@@ -240,23 +326,16 @@ def test_characteristic_agreement_uses_rwg_j_for_multi_item_characteristics_and_
     assert table.loc[("A", "measurement"), "index"] == "rwg"
     assert table.loc[("D", "info"), "agreement"] == "too few"
     own = table.reset_index()
-    shown = views.report_where_shared(own.assign(mean=2.0, ci_low=1.5))
-    assert shown.loc[shown["agreement"].ne("shared"), ["mean", "ci_low"]].isna().all().all()
-    assert (shown.loc[shown["agreement"].eq("shared"), "mean"] == 2.0).all()
-    assert shown["reported"].tolist() == shown["agreement"].eq("shared").tolist()
-
-
-def test_pairwise_alpha_does_not_count_respondents_who_rated_nothing():
-    rated = wide_to_long({f"Item_{i + 1}": [row[i] for row in DENIS] for i in range(5)})
-    empty = pd.DataFrame([
-        {"respondent_id": f"x{n}", "microsystem_id": "A", "item_id": f"Item_{i + 1}", "answer": "cant_rate",
-         "level": pd.NA}
-        for n in range(20) for i in range(5)
-    ]).astype({"level": "Int64"})
-    with_empty = agreement.cronbach_alpha(pd.concat([rated, empty]), nan_policy="pairwise")
-    alone = agreement.cronbach_alpha(rated, nan_policy="pairwise")
-    assert with_empty["n_respondents"] == 10
-    assert (with_empty["ci_low"], with_empty["ci_high"]) == (alone["ci_low"], alone["ci_high"])
+    flagged = views.report_where_shared(own.assign(mean=2.0, ci_low=1.5))
+    assert (flagged["mean"] == 2.0).all() and flagged["reported"].all()
+    assert flagged["shared"].tolist() == flagged["agreement"].eq("shared").tolist()
+    assert not flagged["shared"].all()
+    hidden = views.report_where_shared(own.assign(mean=2.0, ci_low=1.5), unshared="hide")
+    assert hidden.loc[hidden["agreement"].ne("shared"), ["mean", "ci_low"]].isna().all().all()
+    assert (hidden.loc[hidden["agreement"].eq("shared"), "mean"] == 2.0).all()
+    assert hidden["reported"].tolist() == hidden["agreement"].eq("shared").tolist()
+    with pytest.raises(ValueError, match="'flag' or 'hide'"):
+        views.report_where_shared(own.assign(mean=2.0), unshared="censor")
 
 
 def test_icc_by_item_leaves_out_answers_without_a_group():

@@ -89,12 +89,25 @@ def test_with_all_roles_the_explorer_shows_exactly_the_feedback_reports_means(de
         agreement = tables["agreement"].set_index("microsystem_id")
         assert agreement["agreement"].tolist() == mine["agreement"].tolist()
         np.testing.assert_allclose(agreement["agreement_index"], mine["agreement_index"])
-    # Nothing is shown where the unit's staff do not agree, though enough of them answered.
+    # Where the unit's staff do not agree the mean is shown, flagged (not censored by how extreme it is).
     not_shared = profiles[profiles["agreement"].eq("not shared")]
-    # (the analysis mean is there unless hidden to protect a smaller unit's: complementary suppression)
-    assert len(not_shared) and not_shared["analysis_mean"].notna().mean() > 0.95
-    assert expected.stack(future_stack=True).reindex(
-        pd.MultiIndex.from_frame(not_shared[["characteristic_id", "microsystem_id"]])).isna().all()
+    assert len(not_shared) and not_shared["mean"].notna().mean() > 0.95
+    assert not not_shared["shared"].any() and profiles.loc[profiles["agreement"].eq("shared"), "shared"].all()
+    flagged = tables["shared"]  # the last characteristic's selection: every unit
+    assert (~flagged).any().any() and flagged.any().any()
+    pd.testing.assert_frame_equal(flagged, profiles.pivot(index="characteristic_id", columns="microsystem_id",
+                                                          values="shared").reindex(index=flagged.index,
+                                                                                   columns=list(units)),
+                                  check_names=False)
+
+
+def test_a_study_may_hide_means_whose_staff_do_not_agree(demo):
+    analysis = demo.config.analysis.model_copy(update={"unshared": "hide"})
+    hiding = in_memory(demo, config=demo.config.model_copy(update={"analysis": analysis}))
+    profiles = hiding.view("unit_profiles")
+    assert profiles.loc[~profiles["shared"], "mean"].isna().all()
+    assert profiles.loc[~profiles["shared"], "analysis_mean"].notna().any()
+    assert profiles["reported"].equals(profiles["mean"].notna())
 
 
 def rated_counts(answers: pd.DataFrame, item: str) -> pd.Series:
@@ -120,10 +133,11 @@ def test_narrowing_the_roles_recomputes_and_hides_small_groups(demo, explorer_da
     for unit, mean in visible.items():
         assert mean == pytest.approx(expected[unit])
         assert not should_hide[unit]
-    # A mean stands for the unit only where its nurses agree.
+    # A mean is shown with its verdict (never for too few), flagged where the nurses do not agree.
     agreement = tables["agreement"].set_index("microsystem_id")
-    assert agreement.loc[visible.index, "agreement"].eq("shared").all()
-    assert tables["profile"].loc["measurement", agreement.index[agreement["agreement"].ne("shared")]].isna().all()
+    assert agreement.loc[visible.index, "agreement"].isin(["shared", "not shared"]).all()
+    assert tables["profile"].loc["measurement", agreement.index[agreement["agreement"].eq("too few")]].isna().all()
+    assert (tables["shared"].loc["measurement"] == agreement["agreement"].eq("shared").reindex(units)).all()
 
 
 def test_leaving_out_one_role_cannot_reveal_the_people_left_out(demo, explorer_data):
@@ -171,7 +185,7 @@ def test_no_role_filter_shows_a_figure_from_or_setting_apart_fewer_than_k_people
                                             suffixes=("", "_all"))
         shown = profile["mean"].notna()
         assert safe(profile.loc[shown, "n_scored"], profile.loc[shown, "n_scored_all"]).all(), roles
-        assert profile.loc[shown, "agreement"].eq("shared").all(), roles
+        assert profile.loc[shown, "agreement"].ne("too few").all(), roles
         shown = profile["agreement_index"].notna()
         assert safe(profile.loc[shown, "n_agreement"], profile.loc[shown, "n_agreement_all"]).all(), roles
         hidden_somewhere += int(profile["analysis_mean"].isna().sum())

@@ -212,9 +212,9 @@ def test_reading_never_creates_the_pseudonym_key(unbuilt_project):
         open_study("demo")
     with pytest.raises(InputError, match=r"no pseudonym key for study 'demo'.*workbench build --study demo"):
         load_study("demo")
-    assert not (unbuilt_project / ".secrets").exists()
+    assert Project(unbuilt_project).key_file("demo") is None
     build_processed("demo")
-    assert (unbuilt_project / ".secrets" / "demo.key").exists()
+    assert Project(unbuilt_project).key_file("demo").exists()  # in the key folder, outside the project
     assert len(open_study("demo").view("unit_profiles")) == 43 * 8
 
 

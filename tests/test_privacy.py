@@ -19,7 +19,7 @@ def test_pseudonyms_are_stable_keyed_and_not_the_raw_id(tmp_path):
         privacy.study_key(project, "s")  # reading never creates it
     key = privacy.study_key(project, "s", create=True)
     assert privacy.study_key(project, "s") == key  # created once, then reused
-    assert (tmp_path / ".secrets" / "s.key").stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert project.key_file("s").stat().st_mode & 0o077 == 0  # readable by its owner only (tests/test_keys.py)
     ids = pd.Series(["R0001", "R0002", "R0001"], dtype="str")
     first = privacy.pseudonymise(ids, key)
     assert first.iloc[0] == first.iloc[2] != first.iloc[1]

@@ -75,6 +75,22 @@ def test_the_floor_is_documented_and_enforced_in_python_too():
      r"setting 'analysis\.agreement\.threshold': Input should be a valid number, found true"),
     ("", "analysis:\n  agreement:\n    threshold: '0.7'\n",
      r"setting 'analysis\.agreement\.threshold': Input should be a valid number, found '0\.7'"),
+    ("", "analysis:\n  agreement:\n    index: rwg_j\n",
+     r"setting 'analysis\.agreement\.index': Input should be 'rwg' or 'rwg_star', found 'rwg_j' at line \d+$"),
+    ("", "analysis:\n  agreement:\n    null_distribution: skewed\n",
+     r"setting 'analysis\.agreement\.null_distribution': Input should be 'uniform', 'slight_skew', 'moderate_skew', "
+     r"'heavy_skew' or 'triangular', found 'skewed' at line \d+$"),
+    ("", "analysis:\n  agreement:\n    null: slight_skew\n",
+     r"setting 'analysis\.agreement': Value error, YAML reads the key null as nothing: write null_distribution: "),
+    ("", "analysis:\n  agreement:\n    null_variance: '0.5'\n",
+     r"setting 'analysis\.agreement\.null_variance': Input should be a valid number, found '0\.5'"),
+    ("", "analysis:\n  agreement:\n    null_variance: 0\n",
+     r"setting 'analysis\.agreement\.null_variance': Input should be greater than 0, found 0 at line \d+$"),
+    ("", "analysis:\n  agreement:\n    null_distribution: heavy_skew\n    null_variance: 0.3\n",
+     r"setting 'analysis\.agreement': Value error, give either null_distribution \('heavy_skew'\) or null_variance "
+     r"\(0\.3\), not both \(line \d+\)$"),
+    ("", "analysis:\n  agreement:\n    custom_variance: 0.3\n",
+     r"setting 'analysis\.agreement\.custom_variance': Extra inputs are not permitted \(line \d+\)$"),
     ("    '1': 1\n", "    '1': 1.0\n",
      r"setting 'survey_coding\.levels\.1': Input should be a valid integer, found 1\.0"),
     ("    '1': 1\n", "    1: 1\n", r"setting 'survey_coding\.levels\.1\.\[key\]': Input should be a valid string"),
@@ -95,6 +111,19 @@ def test_a_whole_number_threshold_still_reads(demo_copy):
                                           + "analysis:\n  agreement:\n    threshold: 1\n  min_items: 2\n")
     config = read_config(demo_copy, Project.discover())
     assert config.analysis.agreement.threshold == 1.0 and config.analysis.min_items == 2
+
+
+@pytest.mark.parametrize(("written", "described"), [
+    ("index: rwg_star\n    null_distribution: slight_skew\n    threshold: 0.6\n",
+     "rwg / r*wg(j) against a slightly skewed null, shared at 0.60 or above"),
+    ("null_variance: 0.5\n", "rwg / rwg(j) against a custom null (variance 0.5), shared at 0.70 or above"),
+    ("null_variance: 1\n", "rwg / rwg(j) against a custom null (variance 1), shared at 0.70 or above"),
+    ("null_distribution: uniform\n", "rwg / rwg(j) against a uniform null, shared at 0.70 or above"),
+])
+def test_the_agreement_index_and_null_are_settings(demo_copy, written, described):
+    (demo_copy / "study.yaml").write_text((demo_copy / "study.yaml").read_text()
+                                          + "analysis:\n  agreement:\n    " + written)
+    assert read_config(demo_copy, Project.discover()).analysis.agreement.describe() == described
 
 
 def test_duplicate_outcome_ids_are_refused(demo_copy):

@@ -53,7 +53,8 @@ class Selection:
 
 
 # The statistics of :func:`workbench.agreement.icc_by_item` (each computed from its ``n`` people).
-ICC_FIGURES = ("group_size", "ms_between", "ms_within", "F", "p", "icc1", "icc2", "eta_squared")
+ICC_FIGURES = ("group_size", "ms_between", "ms_within", "F", "p", "icc1", "icc1_low", "icc1_high", "icc2", "icc2_low",
+               "icc2_high", "design_effect", "eta_squared")
 
 
 class StudyExplorer:
@@ -130,14 +131,18 @@ class StudyExplorer:
         item's ICCs over all microsystems; ``quotes``: interview excerpts coded with it.
 
         Reported means are the ``mean`` column of the ``unit_profiles`` view: blank where
-        too few people gave them and where the unit's staff do not agree."""
+        too few people gave them (and, if the study hides them, where the unit's staff do not
+        agree); ``shared``: characteristic x chosen microsystem, whether its staff agree."""
         self.check(selection)
         computed = self._for_roles(selection.roles)
         chosen = list(selection.microsystems)
         characteristics = self.study.characteristics.element_ids
-        # Only the reported means (the ``mean`` column of unit_profiles: from enough people, whose
-        # staff agree), so the explorer never shows a unit mean the feedback report hides.
+        # Only the reported means (the ``mean`` column of unit_profiles), so the explorer never
+        # shows a unit mean the feedback report hides.
         means = computed["profile"].pivot(index="characteristic_id", columns="microsystem_id", values="mean")
+        shared = computed["profile"].pivot(index="characteristic_id", columns="microsystem_id", values="shared")
+        shared = shared.reindex(index=characteristics, columns=chosen).eq(True)  # no row: no shared view
+        shared.columns.name = None
         means = means.reindex(index=characteristics, columns=list(self.names.index)).astype("float64")
         means.columns.name = None
         others = means.drop(columns=chosen)
@@ -176,6 +181,7 @@ class StudyExplorer:
         iccs = computed["iccs"]
         return {
             "profile": profile,
+            "shared": shared,
             "outcome": outcome,
             "distribution": distribution,
             "agreement": unit_agreement,
@@ -232,16 +238,16 @@ def _png(figure) -> bytes:
 
 
 def profile_png(profile: pd.DataFrame, *, labels: dict[str, str], highlight: str, names: dict[str, str],
-                scale: LevelScale) -> bytes:
+                scale: LevelScale, shared: pd.DataFrame | None = None) -> bytes:
     """:func:`profile_figure` as PNG bytes."""
-    return _png(profile_figure(profile, labels=labels, highlight=highlight, names=names, scale=scale))
+    return _png(profile_figure(profile, labels=labels, highlight=highlight, names=names, scale=scale, shared=shared))
 
 
 def profile_figure(profile: pd.DataFrame, *, labels: dict[str, str], highlight: str, names: dict[str, str],
-                   scale: LevelScale):
+                   scale: LevelScale, shared: pd.DataFrame | None = None):
     """Each chosen microsystem's reported characteristic means against the other
-    microsystems' middle half and median, on the instrument's level ``scale``; the chosen
-    characteristic's label in bold."""
+    microsystems' middle half and median, on the instrument's level ``scale``; hollow where
+    ``shared`` says the unit's staff do not agree; the chosen characteristic's label in bold."""
     from matplotlib.figure import Figure
 
     units = [c for c in profile.columns if not c.startswith("others_")]
@@ -254,12 +260,17 @@ def profile_figure(profile: pd.DataFrame, *, labels: dict[str, str], highlight: 
                label="other microsystems: median")
     for position, unit in enumerate(units):
         offset = (position - (len(units) - 1) / 2) * 0.12
-        ax.scatter(profile[unit], ys + offset, s=45, zorder=4, color=UNIT_COLOURS[position % len(UNIT_COLOURS)],
+        colour = UNIT_COLOURS[position % len(UNIT_COLOURS)]
+        agree = shared[unit].reindex(profile.index).fillna(False).to_numpy(dtype=bool) if shared is not None \
+            else np.ones(len(profile), dtype=bool)
+        ax.scatter(profile[unit].where(agree), ys + offset, s=45, zorder=4, color=colour,
                    label=f"{unit} {names.get(unit, '')}".strip())
+        ax.scatter(profile[unit].where(~agree), ys + offset, s=45, zorder=4, facecolor="white", edgecolor=colour,
+                   linewidth=1.5)
     rows_on_level_scale(ax, ys, [labels.get(c, c) for c in profile.index], scale=scale)
     for tick, characteristic in zip(ax.get_yticklabels(), profile.index):
         tick.set_fontweight("bold" if characteristic == highlight else "normal")
-    ax.set_xlabel("mean level (shown where enough staff answered and they agree)")
+    ax.set_xlabel("mean level (where enough staff answered; hollow: their views differ)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8, frameon=False)
     return figure
 
@@ -411,7 +422,8 @@ class Explorer:
         names = data.names.to_dict()
         label = data.characteristic_labels[selection.characteristic]
         self.profile_plot.value = profile_png(tables["profile"], labels=data.characteristic_labels,
-                                              highlight=selection.characteristic, names=names, scale=data.scale)
+                                              highlight=selection.characteristic, names=names, scale=data.scale,
+                                              shared=tables["shared"])
         self.outcome_plot.value = outcome_png(tables["outcome"], outcome_id=selection.outcome,
                                               outcome_label=data.outcome_labels.get(selection.outcome, ""),
                                               characteristic_label=label, scale=data.scale)
@@ -445,7 +457,7 @@ class Explorer:
         iccs["n"] = counted(iccs["n"])
         threshold = data.study.agreement_policy.threshold
         caption = (f"Agreement within each microsystem on {label} (shared: index at least {threshold:.2f}; "
-                   f"a unit mean is shown only where shared)")
+                   f"other means are the staff's average, not a shared view)")
         self.agreement.value = (table_html(unit_agreement, caption=caption)
                                 + table_html(iccs, caption="Do microsystems differ? ICCs over all microsystems",
                                              decimals=3))

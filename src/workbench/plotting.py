@@ -15,8 +15,8 @@ from workbench.vocabulary import LevelScale
 
 __all__ = [
     "LEVEL_PALETTE", "MAX_ROWS_DRAWN", "THREE_LEVELS", "cluster_order", "count_heatmap", "diverging_levels",
-    "handoff_network", "level_heatmap", "masked_level_heatmap", "peer_comparison", "rows_drawn", "rows_on_level_scale",
-    "share_bars",
+    "flagged_level_heatmap", "handoff_network", "level_heatmap", "peer_comparison", "random_groups_plot", "rows_drawn",
+    "rows_on_level_scale", "share_bars",
 ]
 
 LEVEL_PALETTE = "RdYlGn"
@@ -68,8 +68,9 @@ def share_bars(data: pd.DataFrame, *, x: str, y: str, ax=None, color: str = "#7f
 
 def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, labels: dict[str, str] | None = None,
                     ax=None, own_label: str = "this microsystem"):
-    """One microsystem's mean (dot with its confidence interval) against the other
-    microsystems' range (line), interquartile range (bar) and median (tick).
+    """One microsystem's mean (dot with its confidence interval; hollow where its staff's
+    views differ, ``shared`` False) against the other microsystems' range (line),
+    interquartile range (bar) and median (tick).
 
     ``position``: a microsystem's rows of the ``unit_profiles`` and ``peer_positions`` views.
     """
@@ -81,8 +82,14 @@ def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS,
     ax.hlines(ys, rows["peer_q1"], rows["peer_q3"], color="#888888", linewidth=6,
               label="other microsystems: middle half")
     ax.scatter(rows["peer_median"], ys, marker="|", s=200, color="black", zorder=3, label="other microsystems: median")
-    ax.errorbar(rows["mean"], ys, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]], fmt="o",
-                color="#d62728", ecolor="#d62728", capsize=3, zorder=4, label=f"{own_label} (95% CI)")
+    shared = rows["shared"].to_numpy(dtype=bool) if "shared" in rows else np.ones(len(rows), dtype=bool)
+    ax.errorbar(rows["mean"], ys, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]], fmt="none",
+                ecolor="#d62728", capsize=3, zorder=4)
+    ax.scatter(rows["mean"].where(shared), ys, color="#d62728", zorder=5, label=f"{own_label} (95% CI)")
+    if (~shared & rows["mean"].notna().to_numpy()).any():
+        # A hollow dot: the staff's average, but their answers are too spread to call it a shared view.
+        ax.scatter(rows["mean"].where(~shared), ys, facecolor="white", edgecolor="#d62728", linewidth=1.5, zorder=5,
+                   label=f"{own_label}: staff views differ")
     rows_on_level_scale(ax, ys, [labels.get(c, c) for c in rows["characteristic_id"]], scale=scale)
     ax.set_xlabel("mean level")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8, frameon=False)
@@ -187,16 +194,15 @@ def cluster_order(table: pd.DataFrame, *, method: str = "average") -> list:
     return list(filled.index[leaves_list(linkage(filled.to_numpy(), method=method, metric="euclidean"))])
 
 
-def masked_level_heatmap(means: pd.DataFrame, shared: pd.DataFrame, *, ax=None, **kwargs):
-    """:func:`level_heatmap` that leaves blank (marked with a dot) every cell whose own
-    staff do not agree enough to report a mean (``shared`` is False there)."""
+def flagged_level_heatmap(means: pd.DataFrame, shared: pd.DataFrame, *, ax=None, **kwargs):
+    """:func:`level_heatmap` with a dot in every cell whose own staff do not agree enough for
+    the mean to be a shared view (``shared`` False there): the mean is drawn, and flagged."""
     ax = ax or plt.gca()
-    shown = means.where(shared.reindex_like(means).fillna(False).astype(bool))
-    level_heatmap(shown, ax=ax, **kwargs)
-    hidden = means.notna() & shown.isna()
-    rows, columns = np.nonzero(hidden.to_numpy())
-    ax.scatter(columns + 0.5, rows + 0.5, marker=".", s=12, color="#555555")
-    ax.set_xlabel("· staff agreement too low to show a mean")
+    level_heatmap(means, ax=ax, **kwargs)
+    flagged = means.notna() & ~shared.reindex_like(means).fillna(False).astype(bool)
+    rows, columns = np.nonzero(flagged.to_numpy())
+    ax.scatter(columns + 0.5, rows + 0.5, marker="o", s=14, color="#222222")
+    ax.set_xlabel("● staff views differ (agreement below the study's threshold)")
     return ax
 
 
@@ -235,4 +241,37 @@ def handoff_network(links: pd.DataFrame, microsystems: pd.DataFrame, *, scale: L
     mappable = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
     label = f"{colour_by.replace('_', ' ')} score of the link ({scale.tick_labels[0]} - {scale.tick_labels[-1]})"
     plt.colorbar(mappable, ax=ax, fraction=0.03, pad=0.25, label=label)
+    return ax
+
+
+def random_groups_plot(table: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, ax=None,
+                       label: str = "microsystems"):
+    """Random-group resampling (:func:`workbench.agreement.random_groups`): the actual unit
+    means from lowest to highest (dots) against the means of pseudo-units of the same sizes
+    (line) and the band chance leaves them (shaded). Actual means outside the band at the
+    ends say the units differ more than chance would make them; a unit mean left blank
+    (e.g. by the disclosure rule) leaves its rank empty.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"rank": [1, 2, 3], "mean": [1.4, 2.0, 2.7], "pseudo_mean": [1.8, 2.0, 2.2],
+    ...                       "pseudo_low": [1.5, 1.8, 2.0], "pseudo_high": [2.0, 2.2, 2.5]})
+    >>> ax = random_groups_plot(table)
+    >>> len(ax.collections)  # the band and the actual means
+    2
+    """
+    ax = ax or plt.gca()
+    confidence = table.attrs.get("confidence", 0.95)
+    ax.fill_between(table["rank"], table["pseudo_low"], table["pseudo_high"], color="#cccccc", alpha=0.7,
+                    label=f"pseudo-{label}: middle {confidence:.0%} by chance")
+    ax.plot(table["rank"], table["pseudo_mean"], color="#555555", linewidth=1.5,
+            label=f"pseudo-{label} (people shuffled): mean")
+    ax.scatter(table["rank"], table["mean"], color="#d62728", s=18, zorder=3, label=f"actual {label}")
+    margin = 0.05 * (scale.high - scale.low)  # a mean at either end of the scale stays whole
+    ax.set_ylim(scale.low - margin, scale.high + margin)
+    ax.set_yticks(list(scale.values))
+    ax.set_yticklabels(scale.tick_labels)
+    ax.set_xlabel(f"{label} ranked by mean (lowest first)")
+    ax.set_ylabel("mean level")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
     return ax

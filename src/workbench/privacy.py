@@ -1,10 +1,12 @@
 """Privacy by default: pseudonyms for respondents, scrubbed excerpts, no small cells.
 
 * Respondent ids are replaced at load by a keyed hash (BLAKE2b with the key, a MAC in one
-  call and three times faster than HMAC-SHA256 over 250,000 ids). The key is a
-  per-study secret in ``.secrets/<study>.key`` (git-ignored, created by the first build), so
-  the same person keeps the same pseudonym across runs while nobody without the key can
-  go back to the raw id. Processed files and reports only ever hold pseudonyms.
+  call and three times faster than HMAC-SHA256 over 250,000 ids). The key is a per-study
+  secret created by the first build and kept outside the project, in the user's key folder
+  (``$WORKBENCH_KEYS``, else ``~/.local/share/workbench/keys``), under a random key id that the
+  study's processed folder records (:func:`study_key`), so the same person keeps the same
+  pseudonym across runs while nobody without the key - nor anyone given a copy of the project -
+  can go back to the raw id. Processed files and reports only ever hold pseudonyms.
 * Interview excerpts are scrubbed before they are stored or shown: names from the
   study's roster, e-mail addresses, phone numbers and dates of birth are masked, plus any
   patterns the study adds.
@@ -107,30 +109,65 @@ BIRTH_DATE = re.compile(
 
 
 def study_key(project: Project, study_id: str, *, create: bool = False) -> bytes:
-    """The study's pseudonymisation key (``.secrets/<study>.key``).
+    """The study's pseudonymisation key, kept outside the project.
 
-    Only building a study creates it (``create=True``; readable by its owner only); reading a
-    study whose key is missing is an error, since pseudonyms made with a new key would not
-    match the ones in its processed data and reports.
+    Where: ``<key id>.key`` in the user's key folder (:func:`workbench.project.keys_dir`:
+    ``$WORKBENCH_KEYS``, else ``$XDG_DATA_HOME/workbench/keys``, else ``~/.local/share/workbench/keys``;
+    the folder 0700, the key 0600), so that no copy or archive of the project carries it.
+
+    Which: each study has a random key id (128 bits) made by its first build - not its study id,
+    so a study copied under another id, or into another project, gets a key of its own. The build
+    records the id in two places. ``data/processed/<study>/key_id`` sits beside the processed data
+    made with that key: every rebuild keeps it (same key, same pseudonyms), and a project moved, or
+    copied with its processed data, still reads them. The user's index in the key folder
+    (:meth:`~workbench.project.Project.key_index_file`, by the processed folder's path) lets a rebuild
+    after ``data/processed/`` was wiped (``make clean``) find the same key again; a copy elsewhere is
+    not in it. To build a study with a key made before, write that key's id into its ``key_id``
+    file; to give a copied project keys of its own, delete its ``key_id`` files before building.
+
+    Only building creates a key (``create=True``): when none is recorded (a key an earlier version
+    kept in the project, ``.secrets/<study>.key``, is moved to the key folder, pseudonyms unchanged),
+    or when the recorded one is missing (a new key id, hence new pseudonyms). Reading a study whose
+    key is missing is an error naming where it was expected and the command that makes a new one,
+    since pseudonyms made with another key would not match its processed data and reports.
     """
-    path = project.key_file(study_id)
-    if not path.exists():
+    from workbench.project import keys_dir
+
+    path = project.key_file(study_id)  # <keys>/<key id>.key, or None: no key id recorded
+    if path is None or not path.exists():
+        record = project.shown(project.key_id_file(study_id))
         if not create:
-            raise InputError(f"no pseudonym key for study {study_id!r}: expected {project.shown(path)}; run "
-                             f"`workbench build --study {study_id}` (or restore the key the study was built with)")
-        folder = path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / ".gitignore").write_text("*\n")
-        temporary = folder / f".{study_id}.{os.getpid()}.tmp"
-        temporary.write_text(secrets.token_hex(32))
-        os.chmod(temporary, 0o600)
-        try:
-            os.link(temporary, path)  # the first writer wins; a concurrent one reads the winner's key
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+            command = f"`workbench build --study {study_id}`"
+            raise InputError(
+                f"no pseudonym key for study {study_id!r}: expected {path} (the key id in {record}); copy that key "
+                f"from where the study was built, or run {command} to make a new key (and new pseudonyms)"
+                if path is not None else
+                f"no pseudonym key for study {study_id!r}: it has not been built here (expected its key id in "
+                f"{record}); run {command}")
+        legacy = project.root / ".secrets" / f"{study_id}.key"  # where earlier versions kept it, in the project
+        secret = legacy.read_text(encoding="ascii", errors="replace").strip() if path is None and \
+            legacy.is_file() else ""
+        if not re.fullmatch(r"(?:[0-9a-f]{2})+", secret):
+            secret, legacy = secrets.token_hex(32), None
+        key_id = secrets.token_hex(16)
+        path = keys_dir(create=True) / f"{key_id}.key"
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="ascii") as handle:
+            handle.write(secret + "\n")
+        if project.record_key_id(study_id, key_id, replace=project.key_id(study_id) is not None) != key_id:
+            path.unlink()  # a concurrent build recorded its key first: use that one
+            return study_key(project, study_id)
+        if legacy is not None:
+            legacy.unlink()
+            if {p.name for p in legacy.parent.iterdir()} <= {".gitignore"}:
+                (legacy.parent / ".gitignore").unlink(missing_ok=True)
+                legacy.parent.rmdir()
+    elif create:
+        project.record_key_id(study_id, path.stem)  # a no-op, unless it was found through the index only
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError) as error:
+        raise InputError(f"the pseudonym key of study {study_id!r} cannot be read ({error}); expected the hex digits "
+                         "the workbench wrote there", file=str(path)) from None
 
 
 PSEUDONYM_SCHEME = "blake2b-48"  # recorded with processed frames: another scheme rebuilds them

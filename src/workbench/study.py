@@ -98,6 +98,9 @@ class Analysis(_Strict):
     agreement: AgreementPolicy = AgreementPolicy()
     min_items: int = Field(1, ge=1, description="A respondent needs this many rated items of a characteristic "
                                                 "to get a score on it.")
+    unshared: Literal["flag", "hide"] = Field(
+        "flag", description="A unit mean whose staff do not agree: 'flag' shows it marked with its verdict, 'hide' "
+                            "leaves it out of reports. Either way the verdict is shown; privacy rules are separate.")
 
 
 class StudyConfig(_Strict):
@@ -373,6 +376,7 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     config = read_config(folder, project)
     _shown = project.shown
     instrument = load_instrument(config.instrument, folder)
+    _check_null_fits_the_scale(config, instrument, project.shown(folder / STUDY_FILE))
     frameworks = tuple(load_framework(name, folder) for name in config.coding_frameworks)
     file = lambda key: folder / getattr(config.files, key)  # noqa: E731
     shown = lambda key: _shown(file(key))  # noqa: E731
@@ -455,8 +459,9 @@ def _protect(scrub, key: bytes, respondents, answers, codings):
     pseudonyms = privacy.pseudonymise(respondents["respondent_id"], key)
     # answers hold each respondent many times: look their pseudonym up rather than hash again
     position = pd.Index(respondents["respondent_id"]).get_indexer(answers["respondent_id"])
-    answers = answers.assign(respondent_id=pseudonyms.take(position).to_numpy())
-    respondents = respondents.assign(respondent_id=pseudonyms.to_numpy())
+    # (Arrow takes, never one Python string per answer: millions of them for a large survey)
+    answers = answers.assign(respondent_id=pseudonyms.array.take(position))
+    respondents = respondents.assign(respondent_id=pseudonyms.array)
     codings = codings.assign(excerpt=privacy.scrub_series(codings["excerpt"], scrub))
     return respondents, answers, codings
 
@@ -541,9 +546,11 @@ def stale_inputs(study: str | Path, project: Project | None = None) -> list[str]
         recorded = json.loads((project.processed(config.id) / MANIFEST).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    key_file = project.key_file(config.id)
+    key_file = project.key_file(config.id)  # in the user's key folder, named by the key id the build recorded
+    if key_file is None:
+        return [f"{project.shown(project.key_id_file(config.id))} (the pseudonym key's id) is missing"]
     if not key_file.exists():
-        return [f"{project.shown(key_file)} (the pseudonym key) is missing"]
+        return [f"{key_file} (the pseudonym key) is missing"]
     reasons = [f"{name} changed" for name, value in _identity(config, privacy.study_key(project, config.id)).items()
                if recorded.get(name) != value]
     current = {path.relative_to(folder).as_posix(): path for path in input_files(folder, config)}
@@ -576,6 +583,15 @@ def open_study(study: str | Path = "demo", project: Project | None = None) -> St
     instrument = load_instrument(config.instrument, folder)
     frameworks = tuple(load_framework(name, folder) for name in config.coding_frameworks)
     return Study(config, folder, instrument, frameworks, processed=project.processed(config.id))
+
+
+def _check_null_fits_the_scale(config: StudyConfig, instrument, shown: str) -> None:
+    """A named null defined only for other numbers of levels is a settings error, said when
+    the study is read, not when a report first asks for an agreement index."""
+    try:
+        config.analysis.agreement.null_variance(LevelScale.of(instrument))
+    except ValueError as error:
+        raise InputError(f"analysis.agreement: {error}", file=shown) from None
 
 
 def open_or_build(study: str | Path = "demo", project: Project | None = None) -> Study:

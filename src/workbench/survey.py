@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
+from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER, LevelScale
 
 __all__ = [
     "LEVEL_COLUMNS_PREFIX",
@@ -174,19 +174,36 @@ def respondent_scores(answers: pd.DataFrame, *, min_items: int = 1) -> pd.DataFr
     return scores
 
 
-def microsystem_profile(scores: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per microsystem x characteristic: how many scored it, and the mean with its t interval.
+def microsystem_profile(scores: pd.DataFrame, *, confidence: float = 0.95, scale: LevelScale | None = None
+                        ) -> pd.DataFrame:
+    """Per microsystem x characteristic: how many scored it, and the mean with its interval.
 
     Parameters
     ----------
     scores : output of :func:`respondent_scores`.
     confidence : level of the confidence interval around the mean.
+    scale : the instrument's levels. Given, the interval is a t interval on the logit of the
+        mean's position between the lowest and highest level, carried back to the scale (delta
+        method), so it never runs past either end, and is asymmetric near one (below: five
+        staff at 1 and one at 2 give 1.01-2.2 where the t interval gives 0.74-1.6). Without it,
+        the plain t interval.
 
     Returns
     -------
     DataFrame: ``microsystem_id``, ``characteristic_id``, ``n_respondents``, ``n_scored``,
     ``n_cant_rate`` (can't-rate answers to its items), ``mean``, ``median``, ``sd``,
     ``ci_low``, ``ci_high`` (NaN when fewer than two scored).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"microsystem_id": "A", "characteristic_id": "m", "respondent_id": list("abcdef"),
+    ...                        "score": [1.0, 1.0, 1.0, 1.0, 1.0, 2.0]})
+    >>> plain = microsystem_profile(scores).iloc[0]
+    >>> round(float(plain["ci_low"]), 2), round(float(plain["ci_high"]), 2)
+    (0.74, 1.6)
+    >>> inside = microsystem_profile(scores, scale=LevelScale.from_values((1, 2, 3))).iloc[0]
+    >>> round(float(inside["ci_low"]), 2), round(float(inside["ci_high"]), 2)
+    (1.01, 2.2)
     """
     aggregations = {"n_respondents": ("respondent_id", "size"), "n_scored": ("score", "count")}
     if "n_cant_rate" in scores:  # absent when scores come from elsewhere than respondent_scores
@@ -197,9 +214,24 @@ def microsystem_profile(scores: pd.DataFrame, *, confidence: float = 0.95) -> pd
 
     n = profile["n_scored"]
     critical = stats.t.ppf(0.5 + confidence / 2, (n - 1).where(n > 1))
-    half_width = critical * profile["sd"] / np.sqrt(n)
-    profile["ci_low"] = profile["mean"] - half_width
-    profile["ci_high"] = profile["mean"] + half_width
+    standard_error = profile["sd"] / np.sqrt(n)
+    if scale is None:
+        profile["ci_low"] = profile["mean"] - critical * standard_error
+        profile["ci_high"] = profile["mean"] + critical * standard_error
+        return profile
+    span = scale.high - scale.low
+    position = ((profile["mean"] - scale.low) / span).to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit = np.log(position / (1 - position))
+        half_width = (critical * standard_error / span).to_numpy(dtype="float64") / (position * (1 - position))
+        low = scale.low + span / (1 + np.exp(-(logit - half_width)))
+        high = scale.low + span / (1 + np.exp(-(logit + half_width)))
+    # At either end every score is that level (no spread): the interval is the point itself.
+    at_end = (position <= 0) | (position >= 1)
+    profile["ci_low"] = np.where(at_end, profile["mean"], low)
+    profile["ci_high"] = np.where(at_end, profile["mean"], high)
+    unknown = n.lt(2).to_numpy()
+    profile.loc[unknown, ["ci_low", "ci_high"]] = np.nan
     return profile
 
 
@@ -255,7 +287,8 @@ def select_characteristics(answers: pd.DataFrame, characteristics: list[str] | N
 
 def strongest_and_weakest(position: pd.DataFrame) -> list[tuple[str, str]]:
     """The characteristics a unit's report illustrates: ``("Strongest", id)`` and ``("Weakest", id)``
-    among those whose mean is reported; one when only one is, none when none is.
+    among those whose mean is shown and (where a ``shared`` column says) whose staff agree;
+    one when only one is, none when none is.
 
     Examples
     --------
@@ -264,8 +297,13 @@ def strongest_and_weakest(position: pd.DataFrame) -> list[tuple[str, str]]:
     [('Strongest', 'a'), ('Weakest', 'c')]
     >>> strongest_and_weakest(position.iloc[:2])
     [('Strongest', 'a')]
+    >>> strongest_and_weakest(position.assign(shared=[True, True, False]))
+    [('Strongest', 'a')]
     """
-    ranked = position.dropna(subset=["mean"]).sort_values(["mean", "characteristic_id"])["characteristic_id"].tolist()
+    candidates = position.dropna(subset=["mean"])
+    if "shared" in candidates:
+        candidates = candidates[candidates["shared"].astype(bool)]
+    ranked = candidates.sort_values(["mean", "characteristic_id"])["characteristic_id"].tolist()
     if not ranked:
         return []
     return [("Strongest", ranked[-1])] + ([("Weakest", ranked[0])] if len(ranked) > 1 else [])

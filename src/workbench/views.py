@@ -13,9 +13,9 @@ Views (one row per ...):
 ``unit_profiles`` (microsystem x characteristic)
     respondents, those with a score, can't-rate answers, mean, median, sd and t interval,
     the agreement index (rwg or rwg(j)) and the verdict (``shared`` / ``not shared`` /
-    ``too few``), and ``reported``: whether the mean stands for the unit. Figures are blank
-    where fewer than ``min_cell_size`` people gave them (:func:`disclose`) and the means
-    also where the unit's staff do not agree (:func:`report_where_shared`);
+    ``too few``), ``shared`` (the staff agree) and ``reported`` (a mean is shown). Figures are
+    blank where fewer than ``min_cell_size`` people gave them (:func:`disclose`); means whose
+    staff do not agree are flagged, or blank if the study says so (:func:`report_where_shared`);
     ``analysis_mean`` keeps a unit's mean from enough people for models of the whole study.
 ``peer_positions`` (microsystem x characteristic)
     the other microsystems' reported means as a distribution (count, quartiles, range) and
@@ -44,7 +44,8 @@ from workbench.io.files import sha256_of, write_parquet_atomic
 from workbench.vocabulary import SHARED, TOO_FEW, AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "RoleFilters", "compute_views", "disclose",
+    "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "RoleFilters", "agreement_indices",
+    "compute_views", "disclose",
     "peer_positions", "read_view", "report_where_shared", "role_items", "study_items", "unit_digests", "unit_items",
     "unit_overview", "unit_profiles", "unit_quotes", "view_path", "write_views",
 ]
@@ -100,19 +101,28 @@ def disclose(table: pd.DataFrame, policy: DisclosurePolicy, *, figures: dict[str
     return shown
 
 
-def report_where_shared(table: pd.DataFrame, *, columns=PROFILE_FIGURES) -> pd.DataFrame:
-    """Blank unit means whose staff do not agree (verdict in ``agreement``); ``reported``
-    says which remain. The one place the agreement policy hides a figure."""
-    reported = table["agreement"].eq(SHARED).to_numpy()
+def report_where_shared(table: pd.DataFrame, *, unshared: str = "flag", columns=PROFILE_FIGURES) -> pd.DataFrame:
+    """The one place the agreement policy acts on unit means (verdict in ``agreement``).
+
+    ``unshared="flag"`` (the default): every mean is kept, and ``shared`` says whether its
+    unit's staff agree, for tables and plots to mark; hiding means by how much staff agree
+    would keep mostly the units whose staff all answer at one end of the scale. ``"hide"``:
+    means whose staff do not agree are blanked. ``reported`` says which means remain.
+    """
+    if unshared not in ("flag", "hide"):
+        raise ValueError(f"unshared must be 'flag' or 'hide', got {unshared!r}")
+    shared = table["agreement"].eq(SHARED).to_numpy()
     shown = table.copy()
-    present = [c for c in columns if c in shown.columns]
-    shown[present] = shown[present].astype("float64").mask(~reported[:, None].repeat(len(present), axis=1))
-    shown["reported"] = reported & shown["mean"].notna().to_numpy() if "mean" in shown else reported
+    if unshared == "hide":
+        present = [c for c in columns if c in shown.columns]
+        shown[present] = shown[present].astype("float64").mask(~shared[:, None].repeat(len(present), axis=1))
+    shown["shared"] = shared
+    shown["reported"] = shown["mean"].notna().to_numpy() if "mean" in shown else shared
     return shown
 
 
 def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy, disclosure: DisclosurePolicy,
-                  min_items: int = 1) -> pd.DataFrame:
+                  min_items: int = 1, unshared: str = "flag") -> pd.DataFrame:
     """Per microsystem x characteristic: the profile, its agreement and what may be shown.
 
     A mean is hidden where fewer than the rule's people gave it, and further units' means
@@ -125,10 +135,10 @@ def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: Agreement
     DataFrame: ``microsystem_id``, ``characteristic_id``, ``n_respondents``, ``n_scored``,
     ``n_cant_rate``, ``analysis_mean``, ``mean``, ``median``, ``sd``, ``ci_low``, ``ci_high``,
     ``n_items``, ``n_agreement`` (people the agreement index rests on), ``index``
-    (``rwg`` / ``rwg(j)``), ``agreement_index``, ``agreement``, ``reported``.
+    (``rwg`` / ``rwg(j)``), ``agreement_index``, ``agreement``, ``shared``, ``reported``.
     """
     keys = ["microsystem_id", "characteristic_id"]
-    profile = survey.microsystem_profile(survey.respondent_scores(answers, min_items=min_items))
+    profile = survey.microsystem_profile(survey.respondent_scores(answers, min_items=min_items), scale=scale)
     unit_agreement = agreement.characteristic_agreement(answers, scale=scale, policy=policy, disclosure=disclosure)
     table = profile.merge(unit_agreement.rename(columns={"n_rated": "n_agreement"}), on=keys, how="left",
                           validate="one_to_one")
@@ -141,9 +151,9 @@ def unit_profiles(answers: pd.DataFrame, *, scale: LevelScale, policy: Agreement
     table = disclose(table, disclosure, figures={"agreement_index": "n_agreement"},
                      unanimous=table["agreement_index"].ge(1 - 1e-12))
     table["analysis_mean"] = table["mean"]
-    table = report_where_shared(table)
+    table = report_where_shared(table, unshared=unshared)
     return table[[*keys, "n_respondents", "n_scored", "n_cant_rate", "analysis_mean", *PROFILE_FIGURES, "n_items",
-                  "n_agreement", "index", "agreement_index", "agreement", "reported"]]
+                  "n_agreement", "index", "agreement_index", "agreement", "shared", "reported"]]
 
 
 def peer_positions(profiles: pd.DataFrame) -> pd.DataFrame:
@@ -222,7 +232,7 @@ def unit_items(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPol
     items = survey.item_summary(answers, by=by, levels=scale.values)
     shares = [c for c in items.columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
     if "microsystem_id" in by:
-        rwg = agreement.rwg(answers, by=by, n_levels=scale.n)[[*by, "rwg"]]
+        rwg = agreement.rwg(answers, by=by, n_levels=scale.n, null_variance=policy.null_variance(scale))[[*by, "rwg"]]
         items = items.merge(rwg, on=list(by), how="left")
         items["agreement"] = policy.verdict(items["rwg"], items["n_rated"], disclosure)
     figures = {**dict.fromkeys([*shares, "mean", "median", "sd", "rwg"], "n_rated"),
@@ -248,6 +258,21 @@ def role_items(answers: pd.DataFrame, *, scale: LevelScale, disclosure: Disclosu
     figures = {**dict.fromkeys([*shares, "mean", "median", "sd"], "n_rated"),
                **dict.fromkeys(["cant_rate_share", "n_cant_rate", "n_no_answer"], "n_respondents")}
     return disclose(items, disclosure, figures=figures, within="item_id", unanimous=items["sd"].eq(0))
+
+
+def agreement_indices(answers: pd.DataFrame, *, scale: LevelScale, policy: AgreementPolicy,
+                      disclosure: DisclosurePolicy) -> pd.DataFrame:
+    """Every within-group agreement index per unit x characteristic and unit x item
+    (:func:`workbench.agreement.within_group_agreement`), with the indices of fewer than the
+    rule's raters (or of a unanimous group, if the study hides those) blank: for the survey
+    report's export."""
+    table = agreement.within_group_agreement(answers, scale=scale, policy=policy, disclosure=disclosure)
+    figures = ["mean_item_variance", "rwg", "rwg_star", "rwg_p", "awg", "ad_mean", "ad_median", "agreement_index"]
+    shown = disclose(table, disclosure, figures=dict.fromkeys(figures, "n_rated"),
+                     unanimous=table["mean_item_variance"].eq(0))
+    hidden = shown["rwg"].isna() & table["rwg"].notna()
+    shown["rwg_significant"] = shown["rwg_significant"].astype("boolean").mask(hidden)
+    return shown
 
 
 def unit_overview(study) -> pd.DataFrame:
@@ -304,7 +329,8 @@ class RoleFilters:
         study = self.study
         policies = {"scale": study.scale, "policy": study.agreement_policy, "disclosure": study.disclosure}
         if name == "unit_profiles":
-            return unit_profiles(answers, **policies, min_items=study.config.analysis.min_items)
+            return unit_profiles(answers, **policies, min_items=study.config.analysis.min_items,
+                                 unshared=study.config.analysis.unshared)
         return unit_items(answers, **policies)
 
     def groups(self) -> pd.DataFrame:
@@ -409,8 +435,9 @@ class RoleFilters:
         computed[present] = computed[present].astype("Int64")
         if "agreement" in computed:
             computed.loc[hidden, "agreement"] = TOO_FEW
-        if "reported" in computed:
-            computed.loc[hidden, "reported"] = False
+        for flag in ("shared", "reported"):
+            if flag in computed:
+                computed.loc[hidden, flag] = False
         return computed
 
 
@@ -419,7 +446,7 @@ def compute_views(study) -> dict[str, pd.DataFrame]:
     scale, policy, disclosure = study.scale, study.agreement_policy, study.disclosure
     answers = study.answers
     profiles = unit_profiles(answers, scale=scale, policy=policy, disclosure=disclosure,
-                             min_items=study.config.analysis.min_items)
+                             min_items=study.config.analysis.min_items, unshared=study.config.analysis.unshared)
     return {
         "unit_overview": unit_overview(study),
         "unit_profiles": profiles,

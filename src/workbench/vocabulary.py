@@ -27,10 +27,11 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from fractions import Fraction
+from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AGREEMENT_VERDICTS", "ANSWER_KINDS", "CANT_RATE", "LEVEL", "NOT_SHARED", "NO_ANSWER", "SHARED", "TOO_FEW",
@@ -195,19 +196,142 @@ class DisclosurePolicy(_Policy):
 class AgreementPolicy(_Policy):
     """When staff agree enough for a unit mean to stand for the unit.
 
-    ``index``: rwg for a one-item characteristic, rwg(j) for several items (James, Demaree &
-    Wolf 1984). ``null``: the distribution of answers expected if staff answered at random
-    (uniform over the instrument's levels). ``threshold``: the index at or above which the
-    unit's staff count as agreeing.
+    ``index``: which within-group agreement index the verdict reads. ``"rwg"``: rwg for a
+    one-item characteristic and rwg(j) for several items (James, Demaree & Wolf 1984).
+    ``"rwg_star"``: rwg for one item and Lindell's r*wg(j) for several (Lindell, Brandt &
+    Whitney 1999): one minus the mean item variance over the null variance, without the
+    Spearman-Brown step that makes rwg(j) rise with the number of items alone.
+
+    ``null`` (in ``study.yaml`` ``null_distribution``: YAML reads a bare ``null`` as nothing):
+    the distribution of answers expected if staff answered at random, by name.
+    ``"uniform"``: every level equally likely. The skewed nulls model a leniency bias (answers
+    piling up at the high end; a severity bias, its mirror image, has the same variance) and the
+    triangular null a central tendency. Their variances for 5 and 7 levels are LeBreton &
+    Senter's (2008, Table 2; the same in LeBreton's R package WGA): 2.00, 1.34, 0.90, 0.44,
+    1.32 and 4.00, 2.90, 2.14, 1.39, 2.10 (uniform, slight, moderate, heavy skew, triangular).
+    :attr:`NULL_PERCENT` holds distributions that give exactly these: for 5 levels the
+    proportions cited from Kozlowski & Hults (1987); for 7 levels (proportions not checked
+    against the paper) the one distribution in steps of 5 % shaped like its 5-level counterpart
+    (mode at the same place; the triangle symmetric) that gives each published variance. For 3
+    levels, which the table does not cover, each keeps about the share of the uniform variance
+    the published 5- and 7-level nulls of its kind keep (slight skew 0.67-0.73, moderate
+    0.45-0.54, heavy 0.22-0.35, triangular 0.53-0.66), in steps of 5 %: slight skew
+    10/30/60 % (variance 0.45), moderate skew 5/25/70 % (0.3275), heavy skew 0/20/80 %
+    (0.16), triangular 20/60/20 % (0.40), against the uniform 2/3. Other numbers of levels
+    have a uniform null only; give ``null_variance``.
+
+    ``null_variance``: a study's own null variance, used instead of a named null (leave
+    ``null_distribution`` unset); its significance cannot be simulated, for it names no
+    distribution.
+
+    ``threshold``: the index at or above which the unit's staff count as agreeing.
+
+    Examples
+    --------
+    >>> scale = LevelScale.from_values([1, 2, 3])
+    >>> AgreementPolicy().null_variance(scale), AgreementPolicy(null="slight_skew").null_variance(scale)
+    (0.6666666666666666, 0.45)
+    >>> AgreementPolicy(null="moderate_skew").null_variance(LevelScale.from_values(range(1, 6)))
+    0.9
+    >>> AgreementPolicy(index="rwg_star", null="triangular").describe()
+    'rwg / r*wg(j) against a triangular null, shared at 0.70 or above'
     """
 
-    index: Literal["rwg"] = "rwg"
-    null: Literal["uniform"] = "uniform"
-    threshold: float = Field(0.70, ge=0, le=1, description="rwg / rwg(j) below this: the unit mean is not reported.")
+    # Percent of random answers at each level, lowest level first, per number of levels.
+    NULL_PERCENT: ClassVar[dict[str, dict[int, tuple[int, ...]]]] = {
+        "slight_skew": {3: (10, 30, 60), 5: (5, 15, 20, 35, 25), 7: (5, 5, 10, 15, 15, 30, 20)},
+        "moderate_skew": {3: (5, 25, 70), 5: (0, 10, 15, 40, 35), 7: (0, 5, 10, 10, 15, 35, 25)},
+        "heavy_skew": {3: (0, 20, 80), 5: (0, 0, 10, 40, 50), 7: (0, 0, 5, 10, 15, 30, 40)},
+        "triangular": {3: (20, 60, 20), 5: (11, 22, 34, 22, 11), 7: (5, 10, 20, 30, 20, 10, 5)},
+    }
+    NULL_WORDS: ClassVar[dict[str, str]] = {
+        "uniform": "uniform", "slight_skew": "slightly skewed", "moderate_skew": "moderately skewed",
+        "heavy_skew": "heavily skewed", "triangular": "triangular",
+    }
+
+    # serialize_by_alias: model_dump() gives back the keys a policy is built from.
+    model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
+
+    index: Literal["rwg", "rwg_star"] = Field(
+        "rwg", description="'rwg': rwg for one item, rwg(j) for several; 'rwg_star': rwg for one item, Lindell's "
+                           "r*wg(j) for several (does not rise with the number of items).")
+    null: Literal["uniform", "slight_skew", "moderate_skew", "heavy_skew", "triangular"] = Field(
+        "uniform", validation_alias=AliasChoices("null_distribution", "null"), serialization_alias="null_distribution",
+        description="The answers expected from random answering: 'uniform', 'slight_skew', 'moderate_skew', "
+                    "'heavy_skew' or 'triangular' (LeBreton & Senter 2008).")
+    # Held as custom_variance: null_variance is the method that gives the variance in use.
+    custom_variance: float | None = Field(
+        None, alias="null_variance", gt=0,
+        description="A study's own null variance instead of a named null (then leave null_distribution unset).")
+    threshold: float = Field(0.70, ge=0, le=1, description="The index at or above which a unit's staff count as "
+                                                           "agreeing (verdict 'shared').")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bare_null(cls, data):
+        if isinstance(data, dict) and None in data:  # what YAML makes of the key null
+            raise ValueError("YAML reads the key null as nothing: write null_distribution: (uniform, slight_skew, "
+                             "moderate_skew, heavy_skew or triangular)")
+        return data
+
+    @model_validator(mode="after")
+    def _one_null(self):
+        if self.custom_variance is not None and self.null != "uniform":
+            raise ValueError(f"give either null_distribution ({self.null!r}) or null_variance "
+                             f"({self.custom_variance}), not both")
+        return self
+
+    def null_probabilities(self, scale: LevelScale) -> tuple[Fraction, ...]:
+        """The probability of each level of ``scale`` under the named null (exact fractions).
+
+        Raises ``ValueError`` for a custom null variance (no distribution) and for a non-uniform
+        null on a number of levels it is not defined for.
+        """
+        if self.custom_variance is not None:
+            raise ValueError("a custom null_variance names no distribution of answers")
+        if self.null == "uniform":
+            return (Fraction(1, scale.n),) * scale.n
+        percent = self.NULL_PERCENT[self.null].get(scale.n)
+        if percent is None:
+            *others, last = (str(n) for n in self.NULL_PERCENT[self.null])
+            defined = f"{', '.join(others)} and {last}"
+            raise ValueError(f"a {self.NULL_WORDS[self.null]} null is defined for {defined} levels, not {scale.n}; "
+                             f"choose null_distribution: uniform or give the study's own null_variance")
+        return tuple(Fraction(p, 100) for p in percent)
 
     def null_variance(self, scale: LevelScale) -> float:
-        """The variance of answers under the null distribution on ``scale``."""
-        return (scale.n**2 - 1) / 12
+        """The variance of answers under the null distribution on ``scale`` (exact, then rounded
+        once to a float: the uniform null on ``A`` consecutive levels gives ``(A^2 - 1) / 12``)."""
+        if self.custom_variance is not None:
+            widest = (scale.high - scale.low) ** 2 / 4  # half the answers at each end
+            if self.custom_variance > widest:
+                raise ValueError(f"null_variance {self.custom_variance} is more than any answers on levels "
+                                 f"{scale.low}-{scale.high} can vary ({widest})")
+            return float(self.custom_variance)
+        probabilities = self.null_probabilities(scale)
+        mean = sum(p * v for p, v in zip(probabilities, scale.values))
+        return float(sum(p * (v - mean) ** 2 for p, v in zip(probabilities, scale.values)))
+
+    @property
+    def null_name(self) -> str:
+        """The null's name for a table column: one of the ``null`` names, or ``"custom"``."""
+        return "custom" if self.custom_variance is not None else self.null
+
+    def index_label(self, n_items: int) -> str:
+        """The index the verdict reads for a characteristic of ``n_items`` items: "rwg",
+        "rwg(j)" or "r*wg(j)"."""
+        if n_items <= 1:
+            return "rwg"
+        return "rwg(j)" if self.index == "rwg" else "r*wg(j)"
+
+    def describe(self) -> str:
+        """The policy in one line, for a verdict's legend: which index, against which null, from
+        which threshold on."""
+        indices = "rwg / rwg(j)" if self.index == "rwg" else "rwg / r*wg(j)"
+        null = (f"a custom null (variance {self.custom_variance:g})" if self.custom_variance is not None
+                else f"a {self.NULL_WORDS[self.null]} null")
+        threshold = f"{self.threshold:.2f}" if round(self.threshold, 2) == self.threshold else f"{self.threshold:g}"
+        return f"{indices} against {null}, shared at {threshold} or above"
 
     def verdict(self, index_values, sizes, disclosure: DisclosurePolicy) -> np.ndarray:
         """``shared`` / ``not shared`` / ``too few`` for each group: too few where fewer than

@@ -389,8 +389,13 @@ def _read_codebook(root, project: QdaProject, shown: str) -> None:
         project.notes.append(f"the codebook is written in the namespace {namespace!r}; read as a REFI-QDA codebook")
     elif namespace != PROJECT_NS:
         project.notes.append(f"the codebook is written in the codebook namespace {namespace!r}")
-    # Depth first with a stack of our own, not recursion: a codebook nested thousands deep is
-    # read (or refused by the XML parser's own depth limit), never a crash.
+    _read_codes(book, project, shown)
+
+
+def _read_codes(book, project: QdaProject, shown: str) -> None:
+    """Every code of a <CodeBook>, in codebook order (a code, then its children). Depth first
+    with a stack of our own, not recursion: a codebook nested thousands deep is read (or
+    refused by the XML parser's own depth limit), never a crash."""
     pending = [(code, None, "") for holder in _kids(book, "Codes") for code in _kids(holder, "Code")][::-1]
     while pending:
         element, parent, prefix = pending.pop()
@@ -1760,9 +1765,7 @@ def read_qdc(path: Path, *, label: str | None = None) -> pd.DataFrame:
             f"expected a <CodeBook> in the namespace {CODEBOOK_NS} or {CODEBOOK_NS_0_4}, found {root.tag}", file=shown
         )
     project = QdaProject(name="")
-    for holder in _kids(root, "Codes"):
-        for code in _kids(holder, "Code"):
-            _read_code(code, None, "", project, shown)
+    _read_codes(root, project, shown)
     return project.codebook()
 
 

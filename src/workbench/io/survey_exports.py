@@ -61,6 +61,7 @@ import difflib
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,7 +76,16 @@ from workbench.errors import InputError
 from workbench.frameworks import CANT_RATE, Instrument
 from workbench.io.files import open_archive, open_input, read_yaml_model
 from workbench.io.report import ImportReport
-from workbench.io.tables import ColumnRule, check_columns, header_rows_of, identifier, iso_date, one_of, read_table
+from workbench.io.tables import (
+    ColumnRule,
+    check_columns,
+    header_rows_of,
+    identifier,
+    iso_date,
+    one_of,
+    read_table,
+    recode,
+)
 
 __all__ = [
     "NOT_COMPLETED", "REDCAP_DICTIONARY_LAYOUTS", "REDCAP_FIXED_COLUMNS", "Columns", "SurveyMapping", "read_mapping",
@@ -151,7 +161,7 @@ class SurveyMapping(BaseModel):
 class _Export:
     """An export as a reader found it: the rows to use, and what it set aside and why."""
 
-    frame: pd.DataFrame  # every column (renamed as the mapping names them); rows not yet checked
+    frame: pd.DataFrame | None  # every column (renamed as the mapping names them), then the mapped ones; None once read
     shown: str  # the export as messages name it (a workbook's with its sheet)
     first_row: int  # the spreadsheet row of the first data row
     rows_in_file: int
@@ -164,6 +174,7 @@ class _Export:
     notes: list[str] = field(default_factory=list)
     iso_too: bool = False  # Excel: cells that are real dates arrive as ISO text whatever date_format says
     aliases: list[str] = field(default_factory=list)  # other names a mapping may use for a column (import ids)
+    columns: list[str] = field(default_factory=list)  # every column of the export, for the report
 
 
 def read_mapping(path: Path, *, label: str | None = None) -> SurveyMapping:
@@ -205,14 +216,17 @@ def read_survey_export(
     readers = {"redcap": _redcap_frame, "qualtrics": _qualtrics_frame, "excel": _excel_frame, "csv": _csv_frame}
     export = readers[mapping.format](path, source, mapping, folder=folder, prefix=prefix, label=label)
     _check_mapped_columns(export, mapping, label)
-    frame = export.frame
+    # Only the mapped columns go on: the others (other forms, free text) are named in the report and
+    # let go now, rather than held, stripped and filtered with the rest of a large export.
+    export.columns = [str(c) for c in export.frame.columns]
+    export.frame = export.frame[list(dict.fromkeys(column for _, column in mapping.mapped_columns()))]
     incomplete_rows = []
     if export.complete is not None:
-        incomplete_rows = [int(i) + export.first_row for i in frame.index[~export.complete]]
+        incomplete_rows = [int(i) + export.first_row for i in export.frame.index[~export.complete]]
         if mapping.incomplete == "exclude":
             export.rows_left_out[_INCOMPLETE] = incomplete_rows
-            frame = frame[export.complete]
-    wide = _canonical(frame, mapping, instrument, microsystem_ids, roles, export, label)
+            export.frame = export.frame[export.complete]
+    wide = _canonical(export, mapping, instrument, microsystem_ids, roles, label)  # takes the frame over
     report = ImportReport(source=source, kind=_KINDS[mapping.format])
     _fill_report(report, export, mapping, len(wide), incomplete_rows)
     return wide, report
@@ -225,7 +239,7 @@ def _fill_report(report: ImportReport, export: _Export, mapping: SurveyMapping, 
     used = {column for _, column in mapping.mapped_columns()} | set(export.control_columns)
     if mapping.incomplete == "exclude" and export.complete is not None:
         used |= set(export.status_columns)
-    columns = [str(c) for c in export.frame.columns]
+    columns = export.columns
     unused: dict[str, list[str]] = {}
     for column in columns:
         if column not in used:
@@ -310,7 +324,10 @@ def _check_mapped_columns(export: _Export, mapping: SurveyMapping, label: str) -
             raise InputError(f"{entry}: {export.shown} has no column {column!r}{hint}", file=label)
 
 
-def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles, export: _Export, label: str):
+def _canonical(export: _Export, mapping: SurveyMapping, instrument, microsystem_ids, roles, label: str):
+    """The export's mapped columns, checked, as the canonical wide frame. The export's frame is taken
+    over (``export.frame`` becomes None) so that each source column is let go once it is recoded."""
+    frame, export.frame = export.frame, None
     columns = mapping.columns
     shown, first_row = export.shown, export.first_row
     microsystem_values = list(mapping.microsystems) if mapping.microsystems else microsystem_ids
@@ -338,6 +355,7 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
     if columns.completed_at:
         rules.append(_date_rule(columns.completed_at, mapping.date_format, export.iso_too))
     checked = check_columns(frame, rules, file=shown, first_row=first_row)
+    del frame
     # A mapped value must land on something the study knows: checked the same way for units and roles.
     targets = [
         ("microsystems", mapping.microsystems, columns.microsystem_id, microsystem_ids,
@@ -359,19 +377,24 @@ def _canonical(frame, mapping: SurveyMapping, instrument, microsystem_ids, roles
     out = pd.DataFrame({
         "respondent_id": checked[columns.respondent_id],
         "microsystem_id": (
-            checked[columns.microsystem_id].map(mapping.microsystems)
+            recode(checked[columns.microsystem_id], mapping.microsystems)
             if mapping.microsystems
             else checked[columns.microsystem_id]
         ),
-        "role": checked[columns.role].map(mapping.roles) if mapping.roles else checked[columns.role],
+        "role": recode(checked[columns.role], mapping.roles) if mapping.roles else checked[columns.role],
         "completed_at": (
             _minutes(checked[columns.completed_at], mapping.date_format, export.iso_too) if columns.completed_at else ""
         ),
     })
     to_canonical = {code: (CANT_RATE if level == CANT_RATE else str(level)) for code, level in mapping.levels.items()}
     to_canonical[""] = ""
+    uses = Counter(mapping.items[item] for item in instrument.item_ids)
     for item in instrument.item_ids:
-        out[item] = checked[mapping.items[item]].map(to_canonical)
+        column = mapping.items[item]
+        out[item] = recode(checked[column], to_canonical)
+        uses[column] -= 1
+        if not uses[column]:
+            del checked[column]  # its last use: let it go before the next is recoded
     return out.reset_index(drop=True)
 
 
@@ -414,9 +437,9 @@ def _parse_dates(values: pd.Series, date_format: str, iso_too: bool) -> pd.Serie
 
 def _minutes(values: pd.Series, date_format: str | None, iso_too: bool) -> pd.Series:
     """Checked dates as ``YYYY-MM-DD HH:MM`` ("" for an empty cell)."""
-    if date_format is None:  # ISO, checked by iso_date: the fast vectorised parse
-        stamps = pd.to_datetime(values.where(values.ne("")), format="ISO8601")
-        return stamps.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    if date_format is None:  # ISO, checked by iso_date: the date, then the time's hours and minutes (or midnight)
+        time = values.str.slice(11, 16)
+        return (values.str.slice(0, 10) + " " + time.where(time.ne(""), "00:00")).where(values.ne(""), "")
     stamps = _parse_dates(values, date_format, iso_too)
     return stamps.map(lambda stamp: "" if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M"))
 
@@ -820,10 +843,11 @@ def _codes_from_labels(values: pd.Series, choices: dict[str, str], mode: str, la
     ``redcap_values`` says which. A value that fits neither is left for the checks to report.
     """
     by_label = {label: code for code, label in choices.items()}
-    present = set(values[values.ne("")])
+    distinct = pd.unique(values)  # a few values in a column of millions: each looked at once
+    present = {value for value in distinct if value != ""}
     as_codes, as_labels = present <= set(choices), present <= set(by_label)
     if mode == "labels" or (mode == "auto" and as_labels and (not as_codes or labelled_headers)):
-        return values.map(lambda v: by_label.get(v, v))
+        return values.map({value: by_label.get(value, value) for value in distinct})
     return values
 
 

@@ -18,15 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from workbench.errors import InputError
-from workbench.io.files import read_input_bytes
+from workbench.io.files import open_input, read_input_bytes
 
 __all__ = [
     "ENCODINGS", "FIELD_LIMIT", "IDENTIFIER", "ColumnRule", "check_columns", "decode_file", "header_rows_of",
-    "identifier", "iso_date", "number", "one_of", "read_table", "text",
+    "identifier", "iso_date", "number", "one_of", "read_table", "recode", "text",
 ]
 
 ENCODINGS = ("utf-8-sig", "utf-16", "cp1252")  # Excel on Windows saves "CSV" as cp1252 unless told otherwise
@@ -112,11 +113,23 @@ def iso_date(name: str, *, with_time: bool = False, allow_empty: bool = False) -
 
     def valid(series: pd.Series) -> pd.Series:
         shaped = series.str.fullmatch(pattern).fillna(False).astype(bool)
-        parsed = pd.to_datetime(series.where(shaped), errors="coerce", format="ISO8601")
-        return shaped & parsed.notna()
+        return shaped & _parses_as_dates(series.where(shaped))
 
     expected = "a date written YYYY-MM-DD" + (" (optionally with a time)" if with_time else "")
     return ColumnRule(name, expected, valid, allow_empty)
+
+
+_DATE_BLOCK = 1 << 17  # cells parsed at a time: pandas parses text cells as Python objects
+
+
+def _parses_as_dates(values: pd.Series) -> pd.Series:
+    """Where ``pd.to_datetime(values, errors="coerce", format="ISO8601")`` finds a date, parsed a
+    block of rows at a time so that a column of millions is never held as Python objects at once."""
+    parsed = np.zeros(len(values), dtype=bool)
+    for start in range(0, len(values), _DATE_BLOCK):
+        block = values.iloc[start:start + _DATE_BLOCK]
+        parsed[start:start + len(block)] = pd.to_datetime(block, errors="coerce", format="ISO8601").notna().to_numpy()
+    return pd.Series(parsed, index=values.index)
 
 
 def decode_file(path: Path, *, label=None) -> str:
@@ -129,7 +142,8 @@ def decode_file(path: Path, *, label=None) -> str:
     shown = label or path
     raw = read_input_bytes(path, shown)  # a regular file only: never a folder, a pipe or a device
     text = _decode(raw, shown)
-    if not text.strip():
+    del raw
+    if not text or text.isspace():  # (not text.strip(), without a copy of the whole text)
         raise InputError("the file is empty; expected a header row and at least one data row", file=shown)
     return text
 
@@ -216,13 +230,23 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     a Qualtrics export's question texts and import ids) are skipped. Quoted cells may
     hold commas and line breaks. Raises InputError for a missing or empty file, a
     header-only file, an undecodable file and a row with more or fewer cells than the header.
+
+    Memory: a UTF-8 file (most of them, and the large ones) is checked as it streams past and
+    then parsed by Arrow straight from the file, so neither its bytes nor its text are ever held
+    whole; the frame's own columns are most of the peak. Other encodings, and files the careful
+    reader must read (blank lines, rows of the wrong length), are decoded whole first.
     """
     shown = label or path
-    content = decode_file(path, label=label)
-    fast = _read_fast(content, header_rows, number_repeated_headers)
+    fast, tried = _read_fast_utf8(Path(path), shown, header_rows, number_repeated_headers)
     if fast is not None:
         return fast
+    content = decode_file(path, label=label)
+    if not tried:  # text that was not plain UTF-8 (Windows-1252, UTF-16): Arrow may still read it
+        fast = _read_fast(content, shown, header_rows, number_repeated_headers)
+        if fast is not None:
+            return fast
     rows = _rows(content, shown)
+    del content
     header = rows[0]
     # Blank lines are skipped but still counted, so row numbers stay those a spreadsheet shows:
     # the index of each data row is its row number minus (header_rows + 1).
@@ -237,8 +261,15 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
             )
     if not numbered:
         raise InputError("the file has a header row but no data rows", file=shown)
+    columns = _column_names(header, number_repeated_headers, shown)
     data = [row for _, row in numbered]
     index = [number - header_rows - 1 for number, _ in numbered]
+    return pd.DataFrame(data, columns=columns, dtype=str, index=index)
+
+
+def _column_names(header: list[str], number_repeated_headers: bool, shown) -> list[str]:
+    """The header's names, stripped; a name given twice is an InputError, or numbered
+    (``name``, ``name.1``, ...) with ``number_repeated_headers``."""
     columns = [column.strip() for column in header]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated and number_repeated_headers:  # REDCap's labelled export repeats "Complete?" once per form
@@ -249,54 +280,167 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
                 columns[position] = column if seen[column] == 1 else f"{column}.{seen[column] - 1}"
     elif duplicated:
         raise InputError(f"the header names column '{duplicated[0]}' more than once", file=shown, row=1)
-    return pd.DataFrame(data, columns=columns, dtype=str, index=index)
+    return columns
 
 
-def _read_fast(content: str, header_rows: int, number_repeated_headers: bool) -> pd.DataFrame | None:
+_SCAN_BLOCK = 1 << 22  # bytes read at a time when a file is checked as it streams past
+_NEWLINE_PAIR = re.compile(r"\n[ \t\r]*(?=\n)")  # a line holding nothing but spaces, tabs and CRs: its two ends
+_NOT_NEWLINE = re.compile(r"[^\r\n]")
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+_SPACES = re.compile(r"[ \t\r]*")
+
+
+class _BlankLineScan:
+    """Whether text given piece by piece has a blank line between two lines that are not blank:
+    what ``re.search(r"\n[ \t\r]*\n", text.strip("\r\n"))`` says of the whole text, without
+    holding it. A blank line counts when a character other than CR and LF comes before it and
+    another after it; only a line break and spaces, tabs or CRs are carried from one piece to the next."""
+
+    def __init__(self) -> None:
+        self.found = False
+        self._before = False  # a character other than CR and LF ahead of the carried text
+        self._pending = False  # a blank line that needs such a character after it
+        self._carry = ""
+
+    def feed(self, piece: str) -> None:
+        if self.found:
+            return
+        text = self._carry + piece
+        first = _NOT_NEWLINE.search(text)
+        if self._pending and first is not None:
+            self.found = True
+            return
+        last = len(text.rstrip("\r\n")) - 1  # -1: nothing but line breaks
+        for pair in _NEWLINE_PAIR.finditer(text):
+            start, end = pair.start(), pair.end() + 1
+            if not (self._before or (first is not None and first.start() < start)):
+                continue
+            if last >= end:
+                self.found = True
+                return
+            self._pending = True  # nothing but line breaks after it so far
+            break
+        newline = text.rfind("\n")
+        self._carry = text[newline:] if newline >= 0 and _SPACES.fullmatch(text, newline + 1) else ""
+        self._before = self._before or (first is not None and first.start() < len(text) - len(self._carry))
+
+
+def _scan_utf8(handle) -> tuple[int, bool] | None:
+    """Stream a file once: ``(length of its UTF-8 byte-order mark, whether it has a blank line)``
+    when it is UTF-8 text holding more than whitespace and no NUL character; None for anything
+    else (another encoding, a stray byte, a NUL, an empty file), which :func:`decode_file` reads
+    whole and explains."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+    blank = _BlankLineScan()
+    first, something = True, False
+    try:
+        while block := handle.read(_SCAN_BLOCK):
+            if b"\x00" in block:
+                return None
+            if first:
+                mark = len(codecs.BOM_UTF8) if block.startswith(codecs.BOM_UTF8) else 0
+                first = False
+            piece = decoder.decode(block)
+            something = something or not (piece == "" or piece.isspace())
+            blank.feed(piece)
+        blank.feed(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return None
+    return (mark, blank.found) if something else None
+
+
+def _read_fast_utf8(path: Path, shown, header_rows: int, number_repeated_headers: bool):
+    """``(frame, tried)``: the frame Arrow reads straight from a well-formed UTF-8 file, or None
+    (``tried`` says whether the file was plain UTF-8, so that reading its text again with Arrow
+    would fail the same way)."""
+    with open_input(path, shown) as handle:  # a regular file only: never a folder, a pipe or a device
+        scanned = _scan_utf8(handle)
+        if scanned is None:
+            return None, False
+        mark, blank = scanned
+        if blank:
+            return None, True
+        handle.seek(mark)
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        try:
+            header = next(csv.reader(text))
+        except (StopIteration, csv.Error):
+            return None, True
+        finally:
+            text.detach()
+        handle.seek(mark)
+        return _arrow_frame(handle, header, shown, header_rows, number_repeated_headers), True
+
+
+def _read_fast(content: str, shown, header_rows: int, number_repeated_headers: bool) -> pd.DataFrame | None:
+    """Arrow's parser on decoded text (a file that was not plain UTF-8); None when the careful
+    reader is needed (see :func:`_arrow_frame`; blank lines)."""
+    start = _NOT_NEWLINE.search(content)
+    end = len(content)
+    while end and content[end - 1] in "\r\n":
+        end -= 1
+    if start is None or _BLANK_LINE.search(content, start.start(), end):
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(content, newline="")))
+    except (StopIteration, csv.Error):
+        return None
+    return _arrow_frame(io.BytesIO(content.encode("utf-8")), header, shown, header_rows, number_repeated_headers)
+
+
+def _arrow_frame(source, header: list[str], shown, header_rows: int,
+                 number_repeated_headers: bool) -> pd.DataFrame | None:
     """Arrow's multi-threaded CSV parser for well-formed files (most of them, and the large
     ones); None when the careful reader is needed to keep row numbers or to say exactly what
-    is wrong (blank lines, rows of the wrong length, repeated headers, no data rows).
+    is wrong (rows of the wrong length, no data rows, a header Arrow reads otherwise).
+    Columns are read as ``large_string``, what pandas' ``str`` columns hold, so that the frame
+    shares Arrow's buffers instead of copying them. A name given twice is numbered or refused
+    (:func:`_column_names`) once the rest of the file is known to be well formed, which is when
+    the careful reader would refuse it.
 
     Arrow, unlike pandas' C parser, refuses a row with too few cells instead of padding it.
     """
     import pyarrow
     from pyarrow import csv as arrow_csv
 
-    if re.search(r"\n[ \t\r]*\n", content.strip("\r\n")):
-        return None
-    try:
-        header = next(csv.reader(io.StringIO(content, newline="")))
-    except (StopIteration, csv.Error):
-        return None
-    columns = [c.strip() for c in header]
-    if len(set(header)) != len(header) or len(set(columns)) != len(columns):
-        return None
     try:
         table = arrow_csv.read_csv(
-            io.BytesIO(content.encode("utf-8")),
+            source,
             read_options=arrow_csv.ReadOptions(skip_rows_after_names=header_rows - 1),
             parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
-            convert_options=arrow_csv.ConvertOptions(column_types={name: pyarrow.string() for name in header},
+            convert_options=arrow_csv.ConvertOptions(column_types={name: pyarrow.large_string() for name in header},
                                                      strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pyarrow.ArrowInvalid, ValueError):
         return None
     if table.num_rows == 0 or table.column_names != header:
         return None
-    frame = table.to_pandas()
+    columns = _column_names(header, number_repeated_headers, shown)
+    frame = table.to_pandas()  # no copy: the columns keep Arrow's buffers
     frame.columns = columns
     return frame
 
 
 def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
     """The first ``count`` rows of a CSV file (for exports with several header rows)."""
-    return _rows(decode_file(path, label=label), label or path, count)
+    shown = label or path
+    with open_input(Path(path), shown) as handle:  # a UTF-8 file is checked whole but only its first rows read
+        scanned = _scan_utf8(handle)
+        if scanned is not None:
+            handle.seek(scanned[0])
+            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            try:
+                return _rows(text, shown, count)
+            finally:
+                text.detach()
+    return _rows(decode_file(path, label=label), shown, count)
 
 
-def _rows(content: str, shown, count: int | None = None) -> list[list[str]]:
-    """The rows of CSV text (all, or the first ``count``); a row the csv module cannot read is an InputError."""
+def _rows(content, shown, count: int | None = None) -> list[list[str]]:
+    """The rows of CSV text or a text stream (all, or the first ``count``); a row the csv module cannot
+    read is an InputError."""
     rows: list[list[str]] = []
-    reader = csv.reader(io.StringIO(content, newline=""))
+    reader = csv.reader(io.StringIO(content, newline="") if isinstance(content, str) else content)
     try:
         for row in reader:
             rows.append(row)
@@ -346,14 +490,42 @@ def check_columns(
             raise InputError(
                 f"unexpected column; expected only {sorted(known)}", file=file, row=header_row, column=extra[0]
             )
-    stripped = frame.apply(lambda column: column.str.strip())
+    stripped = _stripped(frame)
     _check_keys(stripped, [rule for rule in rules if rule.key or rule.name.endswith("_id")], file, first_row)
-    schema = pa.DataFrameSchema({rule.name: _pandera_column(rule) for rule in rules}, strict=False)
+    # pandera's uniqueness check hashes the column as Python objects (a gigabyte for a few million
+    # ids): it runs only when a cheaper count shows a value repeated, to find and name the repeat.
+    unique = {rule.name: rule.unique and _has_repeats(stripped[rule.name]) for rule in rules}
+    schema = pa.DataFrameSchema({rule.name: _pandera_column(rule, unique=unique[rule.name]) for rule in rules},
+                                strict=False)
     try:
         schema.validate(stripped, lazy=True)
     except pa.errors.SchemaErrors as errors:
         raise _first_problem(errors, stripped, rules, file, first_row) from None
     return stripped
+
+
+def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every cell stripped of surrounding whitespace; a column with nothing to strip
+    is the input's own (no copy of a large file's columns just to find them unchanged)."""
+    stripped = frame.copy(deep=False)
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        trimmed = column.str.strip()
+        if not trimmed.equals(column):
+            stripped.isetitem(position, trimmed)
+    return stripped
+
+
+def _has_repeats(values: pd.Series) -> bool:
+    """Whether a value appears twice in the column. An Arrow column is sorted and each value compared
+    with the next: no Python objects, and a fifth of the memory of Arrow's own hash table."""
+    array = getattr(values.array, "_pa_array", None)
+    if array is None or array.null_count or len(array) < 2:
+        return bool(values.duplicated().any())
+    import pyarrow.compute as pc
+
+    ordered = array.take(pc.sort_indices(array))
+    return bool(pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py())
 
 
 def _check_keys(frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: int) -> None:
@@ -364,7 +536,7 @@ def _check_keys(frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: i
         values = frame[rule.name]
         if not values.str.contains(r"[^\x20-\x7e]", regex=True).any():
             continue  # printable ASCII only: nothing to normalise, nothing hidden
-        values = values.map(lambda value: unicodedata.normalize("NFC", value))
+        values = _nfc(values)
         frame[rule.name] = values
         hidden = values.str.contains(_INVISIBLE.pattern, regex=True)
         if hidden.any():
@@ -379,12 +551,50 @@ def _check_keys(frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: i
             )
 
 
+def _nfc(values: pd.Series) -> pd.Series:
+    """Each value in Unicode's composed form (NFC). Only the distinct values that are not plain
+    ASCII are normalised, each once: a column of a few million cells holds a handful of roles."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return values.map(lambda value: unicodedata.normalize("NFC", value))  # cells as Python objects already
+    odd = values.str.contains(r"[^\x00-\x7f]", regex=True).to_numpy(dtype=bool)
+    if not odd.any():
+        return values
+    positional = values.reset_index(drop=True)
+    changed = positional[odd]
+    forms = {value: unicodedata.normalize("NFC", value) for value in pd.unique(changed)}
+    normalised = positional.mask(odd, changed.map(forms))
+    normalised.index = values.index
+    return normalised
+
+
+def recode(values: pd.Series, codes: dict) -> pd.Series:
+    """``values.map(codes)`` for a column of codes: each value replaced by its entry in ``codes`` (a
+    value without one becomes missing). An Arrow text column is recoded block by block through its
+    few distinct values, in Arrow, never as one Python object per cell: with the column it replaces
+    let go, a recoded survey takes the memory its codes took."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or \
+            not all(isinstance(code, str) for code in codes.values()):
+        return values.map(codes)
+    import pyarrow
+
+    blocks = []
+    for block in values.array._pa_array.chunks:
+        encoded = block.dictionary_encode()
+        recoded = pyarrow.array([codes.get(value) for value in encoded.dictionary.to_pylist()],
+                                type=pyarrow.large_string())
+        blocks.append(recoded.take(encoded.indices))
+    column = pyarrow.chunked_array(blocks, type=pyarrow.large_string())
+    text = pd.StringDtype("pyarrow", na_value=np.nan)  # "str", as Series.map gives
+    return pd.Series(pd.arrays.ArrowStringArray(column, dtype=text), index=values.index, name=values.name)
+
+
 def _escaped(value: str) -> str:
     """``value`` quoted, with every invisible character written as its escape (``\\u200b``)."""
     return "'" + _INVISIBLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), value) + "'"
 
 
-def _pandera_column(rule: ColumnRule) -> pa.Column:
+def _pandera_column(rule: ColumnRule, *, unique: bool | None = None) -> pa.Column:
     checks = []
     if not rule.allow_empty:
         checks.append(pa.Check(lambda s: s.ne(""), error="a value (the cell is empty)"))
@@ -392,7 +602,7 @@ def _pandera_column(rule: ColumnRule) -> pa.Column:
         valid = rule.valid
         allow_empty = rule.allow_empty
         checks.append(pa.Check(lambda s: valid(s) | (s.eq("") if allow_empty else False), error=rule.expected))
-    return pa.Column(str, checks=checks, unique=rule.unique, nullable=False)
+    return pa.Column(str, checks=checks, unique=rule.unique if unique is None else unique, nullable=False)
 
 
 def _first_problem(

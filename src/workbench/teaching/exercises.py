@@ -208,8 +208,8 @@ def _agreement_table(study, characteristic, threshold):
 
 
 def _shown_of_pair(study, microsystem_ids, characteristic, threshold) -> frozenset[str]:
-    reported = _agreement_table(study, characteristic, threshold)["reported"]
-    return frozenset(m for m in microsystem_ids if bool(reported.get(m, False)))
+    shared = _agreement_table(study, characteristic, threshold)["shared"]
+    return frozenset(m for m in microsystem_ids if bool(shared.get(m, False)))
 
 
 def _hidden_of_pair(study, microsystem_ids, characteristic, threshold) -> frozenset[str]:
@@ -217,8 +217,8 @@ def _hidden_of_pair(study, microsystem_ids, characteristic, threshold) -> frozen
 
 
 def _hidden_count(study, characteristic, threshold) -> int:
-    reported = _agreement_table(study, characteristic, threshold)["reported"].sum()
-    return int(len(study.view("unit_overview")) - reported)  # a unit with no profile row at all is hidden too
+    shared = _agreement_table(study, characteristic, threshold)["shared"].sum()
+    return int(len(study.view("unit_overview")) - shared)  # a unit with no profile row at all has no shared view
 
 
 def _not_shared_count(study, characteristic, threshold) -> int:
@@ -375,24 +375,25 @@ _EXERCISES = (
     ),
     Exercise(
         "4.2", "Of the two units ({microsystem_list}), whose **{characteristic_label}** mean does the feedback report "
-               "show? Answer with its id, in quotes.",
+               "show as a view its staff share? Answer with its id, in quotes.",
         _shown_of_pair, kind="microsystem", context=("microsystem_ids", "characteristic", "threshold"),
-        hint="The report shows a unit's mean only where its agreement index (rwg) is at least {threshold} "
-             "and enough staff answered.",
+        hint="The report marks a unit's mean as shared only where its agreement index (rwg) is at least "
+             "{threshold} and enough staff answered.",
         why="Same mean, but only in this unit does the number describe a view its staff share.",
         mistakes=(Mistake(_hidden_of_pair,
-                          "that unit's staff disagree (rwg below {threshold}), so the report hides its mean."),),
+                          "that unit's staff disagree (rwg below {threshold}), so the report flags its mean as "
+                          "not shared."),),
     ),
     Exercise(
-        "4.3", "Across all the study's units, how many have their **{characteristic_label}** mean hidden in the "
-               "feedback report (agreement not shared, or too few answers)?",
+        "4.3", "Across all the study's units, how many have no **{characteristic_label}** mean that their feedback "
+               "report can call a shared view (agreement not shared, or too few answers)?",
         _hidden_count, context=("characteristic", "threshold"),
         hint="Count the units whose agreement is anything but shared in the agreement table for "
              "{characteristic_label}.",
-        why="Each hidden mean is a question for the unit itself: why do its staff see the same unit "
-            "so differently?",
+        why="Each mean without a shared view is a question for the unit itself: why do its staff see the same "
+            "unit so differently?",
         mistakes=(Mistake(_not_shared_count,
-                          "that counts only 'not shared'; units with too few answers are hidden as well."),),
+                          "that counts only 'not shared'; units with too few answers have no shared view either."),),
     ),
     # Lesson 5: a first cross-case comparison.
     Exercise(
