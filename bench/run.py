@@ -20,8 +20,10 @@ target. Not a test: timings depend on the machine (2 cores here) and on what els
 5. Memory of loading a survey, as the peak resident memory of a fresh process above what its
    imports take, per byte of the file: the 2.5 M-answer survey of the 5,000-unit study and a
    200 MB survey CSV (4.3 M respondents), each read, checked and recoded to the canonical wide
-   frame (the survey export reader, ``format: csv``), and each turned into the tidy frames
-   (``read_survey``: respondents and answers; the 200 MB one with ``--full``, about 12 GB).
+   frame (the survey export reader, ``format: csv``), and each loaded in full as ``workbench
+   build`` loads it: to the respondents and answers frames, respondent ids pseudonymised
+   (``read_survey`` for the study's CSV; the export reader and ``survey_from_wide`` for a
+   survey export).
 
 Pseudonym keys made by the builds go to a temporary key folder, never the user's own.
 """
@@ -178,34 +180,46 @@ def write_survey(folder: Path, respondents: int) -> int:
 
 def survey_peak_child(folder: Path, stage: str) -> None:
     """In a fresh process: load the study's survey (``wide``: read, check and recode it to the
-    canonical wide frame; ``tidy``: to the respondents and answers frames) and print, as JSON,
-    the file's size, the peak resident memory above the baseline (imports, and the same load
-    of the file's first 100 rows) and the size of what was loaded."""
+    canonical wide frame; ``tidy``: in full, as ``load_study`` loads the study's survey CSV: to
+    the respondents and answers frames, then pseudonymised; ``export``: the same from the survey
+    export reader through ``survey_from_wide``) and print, as JSON, the file's size, the peak
+    resident memory above the baseline (imports, and the same load of the file's first 100 rows)
+    and the size of what was loaded."""
     import gc
 
+    from workbench import schemas
     from workbench.frameworks import load_instrument
     from workbench.io import study_csv, survey_exports
-    from workbench.study import read_config
+    from workbench.study import _protect, read_config
 
     config = read_config(folder)
     instrument = load_instrument(config.instrument, folder)
     ids = study_csv.read_microsystems(folder / "microsystems.csv", shown="microsystems.csv")["microsystem_id"].tolist()
     codes = {**config.survey_coding.levels, **{code: "cant_rate" for code in config.survey_coding.cant_rate}}
     scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-survey-"))
+    # A fixed key, under which no two of the generated respondents share a pseudonym (48 bits: with
+    # 4.3 M ids a random key makes two alike about 3 % of the time, and merging them costs memory).
+    key = b"workbench bench key".ljust(32, b".")
+    no_codings = study_csv.empty_frame(schemas.Codings)
 
     def load(path: Path):
         if stage == "tidy":
-            return study_csv.read_survey(path, shown=path.name, instrument=instrument, microsystem_ids=ids,
-                                         roles=config.roles, level_codes=config.survey_coding.levels,
-                                         cant_rate_codes=config.survey_coding.cant_rate)
+            respondents, answers = study_csv.read_survey(
+                path, shown=path.name, instrument=instrument, microsystem_ids=ids, roles=config.roles,
+                level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate)
+            return _protect(lambda text: text, key, respondents, answers, no_codings)[:2]  # as load_study does
         mapping = scratch / f"{path.stem}_mapping.yaml"
         mapping.write_text(json.dumps({
             "format": "csv", "file": str(path),
             "columns": {"respondent_id": "respondent_id", "microsystem_id": "microsystem_id", "role": "role"},
             "items": {item: item for item in instrument.item_ids}, "levels": codes,
         }))  # JSON is YAML
-        return survey_exports.read_survey_export(mapping, instrument=instrument, microsystem_ids=ids,
-                                                 roles=config.roles)[:1]
+        wide, _ = survey_exports.read_survey_export(mapping, instrument=instrument, microsystem_ids=ids,
+                                                    roles=config.roles)
+        if stage == "wide":
+            return (wide,)
+        respondents, answers = study_csv.survey_from_wide(wide, instrument=instrument)
+        return _protect(lambda text: text, key, respondents, answers, no_codings)[:2]
 
     survey = folder / "survey_responses.csv"
     with survey.open(encoding="utf-8") as handle:
@@ -213,12 +227,38 @@ def survey_peak_child(folder: Path, stage: str) -> None:
     load(scratch / "first_rows.csv")  # code paths and lazy imports warmed: part of the baseline
     gc.collect()
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    started = time.perf_counter()
     loaded = load(survey)
+    seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     shutil.rmtree(scratch, ignore_errors=True)
-    print(json.dumps({"file": survey.stat().st_size, "peak": peak - baseline,
-                      "loaded": int(sum(frame.memory_usage(deep=True).sum() for frame in loaded)),
-                      "answers": int(len(loaded[-1])) if stage == "tidy" else None}))
+    print(json.dumps({"file": survey.stat().st_size, "peak": peak - baseline, "seconds": seconds,
+                      "loaded": held(loaded),
+                      "answers": int(len(loaded[-1])) if stage != "wide" else None}))
+
+
+def held(frames) -> int:
+    """Bytes the frames hold, each Arrow buffer once (the answers' respondent_id categories are the
+    respondents' own ids: ``memory_usage(deep=True)`` would count them twice)."""
+    import pandas as pd
+
+    seen, total = set(), 0
+    for frame in frames:
+        for name in frame.columns:
+            column = frame[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                total += column.array.codes.nbytes
+                column = column.cat.categories
+            arrow = getattr(column.array, "_pa_array", None)
+            if arrow is None:
+                total += column.array.nbytes
+                continue
+            for chunk in arrow.chunks:
+                for buffer in chunk.buffers():
+                    if buffer is not None and buffer.address not in seen:
+                        seen.add(buffer.address)
+                        total += buffer.size
+    return total
 
 
 def survey_peak(folder: Path, stage: str) -> dict:
@@ -227,26 +267,28 @@ def survey_peak(folder: Path, stage: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def survey_rows(large_study: Path, *, full: bool) -> None:
+SURVEY_STAGES = (
+    ("wide", "read, check, recode (wide frame)"),
+    ("tidy", "full load, as build: respondents + answers, pseudonymised"),
+    ("export", "full load from a CSV export (mapping, survey_from_wide)"),
+)
+
+
+def survey_rows(large_study: Path) -> None:
     """Rows 5: survey load peak / file size, for the 5,000-unit study's survey and a 200 MB one."""
     target = "<= 5 x the file"
-    for stage, what in (("wide", "read, check, recode (wide frame)"), ("tidy", "to the tidy frames")):
-        measured = survey_peak(large_study, stage)
-        note = target if stage == "wide" else \
-            f"{target}; the frames themselves: {measured['loaded'] / measured['file']:.0f} x"
-        row(f"survey load, 5,000-unit study ({measured['file'] / 2**20:.0f} MB, 2.5 M answers): {what}",
-            f"{measured['peak'] / measured['file']:.1f} x file ({measured['peak'] / 2**20:.0f} MB)", note)
     big = Path(tempfile.mkdtemp(prefix="workbench-bench-survey-")) / "data" / "raw" / "survey200"
     subprocess.run([sys.executable, __file__, "--write-survey", str(big), str(4_300_000)], check=True,
                    stdout=subprocess.DEVNULL)
-    for stage, what in (("wide", "read, check, recode (wide frame)"), ("tidy", "to the tidy frames")):
-        if stage == "tidy" and not full:
-            continue
-        measured = survey_peak(big, stage)
-        note = target if stage == "wide" else \
-            f"{target}; the frames themselves: {measured['loaded'] / measured['file']:.0f} x"
-        row(f"survey load, a {measured['file'] / 2**20:.0f} MB survey CSV (4.3 M respondents): {what}",
-            f"{measured['peak'] / measured['file']:.1f} x file ({measured['peak'] / 2**30:.1f} GB)", note)
+    for folder, survey in ((large_study, "5,000-unit study ({mb:.0f} MB, 2.5 M answers)"),
+                           (big, "a {mb:.0f} MB survey CSV (4.3 M respondents, 43 M answers)")):
+        for stage, what in SURVEY_STAGES:
+            measured = survey_peak(folder, stage)
+            note = target if stage == "wide" else \
+                f"{target}; the frames themselves: {measured['loaded'] / measured['file']:.1f} x"
+            row(f"survey load, {survey.format(mb=measured['file'] / 2**20)}: {what}",
+                f"{measured['peak'] / measured['file']:.1f} x file ({measured['peak'] / 2**20:.0f} MB, "
+                f"{measured['seconds']:.0f} s)", note)
     shutil.rmtree(big.parents[2], ignore_errors=True)
 
 
@@ -290,7 +332,7 @@ def run_bench(arguments) -> None:
         large = project_copy(demo=False)
         subprocess.run([sys.executable, __file__, "--write-survey", str(large / "data" / "raw" / "large"), "250000"],
                        check=True, stdout=subprocess.DEVNULL)
-        survey_rows(large / "data" / "raw" / "large", full=arguments.full)
+        survey_rows(large / "data" / "raw" / "large")
         shutil.rmtree(large, ignore_errors=True)
         return
 
@@ -346,7 +388,7 @@ def run_bench(arguments) -> None:
     itself = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row("peak memory of any one process (build, workers, kernels)", f"{max(children, itself):.0f} MB", "< 4096 MB")
     # 5. After the peak above: these children measure memory on purpose.
-    survey_rows(large / "data" / "raw" / "large", full=arguments.full)
+    survey_rows(large / "data" / "raw" / "large")
     shutil.rmtree(demo, ignore_errors=True)
     shutil.rmtree(large, ignore_errors=True)
 

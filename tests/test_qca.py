@@ -248,3 +248,23 @@ def test_cases_at_the_crossover_are_named():
     data = pd.DataFrame({"A": [0.5, 0.9], "B": [0.2, 0.5]}, index=["x", "y"])
     assert qca.cases_at_crossover(data) == ["x", "y"]
     assert qca.cases_at_crossover(data.replace(0.5, 0.6)) == []
+
+
+def test_solution_membership_is_the_fuzzy_or_of_its_terms_and_gives_the_models_fit(lf):
+    table = qca.truth_table(lf[CONDITIONS], lf["SURV"], incl_cut=0.8)
+    solved = qca.solutions(table, conditions=CONDITIONS)
+    members = solved.membership(lf[CONDITIONS], which="parsimonious")  # DEV*~IND + URB*STB
+    expected = np.maximum(np.minimum(lf["DEV"], 1 - lf["IND"]), np.minimum(lf["URB"], lf["STB"]))
+    assert members.round(12).tolist() == expected.round(12).tolist() and members.name == "DEV*~IND + URB*STB"
+    # The XY plot's consistency and coverage are those of the model in the fit table.
+    x, y = members, lf["SURV"]
+    fitted = solved.fit(lf[CONDITIONS], lf["SURV"], which="parsimonious").loc["model"]
+    assert np.minimum(x, y).sum() / x.sum() == pytest.approx(fitted["inclS"])
+    assert np.minimum(x, y).sum() / y.sum() == pytest.approx(fitted["covS"])
+
+
+def test_no_solution_has_no_membership(lf):
+    table = qca.truth_table(lf[CONDITIONS], lf["SURV"], incl_cut=1.0)
+    solved = qca.solutions(table, conditions=CONDITIONS)
+    assert solved.complex is None and solved.membership(lf[CONDITIONS]).empty
+    assert qca.membership([], lf[CONDITIONS]).eq(0).all()

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from workbench import cli, demo
+from workbench.presentation import DASH
 from workbench.project import Project
 from workbench.reports import execute, plan, run, write_index
 from workbench.study import build_processed
@@ -60,35 +61,41 @@ def test_regenerate_writes_every_report_and_an_index_and_exposes_nobody(project,
             assert not re.search(rf"\b{part}\b", everything), f"a roster name reached a report: {name}"
     assert "@example.org" not in everything and "555-01" not in everything
 
-    # Material for the coders' consensus (excerpts with interview and unit ids) only in the restricted folder.
+    # Material for the coding team (excerpts with interview and unit ids: the disagreements, the
+    # code x interview table, the quotes in context) only in the restricted folder.
     internal = reports / "internal"
-    assert sorted(p.name for p in internal.iterdir()) == ["coder-disagreements.csv", "coder-disagreements.xlsx"]
+    assert sorted(p.name for p in internal.iterdir()) == [
+        f"{stem}.{suffix}" for stem in ("code-by-interview", "coder-disagreements", "quotes-in-context")
+        for suffix in ("csv", "xlsx")]
     assert internal.stat().st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in internal.iterdir())
     assert not any("internal" in link for link in links)
     consensus = pd.read_csv(internal / "coder-disagreements.csv")
     shared = "\n".join(p.read_text(errors="replace") for p in reports.rglob("*.html"))
     assert len(consensus) and not any(i in shared for i in consensus["interview_id"].unique())
+    in_context = pd.read_csv(internal / "quotes-in-context.csv", keep_default_na=False)
+    assert len(in_context) and set(in_context["context_from"]) == {"neighbouring coded segments"}
     # No excerpt in a shared report carries both its unit and its speaker's role: the interview
     # report shows excerpts by characteristic alone.
     book = nbformat.read(reports / "03-interview-coding.ipynb", as_version=4)
     cell = next(c for c in book.cells if c.cell_type == "code" and "representative_excerpts" in c.source)
-    shown = cell.outputs[0]["data"]["text/plain"]
-    assert "interviewee_role" not in shown and "Nurse" not in shown and "MS0" not in shown
+    shown = cell.outputs[0]["data"]["text/html"]
+    assert "Interviewee role" not in shown and "Nurse" not in shown and "MS0" not in shown and "INT0" not in shown
 
     # The one role breakdown of people in the reports: leading processes by interviewee role.
     book = nbformat.read(reports / "03-interview-coding.ipynb", as_version=4)
     cell = next(c for c in book.cells if c.cell_type == "code" and 'by="interviewee_role"' in c.source)
-    table = cell.outputs[0]["data"]["text/plain"]
+    table = cell.outputs[0]["data"]["text/html"]
+    rows = {match[1]: re.findall(r'<td class="num">([^<]*)</td>', match[2])
+            for match in re.finditer(r'<tr><td class="text">([^<]+)</td>(.*?)</tr>', table)}
     sizes = build_processed("demo").interviews["interviewee_role"].value_counts()
-    shown_rows = {role: line for role in sizes.index for line in table.splitlines() if line.startswith(role)}
+    shown_rows = {role: rows[role] for role in sizes.index if role in rows}
     assert shown_rows, table
-    for role, row in shown_rows.items():
-        figures = row[len(role):].split()
-        if sizes[role] < 5:
-            assert figures and all(value == "<5" for value in figures), row
+    for role, figures in shown_rows.items():
+        if sizes[role] < 5:  # withheld: a dash, with the table's footnote saying why
+            assert figures and all(value == DASH for value in figures), figures
         else:
-            assert figures[0] == str(sizes[role]), row
+            assert figures[0] == f"{sizes[role]:,}", figures
 
 
 def test_a_failing_report_keeps_the_previous_one_and_is_named(project):

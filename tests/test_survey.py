@@ -178,3 +178,17 @@ def test_item_summary_groups_and_counts_as_pandas_groupby_does(rows):
     }).reset_index()
     pd.testing.assert_frame_equal(summary[expected.columns].astype({"microsystem_id": object, "role": object}),
                                   expected.astype({"microsystem_id": object, "role": object}), check_dtype=False)
+
+
+def test_no_unit_interval_leaves_the_scale_and_wide_ends_are_asymmetric():
+    from workbench.study import open_study
+
+    demo = open_study("demo")
+    profiles = demo.view("unit_profiles").dropna(subset=["ci_low"])
+    scale = demo.scale
+    assert len(profiles) > 300
+    assert profiles["ci_low"].ge(scale.low).all() and profiles["ci_high"].le(scale.high).all()
+    assert (profiles["ci_low"] <= profiles["mean"]).all() and (profiles["mean"] <= profiles["ci_high"]).all()
+    # Near the lowest level the interval reaches further up than down (a plain t interval would not).
+    low = profiles[(profiles["mean"] > scale.low) & (profiles["mean"] < scale.at(0.15))]
+    assert len(low) and ((low["ci_high"] - low["mean"]) > (low["mean"] - low["ci_low"])).all()

@@ -56,6 +56,13 @@ def _rated(answers: pd.DataFrame) -> pd.DataFrame:
     return rated.assign(level=rated["level"].astype("float64"))
 
 
+def _text_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table keyed by columns of the answers, which are categories of text (see
+    :mod:`workbench.schemas`), with those keys as text: what grouping text answers gave."""
+    coded = {c: "str" for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    return frame.astype(coded) if coded else frame
+
+
 def rwg(
     answers: pd.DataFrame,
     *,
@@ -88,7 +95,7 @@ def rwg(
     """
     null = uniform_null_variance(n_levels) if null_variance is None else float(null_variance)
     grouped = _rated(answers).groupby(list(by), sort=False)["level"]
-    table = pd.DataFrame({"n_rated": grouped.size(), "variance": grouped.var(ddof=1)}).reset_index()
+    table = _text_keys(pd.DataFrame({"n_rated": grouped.size(), "variance": grouped.var(ddof=1)}).reset_index())
     table["rwg"] = 1 - table["variance"].clip(upper=null) / null
     table.loc[table["n_rated"] < 2, ["variance", "rwg"]] = np.nan
     return table
@@ -163,6 +170,8 @@ def _item_cells(answers: pd.DataFrame, items: list[str], group: str, *, listwise
         rated = rated[complete[respondent]]
         respondent = respondent[complete[respondent]]
     group_codes, groups = pd.factorize(rated[group])
+    if isinstance(groups.dtype, pd.CategoricalDtype):  # the answers' categories: the groups as text
+        groups = groups.astype("str")
     item_codes = pd.Index(items).get_indexer(rated["item_id"])
     n_groups, j = len(groups), len(items)
     size = n_groups * j
@@ -484,7 +493,7 @@ def within_group_agreement(
     order = table["scope"].map({"characteristic": 0, "item": 1})
     table = table.assign(_order=order).sort_values([group, "characteristic_id", "_order", "item_id"], kind="stable",
                                                    na_position="first")
-    return table[columns].reset_index(drop=True)
+    return _text_keys(table[columns].reset_index(drop=True))
 
 
 def _within_rows(cells: _Cells, group: str, rows, characteristic, item, scale: LevelScale, null: float,

@@ -8,14 +8,16 @@ segment twice because two people coded it.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
-    "EXCERPT_COLUMNS", "SEGMENT_COLUMNS", "case_code_matrix", "cooccurrence", "crosstab_codes", "excerpts_for",
-    "representative_excerpts", "representative_excerpts_by_microsystem", "segment_codes", "through_crosswalk",
+    "EXCERPT_COLUMNS", "SEGMENT_COLUMNS", "case_code_matrix", "code_interview_matrix", "cooccurrence",
+    "crosstab_codes", "excerpts_for", "quotes_in_context", "representative_excerpts",
+    "representative_excerpts_by_microsystem", "segment_codes", "through_crosswalk",
 ]
 
 SEGMENT_COLUMNS = [
@@ -228,3 +230,142 @@ def crosstab_codes(segments: pd.DataFrame, *, codes: list[str], by: str) -> pd.D
     table = pd.crosstab(chosen[by], chosen["code_id"]).reindex(columns=codes, fill_value=0)
     table.columns.name = "code_id"
     return table
+
+
+def code_interview_matrix(segments: pd.DataFrame, *, codes: list[str],
+                          interviews: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Coded segments per interview (rows) and code (columns), for retrieval by the coding team.
+
+    Every interview of ``interviews`` appears (with zeros where nothing was coded, so an
+    interview nobody coded is visible), else every interview ``segments`` holds. Columns:
+    ``microsystem_id``, one count per code of ``codes``, and ``segments``: the interview's
+    coded segments holding any of ``codes`` (a segment with two codes counts once there).
+    Carries interview ids: for the restricted folder, never a shared report.
+
+    Examples
+    --------
+    >>> segments = pd.DataFrame({"segment_id": ["s1", "s1", "s2"], "interview_id": "i1", "microsystem_id": "A",
+    ...                          "code_id": ["x", "y", "x"]})
+    >>> code_interview_matrix(segments, codes=["x", "y"]).to_dict("records")
+    [{'interview_id': 'i1', 'microsystem_id': 'A', 'x': 2, 'y': 1, 'segments': 2}]
+    """
+    chosen = segments[segments["code_id"].isin(codes)]
+    units = (interviews if interviews is not None else segments)[["interview_id", "microsystem_id"]]
+    units = units.drop_duplicates("interview_id").set_index("interview_id")
+    counts = (pd.crosstab(chosen["interview_id"], chosen["code_id"])
+              .reindex(index=units.index, columns=codes, fill_value=0).fillna(0).astype("int64"))
+    total = chosen.groupby("interview_id")["segment_id"].nunique().reindex(units.index, fill_value=0)
+    table = units[["microsystem_id"]].join(counts).assign(segments=total.astype("int64"))
+    table.columns.name = None
+    return table.reset_index()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in _SENTENCE_END.split(str(text).strip()) if part]
+
+
+def quotes_in_context(quotes: pd.DataFrame, codings: pd.DataFrame, *, transcripts: dict[str, str] | None = None,
+                      sentences: int = 2) -> pd.DataFrame:
+    """Each quote with the text around it in its interview: up to ``sentences`` sentences before
+    and after, so a reader can judge what the speaker was answering and where they went next.
+
+    ``quotes`` has ``interview_id`` and ``excerpt`` (e.g. :func:`representative_excerpts`);
+    each is found among ``codings`` by interview and excerpt. The context comes from the
+    interview's transcript in ``transcripts`` (interview id -> text) when one is given and the
+    quote's positions cut the excerpt out of it; otherwise it is rebuilt from the interview's
+    neighbouring coded segments, in transcript order, with ``[N characters not coded]`` where
+    text nobody coded lies between them (a study's processed data hold the coded excerpts and
+    their positions, not the transcripts). Transcripts given are used as they are: pass
+    scrubbed ones.
+
+    Returns
+    -------
+    ``quotes``' columns, then ``segment_id``, ``before``, ``excerpt`` (whole), ``after`` and
+    ``context_from`` (``"transcript"``, ``"neighbouring coded segments"`` or, for a quote not
+    found in ``codings``, ``"not found"``). Carries interview ids: for the restricted folder.
+
+    Examples
+    --------
+    >>> codings = pd.DataFrame({"segment_id": ["s1", "s2", "s3"], "interview_id": "i1",
+    ...     "excerpt": ["We meet daily. It helps.", "The board is ours.", "Nobody reads it."],
+    ...     "start": [0, 30, 48], "end": [24, 48, 64]})
+    >>> row = quotes_in_context(pd.DataFrame({"interview_id": ["i1"], "excerpt": ["The board is ours."]}),
+    ...                         codings, sentences=1).iloc[0]
+    >>> row["before"], row["after"], row["context_from"]
+    ('It helps. [6 characters not coded]', 'Nobody reads it.', 'neighbouring coded segments')
+    """
+    if sentences < 0:
+        raise ValueError(f"sentences must be 0 or more, got {sentences}")
+    transcripts = transcripts or {}
+    has_positions = {"start", "end"} <= set(codings.columns)
+    columns = ["segment_id", "interview_id", "excerpt", *(["start", "end"] if has_positions else [])]
+    pieces = codings[columns].drop_duplicates("segment_id").reset_index(drop=True)
+    pieces["order"] = range(len(pieces))  # the codings' own order where positions are missing
+    by_interview = {interview: part.sort_values(["start", "order"] if has_positions else ["order"])
+                    .reset_index(drop=True) for interview, part in pieces.groupby("interview_id", sort=False)}
+    rows = []
+    for quote in quotes.to_dict("records"):
+        part = by_interview.get(quote["interview_id"])
+        found = part[part["excerpt"].eq(quote["excerpt"])] if part is not None else pd.DataFrame()
+        if found.empty:
+            rows.append({**quote, "segment_id": "", "before": "", "after": "", "context_from": "not found"})
+            continue
+        where = found.index[0]
+        segment = part.loc[where]
+        start, end = (segment.get("start"), segment.get("end")) if has_positions else (None, None)
+        text = transcripts.get(quote["interview_id"])
+        known = start is not None and not pd.isna(start) and not pd.isna(end)
+        if text is not None and known and text[int(start):int(end)] == segment["excerpt"]:
+            before = " ".join(_sentences(text[:int(start)])[-sentences:]) if sentences else ""
+            after = " ".join(_sentences(text[int(end):])[:sentences]) if sentences else ""
+            source = "transcript"
+        else:
+            before = _neighbours(part, where, step=-1, sentences=sentences)
+            after = _neighbours(part, where, step=1, sentences=sentences)
+            source = "neighbouring coded segments"
+        rows.append({**quote, "segment_id": segment["segment_id"], "before": before, "after": after,
+                     "context_from": source})
+    ordered = [c for c in quotes.columns if c != "excerpt"]
+    return pd.DataFrame(rows, columns=[*ordered, "segment_id", "before", "excerpt", "after", "context_from"])
+
+
+def _gap(first: pd.Series, second: pd.Series) -> str:
+    """What lies between two coded segments of one transcript, ``first`` before ``second``."""
+    ends = [first.get("end"), second.get("start")]
+    if any(v is None or pd.isna(v) for v in ends):
+        return "[text not coded]"
+    characters = int(ends[1]) - int(ends[0])
+    # Two characters or fewer between segments is the space (or line break) after a sentence,
+    # not left-out talk: the two read on as one text.
+    if characters <= 2:
+        return ""
+    return f"[{characters:,} characters not coded]"
+
+
+def _neighbours(part: pd.DataFrame, where: int, *, step: int, sentences: int) -> str:
+    """Up to ``sentences`` sentences of the coded segments before (``step`` -1) or after (+1)
+    row ``where`` of one interview's segments in transcript order, with the gaps between them.
+    Segments overlapping the quote are skipped: their text is the quote's own."""
+    quote = part.loc[where]
+    taken, count, previous = [], 0, quote
+    position = where + step
+    while 0 <= position < len(part) and count < sentences:
+        neighbour = part.loc[position]
+        position += step
+        if "start" in part and not any(pd.isna(v) for v in (neighbour["start"], neighbour["end"], quote["start"],
+                                                              quote["end"])) \
+                and neighbour["start"] < quote["end"] and neighbour["end"] > quote["start"]:
+            continue
+        said = _sentences(neighbour["excerpt"])
+        said = said[-(sentences - count):] if step < 0 else said[:sentences - count]
+        gap = _gap(neighbour, previous) if step < 0 else _gap(previous, neighbour)
+        taken.append((" ".join(said), gap))
+        count += len(said)
+        previous = neighbour
+    if step < 0:
+        return " ".join(p for said, gap in reversed(taken) for p in (said, gap) if p)
+    return " ".join(p for said, gap in taken for p in (gap, said) if p)
+

@@ -189,6 +189,17 @@ class StudyExplorer:
             "quotes": self.quotes(selection),
         }
 
+    def coverage_html(self, selection: Selection) -> str:
+        """How many of the chosen units the current role filter shows figures for."""
+        items = self._for_roles(selection.roles)["items"]
+        chosen = items[items["microsystem_id"].isin(selection.microsystems)]
+        shown = chosen.loc[chosen["mean"].notna(), "microsystem_id"].nunique()
+        total = len(selection.microsystems)
+        roles = "all roles" if set(selection.roles) == set(self.study.config.roles) else ", ".join(selection.roles)
+        rest = "" if shown == total else "; the others have too few answers from them to show"
+        return (f"<p class=\"workbench-message\">{shown} of the {total} chosen units have figures from "
+                f"{html.escape(roles)}{rest}.</p>")
+
     def role_groups_html(self, selection: Selection) -> str:
         """Under a role filter, how the chosen units' roles are grouped (a filter shows a unit
         only where it takes each group whole); nothing with every role."""
@@ -386,14 +397,20 @@ class Explorer:
         style = widgets.HTML("<style>.workbench-table td, .workbench-table th {padding: 2px 8px; text-align: right;}"
                              ".workbench-table th:first-child, .workbench-table td:first-child {text-align: left;}"
                              "</style>")
+        # Rows wrap instead of overflowing: at 1024 px the controls and the two plots stack.
+        wrap = widgets.Layout(display="flex", flex_flow="row wrap", justify_content="flex-start", width="100%")
+        self.chosen = widgets.HTML()
+        for image in (self.profile_plot, self.outcome_plot):
+            image.layout = widgets.Layout(max_width="100%", height="auto")
         self.widget = widgets.VBox([
             style,
-            widgets.HBox([self.microsystems, widgets.VBox([self.characteristic, self.outcome]), self.roles]),
+            widgets.Box([widgets.VBox([self.microsystems, self.chosen]),
+                         widgets.VBox([self.characteristic, self.outcome]), self.roles], layout=wrap),
             self.message,
-            widgets.HBox([self.profile_plot, self.outcome_plot]),
-            widgets.HBox([self.distribution, self.agreement], layout=widgets.Layout(grid_gap="2rem")),
+            widgets.Box([self.profile_plot, self.outcome_plot], layout=wrap),
+            widgets.Box([self.distribution, self.agreement], layout=wrap),
             self.quotes,
-        ])
+        ], layout=widgets.Layout(max_width="100%"))
         self.widget.add_class("workbench-explorer")
         self.refresh()
 
@@ -408,6 +425,11 @@ class Explorer:
     def refresh(self) -> None:
         """Recompute and redraw for the current selection."""
         selection = self.selection
+        names = self.data.names
+        # The chosen units stay in sight under the list, however far it is scrolled.
+        self.chosen.value = ("<div style=\"max-width: 22rem; font-size: 0.85em\"><b>Chosen:</b> "
+                             + html.escape(", ".join(f"{m} {names[m]}" for m in selection.microsystems) or "none")
+                             + "</div>")
         if not selection.microsystems or not selection.roles:
             missing = "one or more microsystems" if not selection.microsystems else "one or more roles"
             self.message.value = f"<p class=\"workbench-message\">Choose {missing} to see the views.</p>"
@@ -416,7 +438,7 @@ class Explorer:
                 view.value = ""
             return
         data = self.data
-        self.message.value = data.role_groups_html(selection)
+        self.message.value = data.coverage_html(selection) + data.role_groups_html(selection)
         tables = data.tables(selection)
         self.tables = tables
         names = data.names.to_dict()

@@ -11,7 +11,8 @@ from the same template:
   the shares of items rated by too few people: those are printed without a breakdown;
 - with one person's own answers ticked, for a learner to keep.
 
-``html_to_pdf`` prints the HTML with headless Chromium, and ``write_form`` writes both.
+``html_to_pdf`` prints the HTML with headless Chromium, and ``write_form`` writes both;
+``html_files_to_pdfs`` prints many pages (the feedback reports) with one browser.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BROWSER_CANDIDATES", "CHROMIUM_FLAGS", "CHROMIUM_VARIABLE", "FORM_STEM", "INSTALL_HINT", "PAPER_SIZES",
     "PDF_TIMEOUT_SECONDS", "TEMPLATE", "TEMPLATES", "BrowserError", "find_browser", "form_filename", "form_html",
-    "html_to_pdf", "write_form",
+    "html_files_to_pdfs", "html_to_pdf", "write_form",
 ]
 
 TEMPLATE = "self_assessment_form.html.j2"
@@ -337,12 +339,86 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path, *, browser: str | P
         command = [executable, *CHROMIUM_FLAGS, f"--user-data-dir={Path(scratch) / 'profile'}",
                    f"--print-to-pdf={printed}", html_path.as_uri()]
         _run_browser(command, timeout=timeout, what=html_path.name)
-        data = printed.read_bytes() if printed.exists() else b""
-        if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-1024:]:
-            raise BrowserError(f"cannot print to PDF: {executable} exited without writing a complete PDF "
-                               f"of {html_path.name}; {INSTALL_HINT}")
-        write_bytes_atomic(pdf_path, data)
+        _keep_pdf(printed.read_bytes() if printed.exists() else b"", pdf_path, executable=executable,
+                  what=html_path.name)
     return pdf_path
+
+
+def _keep_pdf(data: bytes, pdf_path: Path, *, executable: str, what: str) -> None:
+    """Write ``data`` to ``pdf_path`` atomically if it is a whole PDF; else raise, leaving the old file."""
+    if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-1024:]:
+        raise BrowserError(f"cannot print to PDF: {executable} exited without writing a complete PDF "
+                           f"of {what}; {INSTALL_HINT}")
+    write_bytes_atomic(pdf_path, data)
+
+
+def html_files_to_pdfs(pages: list[tuple[Path, Path]], *, browser: str | Path | None = None,
+                       timeout: float = PDF_TIMEOUT_SECONDS) -> list[float]:
+    """Print each ``(html_path, pdf_path)`` of ``pages`` to PDF with one headless Chromium for all
+    of them; return the seconds each page took.
+
+    Starting Chromium costs about a second, printing a page a tenth of that, so a study's
+    feedback reports are printed by one browser driven through Playwright (when installed; in
+    a thread that runs an event loop, as in a notebook, Playwright's synchronous API cannot
+    run). Without it, each page is printed as :func:`html_to_pdf` prints one. Each PDF is
+    written atomically, like :func:`html_to_pdf`'s; ``timeout`` bounds each page. Raises
+    :class:`BrowserError` (one line) when no browser is found or printing fails.
+    """
+    executable = find_browser(browser)
+    pages = [(Path(html_path).resolve(), Path(pdf_path)) for html_path, pdf_path in pages]
+    for html_path, _ in pages:
+        if not html_path.is_file():
+            raise FileNotFoundError(f"html_path: no file at {html_path}")
+    if not pages:
+        return []
+    if not _playwright_usable():
+        seconds = []
+        for html_path, pdf_path in pages:
+            started = time.perf_counter()
+            html_to_pdf(html_path, pdf_path, browser=executable, timeout=timeout)
+            seconds.append(time.perf_counter() - started)
+        return seconds
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    seconds = []
+    try:
+        with sync_playwright() as playwright:
+            # Playwright passes its own headless switch; the other flags are those the command line prints with.
+            chromium = playwright.chromium.launch(executable_path=executable, headless=True, timeout=timeout * 1000,
+                                                  args=[flag for flag in CHROMIUM_FLAGS if flag != "--headless"])
+            try:
+                page = chromium.new_page()
+                page.set_default_timeout(timeout * 1000)
+                # The pages are self-contained; what they fetch from the web (the HTML exporter's
+                # require.js and MathJax) is not needed on paper and would make printing wait on the network.
+                page.route(re.compile(r"^https?://"), lambda route: route.abort())
+                for html_path, pdf_path in pages:
+                    started = time.perf_counter()
+                    page.goto(html_path.as_uri(), wait_until="load")
+                    # A4 unless the page's own @page rule names a size (the reports' does).
+                    data = page.pdf(format="A4", prefer_css_page_size=True, print_background=True)
+                    _keep_pdf(data, pdf_path, executable=executable, what=html_path.name)
+                    seconds.append(time.perf_counter() - started)
+            finally:
+                chromium.close()
+    except PlaywrightError as error:
+        first = (str(error).strip().splitlines() or ["no message"])[0][:200]
+        raise BrowserError(f"cannot print to PDF: {executable} failed ({first}); {INSTALL_HINT}") from None
+    return seconds
+
+
+def _playwright_usable() -> bool:
+    import asyncio
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    return False
 
 
 def _run_browser(command: list[str], *, timeout: float, what: str) -> None:

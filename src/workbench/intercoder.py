@@ -43,7 +43,7 @@ __all__ = [
     "WEIGHTS_FOR_LEVEL", "categorical_agreement",
     "character_agreement", "coefficients", "cohen_kappa", "decisions", "disagreements", "gwet_coefficients",
     "krippendorff_alpha", "rating_agreement", "reliability", "reliability_status", "weight_matrix",
-    "write_for_consensus",
+    "write_for_consensus", "write_restricted",
 ]
 
 ALL_CODES = "(all codes)"
@@ -675,20 +675,65 @@ def character_agreement(codings: pd.DataFrame, interviews: pd.DataFrame, *, code
     return pd.DataFrame(rows)
 
 
-def write_for_consensus(differences: pd.DataFrame, folder: Path) -> list[Path]:
-    """Write :func:`disagreements` as ``coder-disagreements.csv`` and ``.xlsx`` into ``folder``
-    (a restricted folder, :meth:`workbench.project.Project.restricted`), folder and files
-    readable by their owner only: they carry interview and unit ids next to excerpts, which no
-    shared output may."""
-    from workbench.crosscase import export_table
+# Excel keeps at most this many characters in a cell; the CSV beside the workbook has no limit.
+_XLSX_CELL_LIMIT = 32_767
+
+
+def write_restricted(table: pd.DataFrame, folder: Path, name: str, *, sheet: str,
+                     wrap: tuple[str, ...] = ()) -> list[Path]:
+    """Write ``table`` (its columns, not its index) as ``<name>.csv`` and ``<name>.xlsx`` into
+    ``folder``, a restricted folder (:meth:`workbench.project.Project.restricted`): folder and
+    files readable by their owner only, since what goes there carries interview and unit ids
+    next to excerpts, which no shared output may.
+
+    The CSV holds every value in full (UTF-8). The workbook is for reading at a meeting: one
+    sheet named ``sheet``, bold header frozen above the rows, filters on every column, widths
+    fitted to the content, and the ``wrap`` columns (long text) wide and wrapped. A text longer
+    than an Excel cell holds (32,767 characters) is cut there in the workbook with a note that
+    the CSV has it whole.
+    """
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    from workbench.io.files import atomic_path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    written = export_table(differences.set_index("segment_id"), folder / "coder-disagreements")
+    flat = table.reset_index(drop=True)
+    written = []
+    with atomic_path(folder / f"{name}.csv") as temporary:
+        flat.to_csv(temporary, index=False, encoding="utf-8")
+    written.append(folder / f"{name}.csv")
+    note = " [cut here: the CSV file holds the whole text]"
+    fitted = flat.apply(lambda column: column.map(
+        lambda v: v[:_XLSX_CELL_LIMIT - len(note)] + note if isinstance(v, str) and len(v) > _XLSX_CELL_LIMIT else v)
+        if column.dtype == object or pd.api.types.is_string_dtype(column) else column)
+    with atomic_path(folder / f"{name}.xlsx") as temporary:
+        with pd.ExcelWriter(temporary, engine="openpyxl") as writer:
+            fitted.to_excel(writer, sheet_name=sheet, index=False)
+            cells = writer.sheets[sheet]
+            cells.freeze_panes = "A2"
+            cells.auto_filter.ref = cells.dimensions
+            for position, column in enumerate(flat.columns, start=1):
+                letter = get_column_letter(position)
+                cells[f"{letter}1"].font = Font(bold=True)
+                longest = max([len(str(column)), *flat[column].astype(str).str.len().head(2000).tolist()])
+                cells.column_dimensions[letter].width = 80 if column in wrap else min(max(10, longest + 2), 40)
+                if column in wrap:
+                    for cell in cells[letter][1:]:
+                        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    written.append(folder / f"{name}.xlsx")
     for path in written:
         os.chmod(path, 0o600)
     return written
+
+
+def write_for_consensus(differences: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write :func:`disagreements` as ``coder-disagreements.csv`` and ``.xlsx`` into ``folder``
+    with :func:`write_restricted`: every differing segment, each coder's codes and the whole
+    excerpt (wrapped in the workbook), one row per segment."""
+    return write_restricted(differences, folder, "coder-disagreements", sheet="Disagreements", wrap=("excerpt",))
 
 
 def disagreements(
@@ -698,8 +743,11 @@ def disagreements(
 
     Returns
     -------
-    DataFrame: ``segment_id``, ``interview_id``, ``microsystem_id``, ``excerpt``, then one
-    column per coder listing the codes they applied (labelled when ``labels`` is given).
+    DataFrame: ``segment_id``, ``interview_id``, ``microsystem_id``, ``start`` and ``end``
+    (where the codings give positions), ``excerpt`` (whole), then one column per coder listing
+    the codes they applied (labelled when ``labels`` is given; ``(none)`` for a coder who
+    applied none of them), and ``differ_on``: the codes some of the segment's coders applied
+    and others did not, the agenda for that segment.
     """
     table = decisions(codings, coders=coders)
     differ = table.ne(table.iloc[:, 0], axis=0).any(axis=1)  # yes/no decisions, never missing: any unlike the first
@@ -714,7 +762,16 @@ def disagreements(
         .agg(lambda c: "; ".join(sorted(c)))
         .unstack("coder", fill_value="(none)")
     )
-    info = chosen.drop_duplicates("segment_id").set_index("segment_id")[["interview_id", "microsystem_id", "excerpt"]]
-    result = info.join(applied).reset_index()
+    positions = [c for c in ("start", "end") if c in chosen.columns]
+    info = chosen.drop_duplicates("segment_id").set_index("segment_id")[
+        ["interview_id", "microsystem_id", *positions, "excerpt"]]
+    # Per segment and code, how many of its coders applied it: fewer than all (and more than
+    # none) is a code they differ on.
+    of_segment = chosen.groupby("segment_id")["coder"].nunique()
+    per_code = chosen.groupby(["segment_id", "code_id"])["coder"].nunique()
+    split = per_code[per_code.lt(of_segment.reindex(per_code.index.get_level_values("segment_id")).to_numpy())]
+    differ_on = (split.reset_index().assign(code=lambda t: t["code_id"].map(lambda c: labels.get(c, c)))
+                 .groupby("segment_id")["code"].agg(lambda c: "; ".join(sorted(c))).rename("differ_on"))
+    result = info.join(applied).join(differ_on).fillna({"differ_on": ""}).reset_index()
     result.columns.name = None
     return result

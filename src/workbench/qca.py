@@ -36,7 +36,7 @@ import pandas as pd
 
 __all__ = [
     "TOLERANCE", "Solution", "Solutions", "Term", "anchors_from", "calibrate_crisp", "calibrate_fuzzy",
-    "cases_at_crossover", "fit", "minimize", "necessity", "solutions", "truth_table",
+    "cases_at_crossover", "fit", "membership", "minimize", "necessity", "solutions", "truth_table",
 ]
 
 TOLERANCE = 1e-9  # consistency exactly at a cut-off counts as reaching it
@@ -285,6 +285,14 @@ class Solutions:
         show = lambda solution: "; ".join(f"`{e}`" for e in solution.expressions())  # noqa: E731
         return f"**Complex solution:** {show(self.complex)}\n\n**Parsimonious solution:** {show(self.parsimonious)}"
 
+    def membership(self, data: pd.DataFrame, *, which: str = "complex") -> pd.Series:
+        """Each case's membership in the first model of the ``which`` solution (:func:`membership`;
+        empty when there is none): the X of the XY plot against the outcome."""
+        solution = {"complex": self.complex, "parsimonious": self.parsimonious}[which]
+        if solution is None:
+            return pd.Series(dtype="float64", name=which)
+        return membership(solution.models[0], data).rename(" + ".join(t.label() for t in solution.models[0]))
+
     def fit(self, data: pd.DataFrame, outcome: pd.Series, *, which: str = "complex") -> pd.DataFrame:
         """:func:`fit` of the first model of the ``which`` solution (empty when there is none)."""
         solution = {"complex": self.complex, "parsimonious": self.parsimonious}[which]
@@ -354,6 +362,22 @@ def _minimal_covers(chart: pd.DataFrame) -> list[list[int]]:
 # Parameters of fit and necessity
 
 
+def membership(model: list[Term], data: pd.DataFrame) -> pd.Series:
+    """Each case's membership in a model (a union of terms): the largest of its memberships in
+    the terms, each the smallest of its memberships in the term's conditions (fuzzy OR of ANDs).
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"A": [0.9, 0.2], "B": [0.6, 0.7]}, index=["x", "y"])
+    >>> model = [Term((("A", 1), ("B", 1))), Term((("A", 0),))]
+    >>> membership(model, data).tolist()
+    [0.6, 0.8]
+    """
+    if not model:
+        return pd.Series(0.0, index=data.index)
+    return pd.concat([t.membership(data) for t in model], axis=1).max(axis=1)
+
+
 def fit(model: list[Term], data: pd.DataFrame, outcome: pd.Series) -> pd.DataFrame:
     """Consistency, PRI, raw and unique coverage of each term and of the model (their union).
 
@@ -375,7 +399,7 @@ def fit(model: list[Term], data: pd.DataFrame, outcome: pd.Series) -> pd.DataFra
             else np.nan
         )
         rows[term] = {**_sufficiency(x, y), "covU": unique, "cases": ",".join(map(str, data.index[x > 0.5]))}
-    union = members.max(axis=1)
+    union = membership(model, data)
     rows["model"] = {**_sufficiency(union, y), "covU": np.nan, "cases": ",".join(map(str, data.index[union > 0.5]))}
     return pd.DataFrame(rows).T.astype({"inclS": float, "PRI": float, "covS": float, "covU": float})
 

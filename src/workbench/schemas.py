@@ -15,7 +15,10 @@ import pandera.pandas as pa
 
 from workbench.vocabulary import ANSWER_KINDS, LEVEL
 
-__all__ = ["Codings", "Interviews", "Journeys", "Microsystems", "Outcomes", "Respondents", "SurveyAnswers"]
+__all__ = ["LEVEL_MOST", "Codings", "Interviews", "Journeys", "Microsystems", "Outcomes", "Respondents",
+           "SurveyAnswers"]
+
+LEVEL_MOST = 127  # the largest level an answer may hold (levels are 8-bit integers)
 
 
 def _tidy(name: str, columns: dict[str, pa.Column], *checks: pa.Check, strict: bool = True) -> pa.DataFrameSchema:
@@ -24,6 +27,12 @@ def _tidy(name: str, columns: dict[str, pa.Column], *checks: pa.Check, strict: b
 
 def _text(*, unique: bool = False) -> pa.Column:
     return pa.Column(str, unique=unique)
+
+
+def _coded(*checks: pa.Check) -> pa.Column:
+    """Text that repeats (units, roles, items, answer kinds: a few values over millions of rows),
+    held as a pandas ``category`` column: one small integer code per row."""
+    return pa.Column(pd.CategoricalDtype(), list(checks))
 
 
 def _once_per(*keys: str, error: str) -> pa.Check:
@@ -40,21 +49,29 @@ Microsystems = _tidy("Microsystems", {  # one row per microsystem (the cases of 
     "organisation": _text(),
 })
 
+# The survey's two frames hold their repeated text as categories, and a level as a nullable 8-bit
+# integer: the answers frame takes about 12 bytes a row (it took about 130 as text), so a survey
+# loads in about 4 times its file's size. Units, roles, items and answer kinds are sorted
+# categories, only those used (sorting and grouping order rows as the text did); the answers'
+# respondent_id categories are the respondents' ids, in the respondents frame's order. Tables
+# grouped from the answers (survey, agreement, views) give their keys as text, as before. The
+# readers build the frames from codes and check them without pandera
+# (:func:`workbench.io.study_csv.survey_from_wide`); these schemas say what they hold.
 Respondents = _tidy("Respondents", {  # one row per survey respondent; respondent_id is never shown in a report
     "respondent_id": _text(unique=True),
-    "microsystem_id": _text(),
-    "role": _text(),
+    "microsystem_id": _coded(),
+    "role": _coded(),
 })
 
 SurveyAnswers = _tidy("SurveyAnswers",  # one row per respondent x item; level is missing unless answer is "level"
     {
-        "respondent_id": _text(),
-        "microsystem_id": _text(),
-        "role": _text(),
-        "item_id": _text(),
-        "characteristic_id": _text(),
-        "answer": pa.Column(str, pa.Check.isin(list(ANSWER_KINDS))),
-        "level": pa.Column(pd.Int64Dtype(), pa.Check.ge(1), nullable=True),
+        "respondent_id": _coded(),
+        "microsystem_id": _coded(),
+        "role": _coded(),
+        "item_id": _coded(),
+        "characteristic_id": _coded(),
+        "answer": _coded(pa.Check.isin(list(ANSWER_KINDS))),
+        "level": pa.Column(pd.Int8Dtype(), [pa.Check.ge(1), pa.Check.le(LEVEL_MOST)], nullable=True),
     },
     pa.Check(lambda frame: frame["level"].notna() == frame["answer"].eq(LEVEL),
              error="level must be given exactly when answer is 'level'", name="level_only_for_levels"),

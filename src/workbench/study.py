@@ -37,7 +37,7 @@ __all__ = [
 FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
 MANIFEST = "manifest.json"
 IMPORT_REPORT = "import_report.json"
-PROCESSED_FORMAT = 3  # raise when build writes something new that readers rely on
+PROCESSED_FORMAT = 4  # raise when build writes something new that readers rely on
 
 
 class _Strict(BaseModel):
@@ -456,14 +456,78 @@ def _scrubber(config: StudyConfig, folder: Path, project: Project):
 
 def _protect(scrub, key: bytes, respondents, answers, codings):
     """Pseudonymise respondents and scrub excerpts before anything is stored or shown."""
-    pseudonyms = privacy.pseudonymise(respondents["respondent_id"], key)
-    # answers hold each respondent many times: look their pseudonym up rather than hash again
-    position = pd.Index(respondents["respondent_id"]).get_indexer(answers["respondent_id"])
-    # (Arrow takes, never one Python string per answer: millions of them for a large survey)
-    answers = answers.assign(respondent_id=pseudonyms.array.take(position))
-    respondents = respondents.assign(respondent_id=pseudonyms.array)
+    respondents, answers = _pseudonymise_survey(key, respondents, answers)
     codings = codings.assign(excerpt=privacy.scrub_series(codings["excerpt"], scrub))
     return respondents, answers, codings
+
+
+_PSEUDONYM_BLOCK = 1 << 12  # ids pseudonymised at a time (each one a few Python strings meanwhile)
+_PSEUDONYM_CHUNK = 1 << 17  # ids whose pseudonyms are kept as one Arrow array
+
+
+def _pseudonyms(ids: pd.Series, key: bytes) -> pd.Series:
+    """``privacy.pseudonymise(ids, key)`` for a column of Arrow text, a block of ids at a time: a
+    few thousand Python strings at once, never millions (a survey of 4.3 M respondents), each
+    block's pseudonyms put in Arrow text by the system allocator (Arrow's own keeps what the
+    blocks took, about three times the pseudonyms)."""
+    if len(ids) <= _PSEUDONYM_BLOCK or getattr(ids.array, "_pa_array", None) is None:
+        return privacy.pseudonymise(ids, key)
+    import pyarrow
+
+    from workbench.io.tables import release_memory
+
+    pool, text = pyarrow.system_memory_pool(), pyarrow.large_string()
+    chunks = []
+    for chunk in range(0, len(ids), _PSEUDONYM_CHUNK):
+        end = min(chunk + _PSEUDONYM_CHUNK, len(ids))
+        blocks = [pyarrow.array(privacy.pseudonymise(ids.iloc[start:min(start + _PSEUDONYM_BLOCK, end)].astype(object),
+                                                     key).to_numpy(), type=text, memory_pool=pool)
+                  for start in range(chunk, end, _PSEUDONYM_BLOCK)]
+        chunks.append(pyarrow.concat_arrays(blocks, memory_pool=pool))
+        del blocks
+        release_memory()  # (the blocks, freed: kept by the allocator otherwise, a chunk's worth each time)
+    pseudonyms = pd.arrays.ArrowStringArray(pyarrow.chunked_array(chunks, type=text), dtype=ids.dtype)
+    return pd.Series(pseudonyms, index=ids.index, name=ids.name, copy=False)
+
+
+def _pseudonymise_survey(key: bytes, respondents: pd.DataFrame,
+                         answers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The survey frames with each respondent_id replaced by its pseudonym (what :func:`load_study`
+    does to them). Ids are hashed a block at a time. The answers hold respondent_id as categories,
+    the respondents' ids in their order: they take the pseudonyms as their categories, and not a
+    code of theirs changes (nor is any text per answer made)."""
+    from workbench.io.tables import from_codes, has_repeats, release_memory
+
+    ids = respondents["respondent_id"]
+    pseudonyms = _pseudonyms(ids, key)
+    release_memory()  # (the Python strings the hashing made, a block at a time)
+    respondents = respondents.assign(respondent_id=pseudonyms.array)
+    answered = answers["respondent_id"]
+    codes = answered.array.codes  # (.cat.codes would copy them)
+    if answered.cat.categories.equals(pd.Index(ids)):
+        named = pseudonyms  # each category's pseudonym
+    else:  # pragma: no cover - categories built otherwise than by the survey readers
+        position = pd.Index(ids).get_indexer(answered.cat.categories)
+        if (position < 0).any():
+            raise InputError("internal error: an answer's respondent_id is not among the respondents")
+        named = pd.Series(pseudonyms.array.take(position))
+    repeats = has_repeats(named)
+    release_memory()
+    if not repeats:
+        renamed = from_codes(codes, named.array, distinct=True)
+    else:  # two ids with one pseudonym (a chance of about n^2 / 2^49, 3 % at 4.3 M): they become one category
+        import numpy as np
+        import pyarrow
+        import pyarrow.compute as pc
+
+        # Encoded by Arrow (no Python string per respondent): every chunk holds the one dictionary.
+        encoded = pc.dictionary_encode(named.array._pa_array, memory_pool=pyarrow.system_memory_pool())
+        merged = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks]).astype(codes.dtype)
+        renamed = from_codes(merged[codes], encoded.chunk(0).dictionary, distinct=True)
+        del encoded, merged
+    # (a new frame of the same columns: assigning a column would copy it)
+    return respondents, pd.DataFrame({name: renamed if name == "respondent_id" else answers[name].array
+                                      for name in answers.columns}, index=answers.index, copy=False)
 
 
 def _inputs(folder: Path, config: StudyConfig) -> dict[str, dict]:

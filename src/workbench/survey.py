@@ -110,7 +110,14 @@ def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFram
     number = np.full(cells, -1, dtype="int64")
     number[ordered] = np.arange(len(ordered))
     group = np.where(missing, -1, number[cell])
-    return group, frame[by].iloc[first[ordered]].reset_index(drop=True)
+    return group, _text_keys(frame[by].iloc[first[ordered]].reset_index(drop=True))
+
+
+def _text_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table keyed by columns of the answers, which are categories of text (see
+    :mod:`workbench.schemas`), with those keys as text: what grouping text answers gave."""
+    coded = {c: "str" for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    return frame.astype(coded) if coded else frame
 
 
 def _moments_from_counts(counts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,6 +176,7 @@ def respondent_scores(answers: pd.DataFrame, *, min_items: int = 1) -> pd.DataFr
         n_cant_rate=("cant_rate", "sum"),
         score=("level", "mean"),
     ).reset_index()
+    scores = _text_keys(scores)
     scores[["n_rated", "n_cant_rate"]] = scores[["n_rated", "n_cant_rate"]].astype("int64")
     scores.loc[scores["n_rated"] < min_items, "score"] = np.nan
     return scores
@@ -286,9 +294,12 @@ def select_characteristics(answers: pd.DataFrame, characteristics: list[str] | N
 
 
 def strongest_and_weakest(position: pd.DataFrame) -> list[tuple[str, str]]:
-    """The characteristics a unit's report illustrates: ``("Strongest", id)`` and ``("Weakest", id)``
-    among those whose mean is shown and (where a ``shared`` column says) whose staff agree;
-    one when only one is, none when none is.
+    """The characteristics a unit's report picks out: ``("Strongest", id)`` and ``("Weakest", id)``
+    among those whose mean is shown and (where a ``shared`` column says) whose staff agree.
+
+    Never the same characteristic twice: a characteristic listed more than once counts once,
+    and there is a weakest only when another characteristic's mean is lower than the
+    strongest's (with every mean equal, none is weaker). One pair, one id, or none.
 
     Examples
     --------
@@ -299,11 +310,23 @@ def strongest_and_weakest(position: pd.DataFrame) -> list[tuple[str, str]]:
     [('Strongest', 'a')]
     >>> strongest_and_weakest(position.assign(shared=[True, True, False]))
     [('Strongest', 'a')]
+    >>> strongest_and_weakest(pd.DataFrame({"characteristic_id": ["a", "a"], "mean": [2.0, 2.0]}))
+    [('Strongest', 'a')]
+    >>> strongest_and_weakest(pd.DataFrame({"characteristic_id": ["a", "b"], "mean": [2.0, 2.0]}))
+    [('Strongest', 'a')]
     """
     candidates = position.dropna(subset=["mean"])
     if "shared" in candidates:
-        candidates = candidates[candidates["shared"].astype(bool)]
-    ranked = candidates.sort_values(["mean", "characteristic_id"])["characteristic_id"].tolist()
-    if not ranked:
+        candidates = candidates[candidates["shared"].eq(True)]  # a missing verdict is not a shared view
+    candidates = candidates.drop_duplicates("characteristic_id")
+    if candidates.empty:
         return []
-    return [("Strongest", ranked[-1])] + ([("Weakest", ranked[0])] if len(ranked) > 1 else [])
+    # Highest mean first; among equal means the first in the framework's order.
+    ranked = candidates.assign(order=range(len(candidates))).sort_values(["mean", "order"], ascending=[False, True])
+    strongest, weakest = ranked.iloc[0], ranked.iloc[-1]
+    chosen = [("Strongest", strongest["characteristic_id"])]
+    if weakest["mean"] < strongest["mean"]:
+        # Among equal lowest means, the first in the framework's order too.
+        lowest = ranked[ranked["mean"].eq(weakest["mean"])].sort_values("order")
+        chosen.append(("Weakest", lowest.iloc[0]["characteristic_id"]))
+    return chosen

@@ -342,6 +342,7 @@ class RoleFilters:
         k = self.study.disclosure.min_cell_size
         respondents = self.study.answers[["microsystem_id", "role", "respondent_id"]].drop_duplicates()
         sizes = respondents.groupby(["microsystem_id", "role"], sort=True).size().rename("respondents").reset_index()
+        sizes = sizes.astype({"microsystem_id": "str", "role": "str"})  # (the answers hold them as categories)
         group = sizes["role"].astype("object").to_numpy().copy()
         for rows in sizes.groupby("microsystem_id", sort=False).indices.values():
             counts = sizes["respondents"].to_numpy()[rows]

@@ -16,7 +16,19 @@ import pandera.pandas as pa
 from workbench import schemas
 from workbench.errors import InputError
 from workbench.frameworks import Framework, Instrument
-from workbench.io.tables import check_columns, identifier, iso_date, number, one_of, read_table, text
+from workbench.io.tables import (
+    check_columns,
+    code_type,
+    from_codes,
+    has_repeats,
+    identifier,
+    iso_date,
+    number,
+    one_of,
+    read_table,
+    release_memory,
+    text,
+)
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
 
 __all__ = [
@@ -60,11 +72,16 @@ def read_survey(
 
     An empty item cell is ``no_answer`` (the respondent skipped it); a can't-rate code is
     ``cant_rate``. Both are missing for scoring, and they are counted apart.
+
+    Memory: units, roles and answer codes are read as categories (a small code per cell) and
+    checked through their few distinct values; each item column is let go once turned into the
+    answers' codes, so a survey loads in about 3 to 4 times its file's size.
     """
     answer_codes = list(level_codes) + list(cant_rate_codes)
     shown_codes = ", ".join(f"{code} (level {value})" for code, value in level_codes.items())
     shown_codes += ", " + ", ".join(f"{code} (can't rate)" for code in cant_rate_codes)
-    table = read_table(path, label=shown)
+    table = read_table(path, label=shown, categorical=["microsystem_id", "role", *instrument.item_ids])
+    release_memory()  # (what the reading held meanwhile: each step below grows from what is in use)
     wide = check_columns(
         table,
         [
@@ -79,48 +96,159 @@ def read_survey(
         ],
         file=shown,
     )
-    answers = (
+    del table  # the checked frame replaces it: a column stripped of spaces is not held twice
+    release_memory()
+    canonical = (
         {code: str(value) for code, value in level_codes.items()}
         | {code: CANT_RATE for code in cant_rate_codes}
         | {"": ""}
     )
-    for item in instrument.item_ids:
-        wide[item] = wide[item].map(answers)
-    return survey_from_wide(wide, instrument=instrument, shown=shown, first_row=2)
+    return _survey_frames(wide, instrument=instrument, canonical=canonical, shown=shown, first_row=2, take_over=True)
 
 
 def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument, shown: str | None = None,
                      first_row: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The canonical wide survey frame (item cells ``"1"``.., ``"cant_rate"`` or ``""``,
-    already checked by its reader) to ``(respondents, answers)`` in long form. ``shown`` and
-    ``first_row`` (the file row of index 0) name the file and row of a problem."""
-    respondents = _validated(schemas.Respondents, wide[["respondent_id", "microsystem_id", "role"]], shown=shown,
-                             first_row=first_row).reset_index(drop=True)
-    # Respondent-major order (each respondent's items together), built by repeat/tile on the
-    # columns' own (Arrow) arrays: no sort, and no text converted to Python objects cell by cell.
+    """The canonical wide survey frame (item cells ``"1"``.., ``"cant_rate"`` or ``""``, as text or
+    as categories of text; already checked by its reader) to ``(respondents, answers)`` in long
+    form (:data:`workbench.schemas.Respondents`, :data:`workbench.schemas.SurveyAnswers`).
+    ``shown`` and ``first_row`` (the file row of index 0) name the file and row of a problem."""
+    return _survey_frames(wide, instrument=instrument, canonical=None, shown=shown, first_row=first_row)
+
+
+_MISSING = np.uint8(255)  # a survey cell without a canonical value (in the cell matrix below)
+
+
+def _survey_frames(wide: pd.DataFrame, *, instrument: Instrument, canonical: dict[str, str] | None,
+                   shown: str | None, first_row: int | None,
+                   take_over: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(respondents, answers)`` from a checked wide frame whose item cells are canonical, or
+    become so through ``canonical`` (a cell's code -> ``"1"``.., ``"cant_rate"`` or ``""``).
+
+    Built from integer codes, never text per answer: each item column becomes a column of a
+    respondent x item matrix of small integers (an index into the canonical cells met), let go
+    at once when ``take_over`` (the frame is the caller's to give); the answers' columns are
+    categories whose codes are taken from that matrix and from the respondents' codes. The
+    schemas' checks are made without pandera, which took 16 times the file over millions of
+    answers: an answer per respondent and item and a level exactly where the answer is one hold
+    by construction; what could fail is checked cheaply (a repeated or missing respondent_id by
+    sorting, a level out of range on the few distinct cells) and, when it fails, explained by
+    pandera or in its words (the same message as ever).
+    """
     items = instrument.item_ids
-    count = len(wide)
-    per_respondent = np.repeat(np.arange(count), len(items))
-    per_item = np.tile(np.arange(len(items)), count)
-    code_values = pd.unique(pd.concat([pd.Series(wide[item].unique(), dtype="str") for item in items]))
-    code_index = np.column_stack([pd.Categorical(wide[item], categories=code_values).codes for item in items]).ravel()
-    if (code_index < 0).any():  # pragma: no cover - a missing cell, which readers turn into ""
+    respondents = _respondents(wide, shown=shown, first_row=first_row)
+    values: dict[str, int] = {}  # canonical cell -> its index in the matrix
+    cells = np.empty((len(wide), len(items)), dtype=np.uint8)
+    for position, item in enumerate(items):
+        column = wide[item]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes, distinct = column.array.codes, column.cat.categories
+        else:
+            codes, distinct = pd.factorize(column)
+        lookup = [canonical.get(value) if canonical is not None else value for value in distinct]
+        lookup = [_MISSING if value is None or value != value else values.setdefault(value, len(values))
+                  for value in lookup]
+        if len(values) >= _MISSING:  # pragma: no cover - readers allow a few codes
+            raise InputError("internal error: too many distinct survey answers")
+        cells[:, position] = np.array([*lookup, _MISSING], dtype=np.uint8)[codes]  # code -1 (missing): the last
+        del column, codes
+        if take_over:
+            del wide[item]  # its last use: let it go before the next is encoded
+    release_memory()
+    if (cells == _MISSING).any():  # pragma: no cover - a missing cell, which readers turn into ""
         raise InputError("internal error: a survey cell is missing instead of empty")
-    kinds = [CANT_RATE if c == CANT_RATE else NO_ANSWER if c == "" else LEVEL for c in code_values]
-    levels = pd.array([int(c) if kind == "level" else None for c, kind in zip(code_values, kinds)], dtype="Int64")
-    long = pd.DataFrame({
-        "respondent_id": respondents["respondent_id"].array.take(per_respondent),
-        "microsystem_id": respondents["microsystem_id"].array.take(per_respondent),
-        "role": respondents["role"].array.take(per_respondent),
-        "item_id": pd.array(items, dtype="str").take(per_item),
-        "characteristic_id": pd.array([item.characteristic for item in instrument.items], dtype="str").take(per_item),
-        "answer": pd.array(kinds, dtype="str").take(code_index),
-        "level": levels.take(code_index),
-    })
-    answers = _validated(schemas.SurveyAnswers, long[list(schemas.SurveyAnswers.columns)], shown=shown)
-    if len(answers) != len(wide) * len(instrument.item_ids):  # pragma: no cover - guards the reshape itself
+    met = list(values)
+    kinds = [CANT_RATE if c == CANT_RATE else NO_ANSWER if c == "" else LEVEL for c in met]
+    levels = [int(c) if kind == LEVEL else None for c, kind in zip(met, kinds)]
+    _check_levels(cells, levels, shown=shown)
+    answer_kinds = sorted(set(kinds))
+    count = len(respondents)
+    flat = cells.reshape(-1)  # respondent-major: each respondent's items together
+    answer = np.array([answer_kinds.index(kind) for kind in kinds] or [0], dtype=np.int8)[flat]
+    level = pd.arrays.IntegerArray(np.array([lv or 0 for lv in levels] or [0], dtype=np.int8)[flat],
+                                   np.array([lv is None for lv in levels] or [True], dtype=bool)[flat])
+    del flat, cells
+    # A respondent's answers name it by its position: the categories are the respondents' own ids.
+    respondent_codes = np.arange(count, dtype=code_type(count))
+    item_ids = sorted(items)
+    characteristics = sorted({item.characteristic for item in instrument.items})
+    columns = {
+        "respondent_id": from_codes(np.repeat(respondent_codes, len(items)), respondents["respondent_id"].array,
+                                    distinct=True),  # checked by _respondents
+        "microsystem_id": _repeated(respondents["microsystem_id"], len(items)),
+        "role": _repeated(respondents["role"], len(items)),
+        "item_id": from_codes(np.tile(np.array([item_ids.index(i) for i in items], dtype=np.int8), count), item_ids),
+        "characteristic_id": from_codes(
+            np.tile(np.array([characteristics.index(i.characteristic) for i in instrument.items], dtype=np.int8),
+                    count),
+            characteristics),
+        "answer": from_codes(answer, answer_kinds),
+        "level": level,
+    }
+    del respondent_codes, answer, level
+    answers = pd.DataFrame(columns, copy=False)
+    del columns
+    if len(answers) != count * len(items):  # pragma: no cover - guards the reshape itself
         raise InputError("internal error: answers lost while reshaping")
+    if len(set(items)) != len(items):  # pragma: no cover - an instrument's items are unique
+        _explained(schemas.SurveyAnswers, answers, shown=shown)
     return respondents, answers
+
+
+def _respondents(wide: pd.DataFrame, *, shown: str | None, first_row: int | None) -> pd.DataFrame:
+    """The respondents frame of a checked wide survey frame: its units and roles as sorted
+    categories (only those used), checked on codes; pandera explains a failure."""
+    frame = pd.DataFrame({
+        "respondent_id": wide["respondent_id"] if wide["respondent_id"].dtype == "str"
+        else wide["respondent_id"].astype("str"),
+        "microsystem_id": _sorted_categories(wide["microsystem_id"]),
+        "role": _sorted_categories(wide["role"]),
+    }, copy=False)
+    if frame.isna().to_numpy().any() or has_repeats(frame["respondent_id"]):
+        _explained(schemas.Respondents, frame, shown=shown, first_row=first_row)
+    return frame.reset_index(drop=True)
+
+
+def _explained(schema: pa.DataFrameSchema, frame: pd.DataFrame, *, shown: str | None = None,
+               first_row: int | None = None) -> None:
+    """Raise the InputError pandera's check of ``frame`` gives (:func:`_validated`), for a frame
+    that a cheaper check found wrong."""
+    _validated(schema, frame, shown=shown, first_row=first_row)
+    raise InputError(f"internal error: the {schema.name} data failed a check that pandera passes")  # pragma: no cover
+
+
+def _check_levels(cells: np.ndarray, levels: list[int | None], *, shown: str | None) -> None:
+    """Every level an answer holds within 1..:data:`~workbench.schemas.LEVEL_MOST` (a level is an
+    8-bit integer); else the InputError the schema's check gives, naming the first such answer's level."""
+    column = schemas.SurveyAnswers.columns["level"]
+    for check, outside in zip(column.checks, (lambda v: v < 1, lambda v: v > schemas.LEVEL_MOST)):
+        bad = [index for index, level in enumerate(levels) if level is not None and outside(level)]
+        if bad:
+            first = np.flatnonzero(np.isin(cells.reshape(-1), bad))[0]
+            found = levels[cells.reshape(-1)[first]]
+            raise InputError(f"the SurveyAnswers data failed the check {check.error!r} with {str(found)!r} "
+                             "(a check the reader should have made first: please report it)",
+                             file=shown, column="level")
+
+
+def _sorted_categories(column: pd.Series) -> pd.Series:
+    """A column of text (or of categories of text) as categories: sorted, and only those used."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.array.codes
+        used = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)) > 0
+        old = np.flatnonzero(used)
+        order = np.argsort(np.asarray(column.cat.categories[old], dtype=object), kind="stable")
+        table = np.full(len(column.cat.categories) + 1, -1, dtype=code_type(len(old)))
+        table[old[order]] = np.arange(len(old))
+        values = from_codes(table[codes], column.cat.categories[old[order]])
+    else:
+        codes, uniques = pd.factorize(column, sort=True)
+        values = from_codes(codes, uniques)
+    return pd.Series(values, index=column.index, name=column.name)
+
+
+def _repeated(column: pd.Series, times: int) -> pd.Categorical:
+    """Each row of a categorical column ``times`` times in a row (a respondent's value for each item)."""
+    return pd.Categorical.from_codes(np.repeat(column.array.codes, times), dtype=column.dtype, validate=False)
 
 
 def read_interviews(path: Path, *, shown: str, microsystem_ids: list[str], roles: list[str]) -> pd.DataFrame:
@@ -284,8 +412,13 @@ def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.D
 
 
 def empty_frame(schema) -> pd.DataFrame:
-    """A frame with no rows and the columns and types of ``schema``: a study without that evidence."""
-    return schema.validate(pd.DataFrame(columns=list(schema.columns)))
+    """A frame with no rows and the columns and types of ``schema``: a study without that evidence
+    (categories of text, as a read frame's, for a categorical column)."""
+    frame = schema.validate(pd.DataFrame(columns=list(schema.columns)))
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = from_codes(np.array([], dtype=np.int8), [])
+    return frame
 
 
 def empty_journeys() -> pd.DataFrame:

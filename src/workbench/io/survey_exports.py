@@ -444,8 +444,14 @@ def _minutes(values: pd.Series, date_format: str | None, iso_too: bool) -> pd.Se
     return stamps.map(lambda stamp: "" if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M"))
 
 
+def _coded_columns(mapping: SurveyMapping) -> list[str]:
+    """The export's columns of codes that repeat (units, roles, answers): read as categories
+    (see :func:`~workbench.io.tables.read_table`), a small code per cell rather than its text."""
+    return [mapping.columns.microsystem_id, mapping.columns.role, *mapping.items.values()]
+
+
 def _csv_frame(path, source, mapping, **_) -> _Export:
-    frame = read_table(path, label=source)
+    frame = read_table(path, label=source, categorical=_coded_columns(mapping))
     return _Export(frame, source, 2, len(frame))
 
 
@@ -597,7 +603,7 @@ def _qualtrics_frame(path, source, mapping, **_) -> _Export:
             file=source,
             row=3,
         )
-    frame = read_table(path, label=source, header_rows=3)
+    frame = read_table(path, label=source, header_rows=3, categorical=_coded_columns(mapping))
     import_ids, id_of_tag = {}, {}
     for tag, cell in zip(headers[0], headers[2]):
         try:

@@ -14,7 +14,7 @@ import difflib
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,9 @@ from workbench.errors import InputError
 from workbench.io.files import open_input, read_input_bytes
 
 __all__ = [
-    "ENCODINGS", "FIELD_LIMIT", "IDENTIFIER", "ColumnRule", "check_columns", "decode_file", "header_rows_of",
-    "identifier", "iso_date", "number", "one_of", "read_table", "recode", "text",
+    "ENCODINGS", "FIELD_LIMIT", "IDENTIFIER", "ColumnRule", "check_columns", "code_type", "decode_file", "from_codes",
+    "has_repeats", "header_rows_of", "identifier", "iso_date", "number", "one_of", "read_table", "recode",
+    "release_memory", "text",
 ]
 
 ENCODINGS = ("utf-8-sig", "utf-16", "cp1252")  # Excel on Windows saves "CSV" as cp1252 unless told otherwise
@@ -223,7 +224,8 @@ def _place(before: str) -> tuple[int, str | None]:
     return row, column
 
 
-def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_headers: bool = False) -> pd.DataFrame:
+def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_headers: bool = False,
+               categorical: Collection[str] = ()) -> pd.DataFrame:
     """Read a CSV file with every cell as text, empty cells as ``""``.
 
     The first row names the columns; ``header_rows - 1`` further rows of header (such as
@@ -235,14 +237,20 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     then parsed by Arrow straight from the file, so neither its bytes nor its text are ever held
     whole; the frame's own columns are most of the peak. Other encodings, and files the careful
     reader must read (blank lines, rows of the wrong length), are decoded whole first.
+
+    The columns named in ``categorical`` (codes that repeat: units, roles, answer codes) come as
+    pandas ``category`` columns of text, each cell a small integer code: Arrow reads them
+    dictionary-encoded, so a column of millions of cells never exists as text. The cells are the
+    same; :func:`check_columns` checks such columns through their few distinct values.
     """
     shown = label or path
-    fast, tried = _read_fast_utf8(Path(path), shown, header_rows, number_repeated_headers)
+    categorical = frozenset(categorical)
+    fast, tried = _read_fast_utf8(Path(path), shown, header_rows, number_repeated_headers, categorical)
     if fast is not None:
         return fast
     content = decode_file(path, label=label)
     if not tried:  # text that was not plain UTF-8 (Windows-1252, UTF-16): Arrow may still read it
-        fast = _read_fast(content, shown, header_rows, number_repeated_headers)
+        fast = _read_fast(content, shown, header_rows, number_repeated_headers, categorical)
         if fast is not None:
             return fast
     rows = _rows(content, shown)
@@ -264,7 +272,11 @@ def read_table(path: Path, *, label=None, header_rows: int = 1, number_repeated_
     columns = _column_names(header, number_repeated_headers, shown)
     data = [row for _, row in numbered]
     index = [number - header_rows - 1 for number, _ in numbered]
-    return pd.DataFrame(data, columns=columns, dtype=str, index=index)
+    frame = pd.DataFrame(data, columns=columns, dtype=str, index=index)
+    for position, column in enumerate(frame.columns):
+        if column in categorical:
+            frame.isetitem(position, frame.iloc[:, position].astype("category"))
+    return frame
 
 
 def _column_names(header: list[str], number_repeated_headers: bool, shown) -> list[str]:
@@ -349,7 +361,8 @@ def _scan_utf8(handle) -> tuple[int, bool] | None:
     return (mark, blank.found) if something else None
 
 
-def _read_fast_utf8(path: Path, shown, header_rows: int, number_repeated_headers: bool):
+def _read_fast_utf8(path: Path, shown, header_rows: int, number_repeated_headers: bool,
+                    categorical: frozenset[str] = frozenset()):
     """``(frame, tried)``: the frame Arrow reads straight from a well-formed UTF-8 file, or None
     (``tried`` says whether the file was plain UTF-8, so that reading its text again with Arrow
     would fail the same way)."""
@@ -369,10 +382,11 @@ def _read_fast_utf8(path: Path, shown, header_rows: int, number_repeated_headers
         finally:
             text.detach()
         handle.seek(mark)
-        return _arrow_frame(handle, header, shown, header_rows, number_repeated_headers), True
+        return _arrow_frame(handle, header, shown, header_rows, number_repeated_headers, categorical), True
 
 
-def _read_fast(content: str, shown, header_rows: int, number_repeated_headers: bool) -> pd.DataFrame | None:
+def _read_fast(content: str, shown, header_rows: int, number_repeated_headers: bool,
+               categorical: frozenset[str] = frozenset()) -> pd.DataFrame | None:
     """Arrow's parser on decoded text (a file that was not plain UTF-8); None when the careful
     reader is needed (see :func:`_arrow_frame`; blank lines)."""
     start = _NOT_NEWLINE.search(content)
@@ -385,11 +399,12 @@ def _read_fast(content: str, shown, header_rows: int, number_repeated_headers: b
         header = next(csv.reader(io.StringIO(content, newline="")))
     except (StopIteration, csv.Error):
         return None
-    return _arrow_frame(io.BytesIO(content.encode("utf-8")), header, shown, header_rows, number_repeated_headers)
+    return _arrow_frame(io.BytesIO(content.encode("utf-8")), header, shown, header_rows, number_repeated_headers,
+                        categorical)
 
 
-def _arrow_frame(source, header: list[str], shown, header_rows: int,
-                 number_repeated_headers: bool) -> pd.DataFrame | None:
+def _arrow_frame(source, header: list[str], shown, header_rows: int, number_repeated_headers: bool,
+                 categorical: frozenset[str] = frozenset()) -> pd.DataFrame | None:
     """Arrow's multi-threaded CSV parser for well-formed files (most of them, and the large
     ones); None when the careful reader is needed to keep row numbers or to say exactly what
     is wrong (rows of the wrong length, no data rows, a header Arrow reads otherwise).
@@ -398,27 +413,118 @@ def _arrow_frame(source, header: list[str], shown, header_rows: int,
     (:func:`_column_names`) once the rest of the file is known to be well formed, which is when
     the careful reader would refuse it.
 
+    With ``categorical`` columns the file is read a block at a time: those columns are read
+    dictionary-encoded and each block's indices become the categorical's small codes at once, so
+    neither their text nor Arrow's 32-bit indices for the whole file are ever held.
+
     Arrow, unlike pandas' C parser, refuses a row with too few cells instead of padding it.
     """
     import pyarrow
     from pyarrow import csv as arrow_csv
 
+    text = pyarrow.large_string()
+    coded = [name.strip() in categorical for name in header]
+    options = {
+        "read_options": arrow_csv.ReadOptions(skip_rows_after_names=header_rows - 1),
+        "parse_options": arrow_csv.ParseOptions(newlines_in_values=True),
+        "convert_options": arrow_csv.ConvertOptions(
+            column_types={name: pyarrow.dictionary(pyarrow.int32(), text) if code else text
+                          for name, code in zip(header, coded)},
+            strings_can_be_null=False, quoted_strings_can_be_null=False),
+    }
     try:
-        table = arrow_csv.read_csv(
-            source,
-            read_options=arrow_csv.ReadOptions(skip_rows_after_names=header_rows - 1),
-            parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
-            convert_options=arrow_csv.ConvertOptions(column_types={name: pyarrow.large_string() for name in header},
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
+        if not any(coded):
+            table = arrow_csv.read_csv(source, **options)
+            if table.num_rows == 0 or table.column_names != header:
+                return None
+        else:
+            # (the system allocator: Arrow's own keeps what the blocks took after they are let go)
+            reader = arrow_csv.open_csv(source, **options, memory_pool=pyarrow.system_memory_pool())
+            if reader.schema.names != header:
+                return None
+            columns: list = [_CodedColumn() if code else [] for code in coded]
+            rows = 0
+            for batch in reader:
+                rows += batch.num_rows
+                for column, array in zip(columns, batch.columns):
+                    column.append(array)
+                del batch, array
+            if rows == 0:
+                return None
     except (pyarrow.ArrowInvalid, ValueError):
         return None
-    if table.num_rows == 0 or table.column_names != header:
-        return None
-    columns = _column_names(header, number_repeated_headers, shown)
-    frame = table.to_pandas()  # no copy: the columns keep Arrow's buffers
-    frame.columns = columns
+    names = _column_names(header, number_repeated_headers, shown)
+    if not any(coded):
+        frame = table.to_pandas()  # no copy: the columns keep Arrow's buffers
+    else:
+        as_text = pd.StringDtype("pyarrow", na_value=np.nan)  # "str", what to_pandas gives
+        frame = pd.DataFrame({
+            position: column.categorical(rows) if isinstance(column, _CodedColumn)
+            else pd.arrays.ArrowStringArray(pyarrow.chunked_array(column, type=text), dtype=as_text)
+            for position, column in enumerate(columns)
+        }, copy=False)
+    frame.columns = names
     return frame
+
+
+def release_memory() -> None:
+    """Give the system back the memory freed so far that the allocators still hold: glibc's heap
+    (``malloc_trim``; nothing elsewhere) and Arrow's own allocator. Called between the steps of a
+    large load, so that each step grows from the memory in use rather than from the most the
+    steps before it held (blocks of a few hundred kilobytes, freed, are otherwise kept)."""
+    import ctypes
+
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc (macOS, Windows, musl)
+        pass
+
+
+def code_type(count: int) -> type:
+    """The integer type of pandas' codes for ``count`` categories (codes made in it are never copied)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if count < np.iinfo(kind).max:
+            return kind
+    return np.int64  # pragma: no cover
+
+
+def from_codes(codes: np.ndarray, categories, *, distinct: bool = False) -> pd.Categorical:
+    """A categorical of text from its codes (-1: missing) and categories, the codes not copied when
+    they are of :func:`code_type` already. ``distinct``: the categories are known to be distinct
+    (ids checked by :func:`has_repeats`), and pandas does not check them again: its check holds
+    each category as a Python string for as long as the column lives (60 bytes a respondent)."""
+    categories = pd.Index(categories, dtype="str")
+    codes = codes.astype(code_type(len(categories)), copy=False)
+    unchecked = getattr(pd.CategoricalDtype, "_from_fastpath", None)  # (pandas' own, for categories it made)
+    if distinct and unchecked is not None:
+        return pd.Categorical.from_codes(codes, dtype=unchecked(categories, False), validate=False)
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
+class _CodedColumn:
+    """A dictionary-encoded Arrow column met a block at a time (each block has its own
+    dictionary), kept as codes into the values met so far; then one pandas categorical."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self.parts: list[np.ndarray] = []
+
+    def append(self, array) -> None:
+        codes = [self.values.setdefault(value, len(self.values)) for value in array.dictionary.to_pylist()]
+        indices = array.indices.to_numpy(zero_copy_only=False)  # no missing cells: strings_can_be_null=False
+        self.parts.append(np.array(codes, dtype=code_type(len(self.values)))[indices])
+
+    def categorical(self, rows: int) -> pd.Categorical:
+        codes = np.empty(rows, dtype=code_type(len(self.values)))
+        start = 0
+        while self.parts:
+            part = self.parts.pop(0)
+            codes[start:start + len(part)] = part
+            start += len(part)
+        return from_codes(codes, list(self.values))
 
 
 def header_rows_of(path: Path, count: int, *, label=None) -> list[list[str]]:
@@ -494,9 +600,11 @@ def check_columns(
     _check_keys(stripped, [rule for rule in rules if rule.key or rule.name.endswith("_id")], file, first_row)
     # pandera's uniqueness check hashes the column as Python objects (a gigabyte for a few million
     # ids): it runs only when a cheaper count shows a value repeated, to find and name the repeat.
-    unique = {rule.name: rule.unique and _has_repeats(stripped[rule.name]) for rule in rules}
-    schema = pa.DataFrameSchema({rule.name: _pandera_column(rule, unique=unique[rule.name]) for rule in rules},
-                                strict=False)
+    unique = {rule.name: rule.unique and has_repeats(stripped[rule.name]) for rule in rules}
+    coded = {rule.name: isinstance(stripped[rule.name].dtype, pd.CategoricalDtype) for rule in rules}
+    schema = pa.DataFrameSchema(
+        {rule.name: _pandera_column(rule, unique=unique[rule.name], coded=coded[rule.name]) for rule in rules},
+        strict=False)
     try:
         schema.validate(stripped, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -510,22 +618,86 @@ def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
     stripped = frame.copy(deep=False)
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
-        trimmed = column.str.strip()
-        if not trimmed.equals(column):
-            stripped.isetitem(position, trimmed)
+        if isinstance(column.dtype, pd.CategoricalDtype):  # its distinct values stripped, not its cells
+            categories = column.cat.categories
+            trimmed_values = categories.str.strip()
+            if not trimmed_values.equals(categories):
+                stripped.isetitem(position, _recoded_categories(column, trimmed_values))
+            continue
+        if _strips(column):
+            stripped.isetitem(position, column.str.strip())
     return stripped
 
 
-def _has_repeats(values: pd.Series) -> bool:
+_COMPARE_BLOCK = 1 << 14  # cells of an Arrow text column trimmed or compared at a time
+
+
+def _strips(column: pd.Series) -> bool:
+    """Whether ``column.str.strip()`` would change a cell: for an Arrow column, a block of cells
+    trimmed (as pandas trims them) and compared at a time, never a stripped copy of the whole column."""
+    array = getattr(column.array, "_pa_array", None)
+    if array is None or array.null_count:
+        return not column.str.strip().equals(column)
+    import pyarrow
+    import pyarrow.compute as pc
+
+    pool = pyarrow.system_memory_pool()  # let go when freed (Arrow's own allocator keeps it)
+    for chunk in array.chunks:
+        for start in range(0, len(chunk), _COMPARE_BLOCK):
+            piece = chunk.slice(start, _COMPARE_BLOCK)
+            if not pc.utf8_trim_whitespace(piece, memory_pool=pool).equals(piece):
+                return True
+    return False
+
+
+def _recoded_categories(column: pd.Series, values) -> pd.Series:
+    """A categorical column with each category replaced by its entry in ``values`` (one per
+    category, in order; None: the cells become missing); categories that become equal are merged."""
+    values = pd.Series(values, dtype="str")
+    new_codes, categories = pd.factorize(values, use_na_sentinel=True)
+    table = np.append(new_codes, -1)  # a missing cell (code -1) stays missing
+    codes = column.array.codes
+    recoded = pd.Categorical.from_codes(table[codes].astype(codes.dtype, copy=False),
+                                        categories=pd.Index(categories, dtype="str"), validate=False)
+    return pd.Series(recoded, index=column.index, name=column.name)
+
+
+def has_repeats(values: pd.Series) -> bool:
     """Whether a value appears twice in the column. An Arrow column is sorted and each value compared
-    with the next: no Python objects, and a fifth of the memory of Arrow's own hash table."""
+    with the next: no Python objects, and a fifth of the memory of Arrow's own hash table (the
+    values are taken in sorted order a block at a time, so only the order is held whole)."""
     array = getattr(values.array, "_pa_array", None)
     if array is None or array.null_count or len(array) < 2:
         return bool(values.duplicated().any())
+    import pyarrow
     import pyarrow.compute as pc
 
-    ordered = array.take(pc.sort_indices(array))
-    return bool(pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py())
+    pool = pyarrow.system_memory_pool()  # let go when freed (Arrow's own allocator keeps it)
+    order = pc.sort_indices(array, memory_pool=pool).to_numpy().astype(np.int64, copy=False)
+    for start in range(0, len(order) - 1, _COMPARE_BLOCK):
+        ordered = _taken(array, order[start:start + _COMPARE_BLOCK + 1], pool)
+        if pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1), memory_pool=pool)).as_py():
+            return True
+    return False
+
+
+def _taken(array, indices: np.ndarray, pool):
+    """``array.take(indices)`` for a chunked Arrow array, one take per chunk: Arrow's own take
+    of a chunked array joins its chunks into one first (a copy of the whole column per call)."""
+    import pyarrow
+    import pyarrow.compute as pc
+
+    if array.num_chunks == 1:
+        return pc.take(array.chunk(0), indices, memory_pool=pool)
+    starts = np.cumsum([0, *(len(chunk) for chunk in array.chunks)])
+    chunk_of = np.searchsorted(starts, indices, side="right") - 1
+    by_chunk = np.argsort(chunk_of, kind="stable")
+    parts = [pc.take(array.chunk(chunk), indices[chunk_of == chunk] - starts[chunk], memory_pool=pool)
+             for chunk in np.unique(chunk_of)]
+    grouped = pyarrow.concat_arrays(parts, memory_pool=pool)  # by chunk, in order within each
+    position = np.empty(len(indices), dtype=np.int64)
+    position[by_chunk] = np.arange(len(indices))
+    return pc.take(grouped, position, memory_pool=pool)
 
 
 def _check_keys(frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: int) -> None:
@@ -534,11 +706,20 @@ def _check_keys(frame: pd.DataFrame, rules: list[ColumnRule], file, first_row: i
     can see (a zero-width space, a control character), shown escaped with its row and column."""
     for rule in rules:
         values = frame[rule.name]
-        if not values.str.contains(r"[^\x20-\x7e]", regex=True).any():
+        coded = isinstance(values.dtype, pd.CategoricalDtype)
+        distinct = pd.Series(values.cat.categories) if coded else values  # a coded column: its few values
+        if not distinct.str.contains(r"[^\x20-\x7e]", regex=True).any():
             continue  # printable ASCII only: nothing to normalise, nothing hidden
-        values = _nfc(values)
+        if coded:
+            normalised = _nfc(distinct)
+            if not normalised.equals(distinct):
+                values = _recoded_categories(values, normalised)
+            hidden = values.cat.codes.isin(np.flatnonzero(
+                pd.Series(values.cat.categories).str.contains(_INVISIBLE.pattern, regex=True).to_numpy(dtype=bool)))
+        else:
+            values = _nfc(values)
+            hidden = values.str.contains(_INVISIBLE.pattern, regex=True)
         frame[rule.name] = values
-        hidden = values.str.contains(_INVISIBLE.pattern, regex=True)
         if hidden.any():
             label = values.index[hidden.to_numpy()][0]
             value = values.loc[label]
@@ -571,8 +752,11 @@ def recode(values: pd.Series, codes: dict) -> pd.Series:
     """``values.map(codes)`` for a column of codes: each value replaced by its entry in ``codes`` (a
     value without one becomes missing). An Arrow text column is recoded block by block through its
     few distinct values, in Arrow, never as one Python object per cell: with the column it replaces
-    let go, a recoded survey takes the memory its codes took."""
+    let go, a recoded survey takes the memory its codes took. A categorical column of text (see
+    :func:`read_table`) stays one, its categories recoded (those that become equal merged)."""
     dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and all(isinstance(code, str) for code in codes.values()):
+        return _recoded_categories(values, [codes.get(value) for value in values.cat.categories])
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or \
             not all(isinstance(code, str) for code in codes.values()):
         return values.map(codes)
@@ -594,7 +778,7 @@ def _escaped(value: str) -> str:
     return "'" + _INVISIBLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), value) + "'"
 
 
-def _pandera_column(rule: ColumnRule, *, unique: bool | None = None) -> pa.Column:
+def _pandera_column(rule: ColumnRule, *, unique: bool | None = None, coded: bool = False) -> pa.Column:
     checks = []
     if not rule.allow_empty:
         checks.append(pa.Check(lambda s: s.ne(""), error="a value (the cell is empty)"))
@@ -602,7 +786,10 @@ def _pandera_column(rule: ColumnRule, *, unique: bool | None = None) -> pa.Colum
         valid = rule.valid
         allow_empty = rule.allow_empty
         checks.append(pa.Check(lambda s: valid(s) | (s.eq("") if allow_empty else False), error=rule.expected))
-    return pa.Column(str, checks=checks, unique=rule.unique if unique is None else unique, nullable=False)
+    # A categorical column of text (read_table's ``categorical``) is checked as it is: its checks
+    # are vectorised over its codes. Any other column must be text.
+    return pa.Column(None if coded else str, checks=checks, unique=rule.unique if unique is None else unique,
+                     nullable=False)
 
 
 def _first_problem(

@@ -16,10 +16,11 @@ from pathlib import Path
 from workbench.io.files import write_text_atomic
 from workbench.project import Project
 from workbench.reports.planning import PROVENANCE_FILE, Job, Plan, plan
-from workbench.reports.publishing import remove_stale_temporaries, to_html, write_index
+from workbench.reports.publishing import remove_stale_temporaries, to_html, write_index, write_pdfs
 from workbench.reports.running import Outcome, Summary, execute, run, skip_slow_format_checkers
 
-__all__ = ["Job", "Outcome", "Plan", "Summary", "execute", "plan", "regenerate_study", "run", "to_html", "write_index"]
+__all__ = ["Job", "Outcome", "Plan", "Summary", "execute", "plan", "regenerate_study", "run", "to_html", "write_index",
+           "write_pdfs"]
 
 
 def regenerate_study(
@@ -80,6 +81,8 @@ def regenerate_study(
         else:
             recorded.pop(key, None)
     write_text_atomic(target / PROVENANCE_FILE, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    # The feedback reports printed (one PDF per unit and one for the study) before the index, which links them.
+    print(write_pdfs(project, opened).line())
     summary.index = write_index(project, opened, {o.job.output for o in summary.failed}, planned.not_applicable)
     summary.planned = planned
     summary.seconds = time.perf_counter() - started

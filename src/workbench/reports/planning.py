@@ -24,8 +24,9 @@ from pathlib import Path
 from workbench.project import Project
 
 __all__ = [
-    "PROVENANCE_FILE", "SCOPES", "Inputs", "Job", "NotebookFacts", "Plan", "check_parameters", "fingerprint_parts",
-    "jobs_for", "notebook_facts", "notebook_parameters", "plan", "read_provenance", "reports_of", "title_of",
+    "PROVENANCE_FILE", "SCOPES", "Inputs", "Job", "NotebookFacts", "Plan", "check_parameters", "data_digest",
+    "fingerprint_parts", "jobs_for", "notebook_facts", "notebook_parameters", "plan", "read_provenance", "reports_of",
+    "title_of",
 ]
 
 PROVENANCE_FILE = ".provenance.json"
@@ -46,6 +47,8 @@ class Job:
     output: Path  # the executed .ipynb; the .html sits beside it
     parameters: dict
     title: str
+    study_title: str = ""  # for the page's header
+    data: str = ""  # a digest of the processed data the report was made from, for the page's header
 
     @property
     def html(self) -> Path:
@@ -124,6 +127,16 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
             raise ValueError(f"{notebook.name}: parameter {name!r} must be a single line of text, got {value!r}")
 
 
+def data_digest(study) -> str:
+    """A short digest of the processed data a study's reports are made from (its manifest)."""
+    if study.processed is None:
+        return "held in memory"
+    from workbench.io.files import sha256_of
+    from workbench.study import MANIFEST
+
+    return sha256_of(Path(study.processed) / MANIFEST)[:12]
+
+
 def title_of(notebook: Path) -> str:
     return notebook.stem.split("-", 1)[-1].replace("-", " ").capitalize()
 
@@ -146,13 +159,14 @@ def jobs_for(project: Project, study, *, microsystems: list[str] | None = None) 
         ids = [m for m in ids if m in set(microsystems)]
     names = dict(zip(overview["microsystem_id"], overview["name"]))
     jobs = []
+    header = {"study_title": study.config.title, "data": data_digest(study)}
     for notebook in reports_of(project):
         facts = notebook_facts(notebook)
         if facts.scope == "study":
-            jobs.append(Job(notebook, target / notebook.name, {"study": study.id}, title_of(notebook)))
+            jobs.append(Job(notebook, target / notebook.name, {"study": study.id}, title_of(notebook), **header))
         else:
             jobs += [Job(notebook, target / facts.folder / f"{unit}.ipynb", {"study": study.id, "microsystem_id": unit},
-                         f"{unit} {names[unit]}") for unit in ids]
+                         f"{names[unit]} ({unit}): {title_of(notebook).lower()}", **header) for unit in ids]
     for notebook in {job.notebook for job in jobs}:
         check_parameters(notebook, next(job.parameters for job in jobs if job.notebook == notebook))
     return jobs

@@ -74,11 +74,17 @@ def execute(job: Job, *, kernel: WarmKernel | None = None) -> Outcome:
                 progress_bar=False, log_output=False, **kernel.lease(cwd=job.notebook.parent),
             )
             with atomic_path(job.html) as page:
-                page.write_text(publishing.to_html(executed, title=job.title), encoding="utf-8")
+                page.write_text(publishing.to_html(executed, title=job.title, study_title=job.study_title,
+                                                   data=job.data, index=_index_link(job)), encoding="utf-8")
     except Exception as error:  # the run goes on; the summary reports it
         kernel.shutdown()  # a failed or timed-out report may leave the kernel busy or odd: the next one starts afresh
         return Outcome(job, time.perf_counter() - started, _describe(error))
     return Outcome(job, time.perf_counter() - started)
+
+
+def _index_link(job: Job) -> str:
+    """The study's index page, relative to the job's page (a per-microsystem report sits a folder deeper)."""
+    return "../index.html" if "microsystem_id" in job.parameters else "index.html"
 
 
 def skip_slow_format_checkers() -> None:
