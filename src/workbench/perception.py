@@ -260,7 +260,10 @@ def _one_blas_thread():
 
 def _reference(roles: pd.Series, reference_role: str | None) -> str:
     if reference_role is None:
-        return str(roles.value_counts().index[0])
+        # The most common role; a tie goes to the one met first (roles may be categories, whose
+        # value_counts would break ties by category order instead).
+        codes, uniques = pd.factorize(roles)
+        return str(uniques[np.bincount(codes[codes >= 0]).argmax()])
     if reference_role not in set(roles):
         raise ValueError(
             f"reference_role must be one of the roles present {sorted(set(roles))}, got {reference_role!r}"
@@ -270,6 +273,7 @@ def _reference(roles: pd.Series, reference_role: str | None) -> str:
 
 def _enough(frame: pd.DataFrame, min_answers: int) -> tuple[pd.DataFrame, list[str]]:
     counts = frame["role"].value_counts()
+    counts = counts[counts > 0]  # categories list roles with no answer here: they are not left out, just absent
     too_few = sorted(counts[counts < min_answers].index)
     return frame[~frame["role"].isin(too_few)], too_few
 

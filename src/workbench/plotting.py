@@ -415,6 +415,13 @@ def role_gap_forest(gaps: pd.DataFrame, *, labels: dict[str, str] | None = None,
     ['Manager against Nurse']
     """
     labels = labels or {}
+    if gaps.empty:  # a study too small for any role gap: one panel that says so
+        if axes is None:
+            _, ax = plt.subplots(figsize=(6, 1.2))
+            axes = [ax]
+        axes[0].text(0.5, 0.5, "Too few answers per role for any role gap.", ha="center", va="center")
+        axes[0].set_axis_off()
+        return list(axes)
     roles = list(dict.fromkeys(gaps["role"]))
     items = list(dict.fromkeys(gaps["item_id"]))
     references = gaps["reference_role"].dropna() if "reference_role" in gaps else pd.Series(dtype=object)
