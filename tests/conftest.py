@@ -85,3 +85,17 @@ def unbuilt_project(tmp_path, monkeypatch) -> Path:
 def demo_copy(project) -> Path:
     """The raw demo study folder inside the throwaway project, free to corrupt."""
     return project / "data" / "raw" / "demo"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The Chromium the workbench prints PDFs with; the test is skipped without one, unless
+    ``WORKBENCH_REQUIRE_BROWSER=1`` (CI), when a missing browser fails it."""
+    from workbench import form
+
+    try:
+        return form.find_browser()
+    except form.BrowserError as error:
+        if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but no browser: {error}")
+        pytest.skip(f"no Chromium on this machine: {error}")

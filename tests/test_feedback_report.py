@@ -8,7 +8,6 @@ The PDF tests need Debian's Chromium: skipped without it, unless ``WORKBENCH_REQ
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ import pytest  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from workbench import feedback, form, plotting, survey, views  # noqa: E402
+from workbench import feedback, plotting, survey, views  # noqa: E402
 from workbench.project import Project  # noqa: E402
 from workbench.study import open_study  # noqa: E402
 
@@ -34,16 +33,6 @@ LABELS = {"m": "Measurement", "p": "Constancy of purpose", "c": "Connection to c
 @pytest.fixture(scope="module")
 def demo():
     return open_study("demo")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        return form.find_browser()
-    except form.BrowserError as error:
-        if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but no browser: {error}")
-        pytest.skip(f"no Chromium on this machine: {error}")
 
 
 def positions(study) -> dict[str, pd.DataFrame]:

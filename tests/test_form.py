@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 from pathlib import Path
@@ -37,16 +36,6 @@ def written_down():
 @pytest.fixture(scope="module")
 def demo():
     return load_study(DEMO)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        return form.find_browser()
-    except form.BrowserError as error:
-        if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but no browser: {error}")
-        pytest.skip(f"no Chromium on this machine: {error}")
 
 
 def parse(html: str) -> BeautifulSoup:

@@ -383,12 +383,13 @@ class RoleFilters:
         # are what the whole-study figure for the role minus the shown units would describe.
         index = pd.MultiIndex.from_frame(rows[keys])
         elements = rows.groupby(element, sort=False).indices
+        # Whether each role stands alone as a group in each row: the same for every count.
+        alone = per_role.assign(alone=per_role["group"].eq(per_role["role"])).pivot_table(
+            index=keys, columns="role", values="alone", fill_value=False, aggfunc="any").reindex(
+            index, fill_value=False)
         for count in counts:
             table = per_role.pivot_table(index=keys, columns="role", values=count, fill_value=0, aggfunc="sum")
             table = table.reindex(index, fill_value=0)
-            alone = per_role.assign(alone=per_role["group"].eq(per_role["role"])).pivot_table(
-                index=keys, columns="role", values="alone", fill_value=False, aggfunc="any").reindex(
-                index, fill_value=False)
             for role in table.columns:
                 sizes = table[role].to_numpy(dtype="float64")
                 pooled = ~alone[role].to_numpy(dtype=bool) if role in alone else np.ones(len(sizes), dtype=bool)
