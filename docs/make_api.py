@@ -21,7 +21,7 @@ TOPICS = {
     "The shared vocabulary and the study views": ["workbench.vocabulary", "workbench.views", "workbench.privacy"],
     "Survey: scores, agreement, reliability, role gaps": ["workbench.survey", "workbench.agreement",
                                                           "workbench.reliability", "workbench.perception",
-                                                          "workbench.overview"],
+                                                          "workbench.overview", "workbench.waves"],
     "Coded interviews": ["workbench.coding", "workbench.intercoder"],
     "Across microsystems": ["workbench.crosscase", "workbench.qca", "workbench.journeys"],
     "Reports": ["workbench.reports", "workbench.reports.planning", "workbench.reports.running",

@@ -21,8 +21,10 @@ def microsystem_overview(study: Study) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame: ``microsystem_id``, ``name``, ``setting``, ``organisation``, ``respondents``,
-    ``interviews``, ``coded_segments``, ``transcript_words``, then one column per outcome.
+    DataFrame: ``microsystem_id``, ``name``, ``setting``, ``organisation``, ``respondents`` (in
+    the latest survey wave), ``headcount`` (staff, when the microsystems file gives it),
+    ``response_rate`` (respondents / headcount), ``interviews``, ``coded_segments``,
+    ``transcript_words``, then one column per outcome.
     """
     respondents = study.respondents.groupby("microsystem_id").size().rename("respondents")
     interviews = study.interviews.groupby("microsystem_id").agg(
@@ -30,13 +32,15 @@ def microsystem_overview(study: Study) -> pd.DataFrame:
     )
     segments = study.codings.groupby("microsystem_id")["segment_id"].nunique().rename("coded_segments")
     table = (
-        study.microsystems.set_index("microsystem_id")[["name", "setting", "organisation"]]
+        study.microsystems.set_index("microsystem_id").reindex(columns=["name", "setting", "organisation", "headcount"])
         .join([respondents, interviews, segments])
         .join(study.outcomes.set_index("microsystem_id"))
     )
     counts = ["respondents", "interviews", "coded_segments", "transcript_words"]
     table[counts] = table[counts].fillna(0).astype("int64")
-    return table[["name", "setting", "organisation", "respondents", "interviews", "coded_segments", "transcript_words",
+    table["response_rate"] = (table["respondents"] / table["headcount"].astype("float64")).astype("float64")
+    return table[["name", "setting", "organisation", "respondents", "headcount", "response_rate", "interviews",
+                  "coded_segments", "transcript_words",
                   *[o.id for o in study.config.outcomes]]].reset_index()
 
 

@@ -15,8 +15,8 @@ import pandera.pandas as pa
 
 from workbench.vocabulary import ANSWER_KINDS, LEVEL
 
-__all__ = ["LEVEL_MOST", "Codings", "Interviews", "Journeys", "Microsystems", "Outcomes", "Respondents",
-           "SurveyAnswers"]
+__all__ = ["LEVEL_MOST", "Codings", "Interviews", "Journeys", "Microsystems", "OutcomeSeries", "Outcomes",
+           "PastAnswers", "PastRespondents", "Respondents", "SurveyAnswers"]
 
 LEVEL_MOST = 127  # the largest level an answer may hold (levels are 8-bit integers)
 
@@ -47,6 +47,7 @@ Microsystems = _tidy("Microsystems", {  # one row per microsystem (the cases of 
     "setting": _text(),
     "organisation_id": _text(),
     "organisation": _text(),
+    "headcount": pa.Column(pd.Int64Dtype(), pa.Check.ge(1), nullable=True, required=False),  # staff, when known
 })
 
 # The survey's two frames hold their repeated text as categories, and a level as a nullable 8-bit
@@ -77,6 +78,14 @@ SurveyAnswers = _tidy("SurveyAnswers",  # one row per respondent x item; level i
              error="level must be given exactly when answer is 'level'", name="level_only_for_levels"),
     _once_per("respondent_id", "item_id", error="each respondent answers each item once"),
 )
+
+# Earlier waves of the survey: the same columns and a ``wave`` (the wave's id, as a category); the
+# frames above hold the latest wave, the one every report describes as now.
+PastRespondents = _tidy("PastRespondents", {**Respondents.columns, "wave": _coded()})
+PastAnswers = _tidy("PastAnswers", {**SurveyAnswers.columns, "wave": _coded()},
+                    *SurveyAnswers.checks[:1],
+                    _once_per("wave", "respondent_id", "item_id",
+                              error="each respondent answers each item once a wave"))
 
 Interviews = _tidy("Interviews", {  # one row per interview transcript
     "interview_id": _text(unique=True),
@@ -119,5 +128,18 @@ Journeys = _tidy("Journeys",  # one row per visit of a patient to a microsystem,
     _once_per("patient_id", "visit", error="each patient's visits are numbered once each"),
 )
 
-# One row per microsystem; one float column per outcome measure named in the study config.
+# One row per microsystem; one float column per outcome measure named in the study config (a monthly
+# outcome's column is its value over the study's latest months, see ``analysis.outcome_window_months``).
 Outcomes = _tidy("Outcomes", {"microsystem_id": _text(unique=True)}, strict=False)
+
+OutcomeSeries = _tidy("OutcomeSeries",  # one row per microsystem x monthly outcome x month measured
+    {
+        "microsystem_id": _text(),
+        "outcome_id": _text(),
+        "period": pa.Column("datetime64[ns]"),  # the first day of the month
+        "numerator": pa.Column(float, pa.Check.ge(0), nullable=True),  # proportions and rates
+        "denominator": pa.Column(float, pa.Check.gt(0), nullable=True),
+        "value": pa.Column(float, nullable=True),  # counts and measurements
+    },
+    _once_per("microsystem_id", "outcome_id", "period", error="one row per microsystem, outcome and month"),
+)

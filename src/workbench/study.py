@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,16 +29,18 @@ from workbench.project import PLAIN_NAME, PLAIN_NAME_RULE, STUDY_FILE, Project
 from workbench.vocabulary import AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "FRAMES", "IMPORT_REPORT", "MANIFEST", "PROCESSED_FORMAT", "Analysis", "OutcomeSpec", "Privacy", "ScrubPattern",
-    "Study", "StudyConfig", "StudyFiles", "SurveyCoding", "build_processed", "input_files", "load_study",
+    "FRAMES", "IMPORT_REPORT", "MANIFEST", "MONTH", "OUTCOME_KINDS", "PROCESSED_FORMAT", "Analysis", "Change",
+    "OutcomeSpec", "Privacy", "ScrubPattern", "Study", "StudyConfig", "StudyFiles", "SurveyCoding", "Wave",
+    "build_processed", "input_files", "load_study",
     "open_or_build", "open_study", "read_config", "stale_inputs",
 ]
 
 # The tidy frames of a study, in the order they are built; :mod:`workbench.views` adds the views.
-FRAMES = ("microsystems", "respondents", "answers", "interviews", "codings", "outcomes", "journeys")
+FRAMES = ("microsystems", "respondents", "answers", "past_respondents", "past_answers", "interviews", "codings",
+          "outcomes", "outcome_series", "journeys")
 MANIFEST = "manifest.json"
 IMPORT_REPORT = "import_report.json"
-PROCESSED_FORMAT = 4  # raise when build writes something new that readers rely on
+PROCESSED_FORMAT = 5  # raise when build writes something new that readers rely on
 
 
 class _Strict(BaseModel):
@@ -55,6 +58,7 @@ class StudyFiles(_Strict):
     interviews: str | None = "interviews.csv"
     coded_segments: str | None = "coded_segments.csv"
     outcomes: str | None = "outcomes.csv"
+    outcome_series: str | None = None  # monthly values of the outcomes whose kind is declared
     journeys: str | None = None  # patient journeys across microsystems, when the study has them
 
 
@@ -65,11 +69,71 @@ class SurveyCoding(_Strict):
     cant_rate: list[str] = ["9"]
 
 
+OUTCOME_KINDS = ("proportion", "rate", "count", "measurement")
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # a month written YYYY-MM
+
+
 class OutcomeSpec(_Strict):
+    """An outcome measure. Without ``kind`` it is one number per unit in ``files.outcomes``; with
+    ``kind`` it is a monthly series in ``files.outcome_series`` (its unit value, for comparing units,
+    is taken over the last ``analysis.outcome_window_months`` months of the study's series)."""
+
     id: str
     label: str
     unit: str = ""
     better: Literal["higher", "lower"]
+    kind: Literal["proportion", "rate", "count", "measurement"] | None = Field(
+        None, description="proportion (numerator of denominator), rate (events per exposure), count (events a month, "
+                          "exposure about constant) or measurement (a monthly value); declares a monthly series")
+    per: float = Field(1, gt=0, description="Proportions and rates are shown per this many (100: a percentage; "
+                                            "1000: per 1,000 patient-days).")
+
+    @property
+    def series(self) -> bool:
+        """Whether the outcome is a monthly series."""
+        return self.kind is not None
+
+
+class Wave(_Strict):
+    """One wave of the self-assessment survey. A wave read from the survey file is picked by the
+    file's ``wave`` column; a wave may instead name its own file or export."""
+
+    id: str = Field(description="The wave's id, as written in the survey's 'wave' column (e.g. '2025').")
+    label: str = ""
+    survey: str | None = Field(None, description="This wave's own survey file (the layout of files.survey).")
+    survey_export: str | None = Field(None, description="This wave's own export mapping (as survey_export).")
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Wave:
+        if self.survey and self.survey_export:
+            raise ValueError(f"wave {self.id!r} names both a survey file and a survey export; expected one of them")
+        return self
+
+
+class Change(_Strict):
+    """A dated change a unit made to its way of working: its outcome charts start a new phase
+    (new centre line and limits) in ``month``, and run charts compare later months with the
+    median of the months before."""
+
+    microsystem_id: str
+    month: str = Field(description="The first month of the new phase, YYYY-MM.")
+    what: str = Field(description="What the unit changed, in a few words (shown on its charts).")
+    outcomes: list[str] | None = Field(None, description="The outcomes the change applies to (default: all series).")
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not MONTH.fullmatch(value):
+            raise ValueError(f"expected a month written YYYY-MM (e.g. '2025-06'), found {value!r}")
+        return value
+
+    @property
+    def period(self) -> pd.Timestamp:
+        return pd.Timestamp(f"{self.month}-01")
 
 
 class ScrubPattern(_Strict):
@@ -101,6 +165,8 @@ class Analysis(_Strict):
     unshared: Literal["flag", "hide"] = Field(
         "flag", description="A unit mean whose staff do not agree: 'flag' shows it marked with its verdict, 'hide' "
                             "leaves it out of reports. Either way the verdict is shown; privacy rules are separate.")
+    outcome_window_months: int = Field(12, ge=1, description="A monthly outcome's value per unit, for comparing "
+                                                             "units, is taken over this many latest months.")
 
 
 class StudyConfig(_Strict):
@@ -117,8 +183,25 @@ class StudyConfig(_Strict):
                                                         "and codings are read from it instead of the CSV files.")
     survey_coding: SurveyCoding = SurveyCoding()
     outcomes: list[OutcomeSpec] = []
+    waves: list[Wave] = Field([], description="The survey's waves, oldest first; the last is the one reports "
+                                              "describe as now. None listed: one wave.")
+    changes: list[Change] = []
     privacy: Privacy = Privacy()
     analysis: Analysis = Analysis()
+
+    @property
+    def series_outcomes(self) -> list[OutcomeSpec]:
+        """The outcomes measured monthly (``kind`` declared)."""
+        return [o for o in self.outcomes if o.series]
+
+    @property
+    def unit_outcomes(self) -> list[OutcomeSpec]:
+        """The outcomes given as one number per unit in ``files.outcomes``."""
+        return [o for o in self.outcomes if not o.series]
+
+    @property
+    def latest_wave(self) -> Wave | None:
+        return self.waves[-1] if self.waves else None
 
     @property
     def disclosure(self) -> DisclosurePolicy:
@@ -127,9 +210,26 @@ class StudyConfig(_Strict):
 
     @model_validator(mode="after")
     def _files_for_what_is_declared(self) -> StudyConfig:
-        if self.outcomes and not self.files.outcomes:
-            raise ValueError("outcomes are listed but files.outcomes is null: "
-                             "name the outcomes file, or list no outcomes")
+        if self.unit_outcomes and not self.files.outcomes:
+            raise ValueError("outcomes without a kind are listed but files.outcomes is null: "
+                             "name the outcomes file, or list no such outcomes")
+        if self.series_outcomes and not self.files.outcome_series:
+            raise ValueError(f"outcome {self.series_outcomes[0].id!r} declares a kind (a monthly series) but "
+                             "files.outcome_series is null: name the monthly file, or remove the kind")
+        if self.files.outcome_series and not self.series_outcomes:
+            raise ValueError("files.outcome_series names a monthly file but no outcome declares a kind "
+                             f"({', '.join(OUTCOME_KINDS)}): give each monthly outcome its kind")
+        waves = [wave.id for wave in self.waves]
+        if len(set(waves)) != len(waves):
+            raise ValueError(f"expected each wave id once, found {waves}")
+        outcome_ids = {o.id for o in self.series_outcomes}
+        for number, change in enumerate(self.changes):
+            unknown = [o for o in change.outcomes or [] if o not in outcome_ids]
+            if unknown:
+                raise ValueError(f"changes.{number}.outcomes names {unknown[0]!r}; expected a monthly outcome "
+                                 f"({', '.join(sorted(outcome_ids)) or 'none is declared'})")
+        if not self.files.outcome_series and self.changes:
+            raise ValueError("changes are listed but the study has no monthly outcomes (files.outcome_series)")
         if self.files.coded_segments and not self.files.interviews and not self.coding_export:
             raise ValueError("files.coded_segments needs files.interviews (the interviews the segments come from)")
         return self
@@ -193,10 +293,12 @@ class Study:
     """A loaded study: configuration, instrument, frameworks and tidy frames.
 
     Frames (see :mod:`workbench.schemas` for their columns): ``microsystems``,
-    ``respondents``, ``answers`` (respondent x item, long), ``interviews``, ``codings``
-    (segment x coder x code), ``outcomes`` (one row per microsystem) and ``journeys``
-    (patients' visits across microsystems; empty when the study has none). A study opened
-    from its processed folder reads each frame when it is first used.
+    ``respondents``, ``answers`` (respondent x item, long: the latest survey wave, the one
+    reports describe), ``past_respondents`` and ``past_answers`` (earlier waves, with a ``wave``
+    column; empty for a study of one wave), ``interviews``, ``codings`` (segment x coder x code),
+    ``outcomes`` (one row per microsystem), ``outcome_series`` (microsystem x monthly outcome x
+    month) and ``journeys`` (patients' visits across microsystems; empty when the study has none).
+    A study opened from its processed folder reads each frame when it is first used.
     """
 
     config: StudyConfig
@@ -206,9 +308,12 @@ class Study:
     microsystems: pd.DataFrame = _Frame()
     respondents: pd.DataFrame = _Frame()
     answers: pd.DataFrame = _Frame()
+    past_respondents: pd.DataFrame = _Frame()
+    past_answers: pd.DataFrame = _Frame()
     interviews: pd.DataFrame = _Frame()
     codings: pd.DataFrame = _Frame()
     outcomes: pd.DataFrame = _Frame()
+    outcome_series: pd.DataFrame = _Frame()
     journeys: pd.DataFrame = _Frame()
     processed: Path | None = None  # where the frames and views are read from (None: a study held in memory)
     imports: tuple = ()  # the ImportReport of each file read, when the study was just loaded from its raw files
@@ -323,6 +428,8 @@ def _named_files(config: StudyConfig) -> list[tuple[str, str]]:
     named = [(f"files.{key}", name) for key, name in config.files.model_dump().items() if name]
     named += [(setting, getattr(config, setting)) for setting in ("survey_export", "coding_export")
               if getattr(config, setting)]
+    named += [(f"waves.{number}.{setting}", getattr(wave, setting)) for number, wave in enumerate(config.waves)
+              for setting in ("survey", "survey_export") if getattr(wave, setting)]
     if config.privacy.roster:
         named.append(("privacy.roster", config.privacy.roster))
     named += [(f"coding_frameworks.{number}", name) for number, name in enumerate(config.coding_frameworks)
@@ -339,8 +446,11 @@ def input_files(folder: Path, config: StudyConfig) -> list[Path]:
               if Path(name).suffix in {".yaml", ".yml"}]
     if config.privacy.roster:
         files.append(folder / config.privacy.roster)
-    if config.survey_export:
-        mapping_path = folder / config.survey_export
+    files += [folder / wave.survey for wave in config.waves if wave.survey]
+    for export in [config.survey_export, *(wave.survey_export for wave in config.waves)]:
+        if not export:
+            continue
+        mapping_path = folder / export
         files.append(mapping_path)
         try:
             from workbench.io import survey_exports
@@ -369,7 +479,7 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     """
     # The readers (and pandera) only when raw files are read.
     from workbench import schemas
-    from workbench.io import refiqda, study_csv, survey_exports
+    from workbench.io import refiqda, study_csv
 
     project = project or Project.discover()
     folder = project.study_folder(study)
@@ -384,21 +494,11 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
     reports = []  # one ImportReport per outside file read (a QDA project, a survey export)
     microsystems = study_csv.read_microsystems(file("microsystems"), shown=shown("microsystems"))
     ids = microsystems["microsystem_id"].tolist()
-    if config.survey_export is None and config.files.survey is None:
-        respondents, answers = study_csv.empty_frame(schemas.Respondents), study_csv.empty_frame(schemas.SurveyAnswers)
-    elif config.survey_export:
-        mapping = folder / config.survey_export
-        wide, survey_report = survey_exports.read_survey_export(
-            mapping, instrument=instrument, microsystem_ids=ids, roles=config.roles,
-            shown_folder=_shown(mapping.parent),
-        )
-        respondents, answers = study_csv.survey_from_wide(wide, instrument=instrument)
-        reports.append(survey_report)
-    else:
-        respondents, answers = study_csv.read_survey(
-            file("survey"), shown=shown("survey"), instrument=instrument, microsystem_ids=ids, roles=config.roles,
-            level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate,
-        )
+    _check_changes(config, ids, project.shown(folder / STUDY_FILE))
+    waves = _read_waves(config, folder, project, instrument, ids, reports)
+    latest = config.latest_wave.id if config.waves else None
+    respondents, answers = waves.pop(latest) if waves else (study_csv.empty_frame(schemas.Respondents),
+                                                            study_csv.empty_frame(schemas.SurveyAnswers))
     scrub = _scrubber(config, folder, project)  # a QDA project's source names become interview ids: scrubbed too
     if config.coding_export:
         mapping = folder / config.coding_export
@@ -416,21 +516,123 @@ def load_study(study: str | Path, project: Project | None = None, *, create_key:
                                           frameworks=list(frameworks))
                    if config.files.coded_segments else study_csv.empty_frame(schemas.Codings))
     outcomes = (study_csv.read_outcomes(file("outcomes"), shown=shown("outcomes"), microsystem_ids=ids,
-                                        outcome_ids=[o.id for o in config.outcomes])
+                                        outcome_ids=[o.id for o in config.unit_outcomes])
                 if config.files.outcomes else study_csv.empty_frame(schemas.Outcomes))
+    series = (study_csv.read_outcome_series(file("outcome_series"), shown=shown("outcome_series"), microsystem_ids=ids,
+                                            kinds={o.id: o.kind for o in config.series_outcomes})
+              if config.files.outcome_series else study_csv.empty_frame(schemas.OutcomeSeries))
+    outcomes = _with_series_values(outcomes, series, config, ids)
     journeys = (study_csv.read_journeys(file("journeys"), shown=shown("journeys"), microsystem_ids=ids)
                 if config.files.journeys else study_csv.empty_journeys())
     key = privacy.study_key(project, config.id, create=create_key)
     respondents, answers, codings = _protect(scrub, key, respondents, answers, codings)
+    past_respondents, past_answers = _past_waves(waves, key)
     journeys = journeys.assign(patient_id=privacy.pseudonymise(journeys["patient_id"], key, prefix="PT"))
-    frames = {"microsystems": microsystems, "survey": respondents, "interviews": interviews,
-              "coded_segments": codings, "outcomes": outcomes, "journeys": journeys}
+    frames = {"microsystems": microsystems, "survey": pd.concat([respondents, past_respondents]),
+              "interviews": interviews, "coded_segments": codings, "outcomes": outcomes, "outcome_series": series,
+              "journeys": journeys}
     reports += [_csv_report(project.shown(file(key)), key, len(frames[key]))
                 for key, name in config.files.model_dump().items()
                 if name and not (key == "survey" and config.survey_export)
                 and not (key in ("interviews", "coded_segments") and config.coding_export)]
-    return Study(config, folder, instrument, frameworks, microsystems, respondents, answers, interviews, codings,
-                 outcomes, journeys, imports=tuple(reports))
+    return Study(config, folder, instrument, frameworks, microsystems=microsystems, respondents=respondents,
+                 answers=answers, past_respondents=past_respondents, past_answers=past_answers, interviews=interviews,
+                 codings=codings, outcomes=outcomes, outcome_series=series, journeys=journeys,
+                 imports=tuple(reports))
+
+
+def _read_waves(config: StudyConfig, folder: Path, project: Project, instrument, ids: list[str],
+                reports: list) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Each survey wave's ``(respondents, answers)``, in the order listed (one wave, keyed None,
+    for a study that lists none; nothing for a study without a survey). A wave naming its own
+    file or export is read from it; the others from the survey file's ``wave`` column."""
+    from workbench.io import study_csv, survey_exports
+
+    def from_export(mapping: Path):
+        wide, report = survey_exports.read_survey_export(mapping, instrument=instrument, microsystem_ids=ids,
+                                                         roles=config.roles, shown_folder=project.shown(mapping.parent))
+        reports.append(report)
+        return study_csv.survey_from_wide(wide, instrument=instrument)
+
+    def from_file(path: Path):
+        return study_csv.read_survey(path, shown=project.shown(path), instrument=instrument, microsystem_ids=ids,
+                                     roles=config.roles, level_codes=config.survey_coding.levels,
+                                     cant_rate_codes=config.survey_coding.cant_rate)
+
+    own = {wave.id: wave for wave in config.waves if wave.survey or wave.survey_export}
+    shared = [wave.id for wave in config.waves if wave.id not in own]
+    frames: dict = {}
+    if config.survey_export:
+        whole = from_export(folder / config.survey_export)
+        if config.waves and len(shared) != 1:
+            raise InputError(f"setting 'survey_export': an export holds one wave, but {len(shared)} waves name no file "
+                             f"of their own ({', '.join(shared)}); expected each wave but one to name its own "
+                             "survey or survey_export", file=project.shown(folder / STUDY_FILE))
+        frames[shared[0] if config.waves else None] = whole
+    elif config.files.survey and (shared or not config.waves):
+        path = folder / config.files.survey
+        if config.waves:
+            frames |= study_csv.read_survey_waves(
+                path, shown=project.shown(path), instrument=instrument, microsystem_ids=ids, roles=config.roles,
+                level_codes=config.survey_coding.levels, cant_rate_codes=config.survey_coding.cant_rate,
+                waves=shared)
+        else:
+            frames[None] = from_file(path)
+    elif shared and own:
+        raise InputError(f"setting 'waves': wave {shared[0]!r} names no file of its own and the study has no "
+                         "survey file (files.survey) to take it from; expected a survey or survey_export for it",
+                         file=project.shown(folder / STUDY_FILE))
+    for wave in own.values():
+        frames[wave.id] = (from_export(folder / wave.survey_export) if wave.survey_export
+                           else from_file(folder / wave.survey))
+    return {wave.id: frames[wave.id] for wave in config.waves if wave.id in frames} if config.waves else frames
+
+
+def _past_waves(waves: dict[str, tuple[pd.DataFrame, pd.DataFrame]], key: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The earlier waves' frames, pseudonymised, stacked with a ``wave`` column (text columns
+    as categories, as the latest wave's)."""
+    from workbench import schemas
+    from workbench.io import study_csv
+
+    if not waves:
+        return study_csv.empty_frame(schemas.PastRespondents), study_csv.empty_frame(schemas.PastAnswers)
+    respondents, answers = [], []
+    for wave, (people, rows) in waves.items():
+        people, rows = _pseudonymise_survey(key, people, rows)
+        respondents.append(people.assign(wave=wave))
+        answers.append(rows.assign(wave=wave))
+
+    def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        coded = [c for c in frames[0].columns if isinstance(frames[0][c].dtype, pd.CategoricalDtype)] + ["wave"]
+        frame = pd.concat([f.astype({c: "str" for c in coded}) for f in frames], ignore_index=True)
+        return frame.astype({c: "category" for c in coded})
+
+    return stacked(respondents), stacked(answers)
+
+
+def _with_series_values(outcomes: pd.DataFrame, series: pd.DataFrame, config: StudyConfig,
+                        ids: list[str]) -> pd.DataFrame:
+    """The outcomes frame with a column per monthly outcome (its value per unit over the latest
+    months), in the order study.yaml lists the outcomes."""
+    from workbench.io import study_csv
+
+    if not config.series_outcomes:
+        return outcomes
+    values = study_csv.unit_values_from_series(series, config.series_outcomes,
+                                               months=config.analysis.outcome_window_months, microsystem_ids=ids)
+    if outcomes.empty and not config.unit_outcomes:
+        merged = values
+    else:
+        merged = values.merge(outcomes, on="microsystem_id", how="left")
+    return merged[["microsystem_id", *(o.id for o in config.outcomes)]]
+
+
+def _check_changes(config: StudyConfig, ids: list[str], shown: str) -> None:
+    """Each dated change names a unit of the study."""
+    for number, change in enumerate(config.changes):
+        if change.microsystem_id not in ids:
+            raise InputError(f"setting 'changes.{number}.microsystem_id': expected a microsystem_id listed in the "
+                             f"microsystems file, found {change.microsystem_id!r}", file=shown)
 
 
 def _csv_report(shown: str, key: str, rows: int):

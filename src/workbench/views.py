@@ -29,6 +29,12 @@ Views (one row per ...):
     gave them and, as parts of the study's figures, where the hidden ones could be recovered.
 ``unit_quotes`` (microsystem x characteristic x rank)
     the most representative excerpts, with neither speaker nor role.
+``unit_changes`` (microsystem x characteristic)
+    the change of the unit's mean since the previous survey wave, with a Welch interval and
+    whether it moved beyond noise (:func:`workbench.waves.unit_changes`); each wave's means are
+    hidden as ``unit_profiles`` hides them. Empty for a study of one wave.
+``study_changes`` (characteristic)
+    the study-wide change, the unit as the unit of analysis, and how many units moved.
 """
 
 from __future__ import annotations
@@ -45,14 +51,15 @@ from workbench.vocabulary import SHARED, TOO_FEW, AgreementPolicy, DisclosurePol
 
 __all__ = [
     "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "RoleFilters", "agreement_indices",
-    "compute_views", "disclose",
-    "peer_positions", "read_view", "report_where_shared", "role_items", "study_items", "unit_digests", "unit_items",
-    "unit_overview", "unit_profiles", "unit_quotes", "view_path", "write_views",
+    "compute_views", "disclose", "peer_positions", "previous_wave", "read_view", "report_where_shared", "role_items",
+    "study_items", "unit_digests", "unit_items", "unit_overview", "unit_profiles", "unit_quotes", "view_path",
+    "wave_changes", "write_views",
 ]
 
-VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "role_items", "unit_quotes")
+VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "role_items", "unit_quotes",
+         "unit_changes", "study_changes")
 # The views sliceable by microsystem.
-PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes")
+PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes", "unit_changes")
 QUOTES_PER_CHARACTERISTIC = 2
 PROFILE_FIGURES = ("mean", "median", "sd", "ci_low", "ci_high")
 
@@ -457,7 +464,34 @@ def compute_views(study) -> dict[str, pd.DataFrame]:
         "study_items": study_items(answers, scale=scale, disclosure=disclosure),
         "role_items": role_items(answers, scale=scale, disclosure=disclosure),
         "unit_quotes": unit_quotes(study.codings, codes=study.characteristics.element_ids),
+        **wave_changes(study),
     }
+
+
+def previous_wave(study) -> tuple[pd.DataFrame, tuple[str, str]] | None:
+    """The answers of the wave before the latest, and the two waves' ids; None for a study of
+    one wave."""
+    waves = study.config.waves
+    if len(waves) < 2:
+        return None
+    before, after = waves[-2].id, waves[-1].id
+    past = study.past_answers
+    return past[past["wave"].astype("str").eq(before).to_numpy()].drop(columns="wave"), (before, after)
+
+
+def wave_changes(study) -> dict[str, pd.DataFrame]:
+    """The ``unit_changes`` and ``study_changes`` views: since the previous wave (empty tables
+    of the same columns for a study of one wave)."""
+    from workbench import waves
+
+    previous = previous_wave(study)
+    if previous is None:
+        return {"unit_changes": pd.DataFrame({c: [] for c in waves.UNIT_CHANGE_COLUMNS}),
+                "study_changes": pd.DataFrame({c: [] for c in waves.STUDY_CHANGE_COLUMNS})}
+    earlier, names = previous
+    changes = waves.unit_changes(earlier, study.answers, scale=study.scale, disclosure=study.disclosure,
+                                 min_items=study.config.analysis.min_items, waves=names)
+    return {"unit_changes": changes, "study_changes": waves.study_change(changes)}
 
 
 def view_path(folder: Path, name: str) -> Path:

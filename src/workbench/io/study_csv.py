@@ -32,8 +32,9 @@ from workbench.io.tables import (
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
 
 __all__ = [
-    "codings_frame", "empty_frame", "empty_journeys", "interviews_frame", "read_codings", "read_interviews",
-    "read_journeys", "read_microsystems", "read_outcomes", "read_survey", "survey_from_wide",
+    "SERIES_CELLS", "SERIES_COLUMNS", "codings_frame", "empty_frame", "empty_journeys", "interviews_frame",
+    "read_codings", "read_interviews", "read_journeys", "read_microsystems", "read_outcome_series", "read_outcomes",
+    "read_survey", "read_survey_waves", "survey_from_wide", "unit_values_from_series",
 ]
 
 # The largest whole number a count or position may be: held exactly on the way in (as a float
@@ -44,18 +45,27 @@ EARLIEST, LATEST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
 def read_microsystems(path: Path, *, shown: str) -> pd.DataFrame:
+    """One row per microsystem; an optional ``headcount`` column (staff in the unit, a whole
+    number of at least 1, or empty when unknown) gives the survey's response rates."""
+    table = read_table(path, label=shown)
+    headcount = "headcount" in table.columns
     frame = check_columns(
-        read_table(path, label=shown),
+        table,
         [
             identifier("microsystem_id", unique=True),
             text("name"),
             text("setting"),
             identifier("organisation_id"),
             text("organisation"),
+            *([number("headcount", minimum=1, integer=True, allow_empty=True)] if headcount else []),
         ],
         file=shown,
     )
-    return _validated(schemas.Microsystems, frame[list(schemas.Microsystems.columns)], shown=shown, first_row=2)
+    columns = list(schemas.Microsystems.columns)
+    frame = frame[[c for c in columns if c in frame.columns]].copy()
+    frame["headcount"] = (_whole_numbers(frame, "headcount", shown=shown, first_row=2) if headcount
+                          else pd.array([pd.NA] * len(frame), dtype="Int64"))
+    return _validated(schemas.Microsystems, frame[columns], shown=shown, first_row=2)
 
 
 def read_survey(
@@ -71,21 +81,55 @@ def read_survey(
     """A plain CSV, one row per respondent, to ``(respondents, answers)``.
 
     An empty item cell is ``no_answer`` (the respondent skipped it); a can't-rate code is
-    ``cant_rate``. Both are missing for scoring, and they are counted apart.
+    ``cant_rate``. Both are missing for scoring, and they are counted apart. A ``wave`` column is
+    refused: a survey of several waves is read with :func:`read_survey_waves`, the waves listed
+    in ``study.yaml`` (otherwise they would be pooled as one, silently).
 
     Memory: units, roles and answer codes are read as categories (a small code per cell) and
     checked through their few distinct values; each item column is let go once turned into the
     answers' codes, so a survey loads in about 3 to 4 times its file's size.
     """
+    wide, canonical = _checked_survey(path, shown=shown, instrument=instrument, microsystem_ids=microsystem_ids,
+                                      roles=roles, level_codes=level_codes, cant_rate_codes=cant_rate_codes)
+    return _survey_frames(wide, instrument=instrument, canonical=canonical, shown=shown, first_row=2, take_over=True)
+
+
+def read_survey_waves(path: Path, *, shown: str, instrument: Instrument, microsystem_ids: list[str],
+                      roles: list[str], level_codes: dict[str, int], cant_rate_codes: list[str],
+                      waves: list[str]) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """A survey file holding several waves, told apart by its ``wave`` column (one of ``waves``):
+    ``{wave: (respondents, answers)}`` for each wave listed, in that order (a wave with no row
+    in the file has empty frames). Respondent ids are unique over the whole file."""
+    wide, canonical = _checked_survey(path, shown=shown, instrument=instrument, microsystem_ids=microsystem_ids,
+                                      roles=roles, level_codes=level_codes, cant_rate_codes=cant_rate_codes,
+                                      waves=waves)
+    column = wide.pop("wave").astype("str").to_numpy()
+    frames = {}
+    for wave in waves:
+        part = wide.loc[column == wave]  # (its index keeps the file's rows, for messages)
+        frames[wave] = _survey_frames(part, instrument=instrument, canonical=canonical, shown=shown, first_row=2)
+    return frames
+
+
+def _checked_survey(path: Path, *, shown: str, instrument: Instrument, microsystem_ids: list[str], roles: list[str],
+                    level_codes: dict[str, int], cant_rate_codes: list[str],
+                    waves: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The survey file read and checked cell by cell, and the map from its codes to canonical cells."""
     answer_codes = list(level_codes) + list(cant_rate_codes)
     shown_codes = ", ".join(f"{code} (level {value})" for code, value in level_codes.items())
     shown_codes += ", " + ", ".join(f"{code} (can't rate)" for code in cant_rate_codes)
     table = read_table(path, label=shown, categorical=["microsystem_id", "role", *instrument.item_ids])
     release_memory()  # (what the reading held meanwhile: each step below grows from what is in use)
+    if waves is None and "wave" in table.columns:
+        raise InputError("the survey has a 'wave' column but study.yaml lists no waves; expected the waves listed "
+                         "under 'waves:' (oldest first, e.g. - id: '2025'), or no 'wave' column",
+                         file=shown, row=1, column="wave")
     wide = check_columns(
         table,
         [
             identifier("respondent_id", unique=True),
+            *([one_of(waves, f"a wave listed in study.yaml ({', '.join(waves)})", name="wave")]
+              if waves is not None else []),
             one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
             one_of(roles, f"a role named in study.yaml ({', '.join(roles)})", name="role"),
             *([iso_date("completed_at", with_time=True, allow_empty=True)] if "completed_at" in table.columns else []),
@@ -103,7 +147,7 @@ def read_survey(
         | {code: CANT_RATE for code in cant_rate_codes}
         | {"": ""}
     )
-    return _survey_frames(wide, instrument=instrument, canonical=canonical, shown=shown, first_row=2, take_over=True)
+    return wide, canonical
 
 
 def survey_from_wide(wide: pd.DataFrame, *, instrument: Instrument, shown: str | None = None,
@@ -382,6 +426,105 @@ def read_outcomes(path: Path, *, shown: str, microsystem_ids: list[str], outcome
     for outcome in outcome_ids:
         frame[outcome] = pd.to_numeric(frame[outcome].replace("", None), errors="raise").astype(float)
     return _validated(schemas.Outcomes, frame, shown=shown, first_row=2).reset_index(drop=True)
+
+
+SERIES_COLUMNS = ("numerator", "denominator", "value")
+# What each kind of monthly outcome fills: (columns required, columns that must be empty).
+SERIES_CELLS = {
+    "proportion": (("numerator", "denominator"), ("value",)),
+    "rate": (("numerator", "denominator"), ("value",)),
+    "count": (("value",), ("numerator", "denominator")),
+    "measurement": (("value",), ("numerator", "denominator")),
+}
+
+
+def read_outcome_series(path: Path, *, shown: str, microsystem_ids: list[str],
+                        kinds: dict[str, str]) -> pd.DataFrame:
+    """One row per microsystem x outcome x month: ``microsystem_id``, ``outcome_id`` (a monthly
+    outcome of ``kinds``), ``period`` (``YYYY-MM``), then ``numerator`` and ``denominator`` for a
+    proportion or a rate, ``value`` for a count or a measurement. A month not measured has no row
+    (an empty required cell is refused, never read as 0)."""
+    from workbench.io.tables import ColumnRule
+
+    month = ColumnRule("period", "a month written YYYY-MM (e.g. 2025-06)",
+                       lambda s: s.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).astype(bool), key=True)
+    frame = check_columns(
+        read_table(path, label=shown),
+        [
+            one_of(microsystem_ids, "a microsystem_id listed in the microsystems file", name="microsystem_id"),
+            one_of(list(kinds), f"a monthly outcome of study.yaml (one with a kind: {', '.join(kinds)})",
+                   name="outcome_id"),
+            month,
+            number("numerator", minimum=0, allow_empty=True),
+            number("denominator", allow_empty=True),
+            number("value", allow_empty=True),
+        ],
+        file=shown,
+    )
+    kind = frame["outcome_id"].astype("str").map(kinds).to_numpy()
+    empty = {column: frame[column].eq("").to_numpy(dtype=bool) for column in SERIES_COLUMNS}
+    values = {column: pd.to_numeric(frame[column].mask(empty[column], None)).astype(float).to_numpy()
+              for column in SERIES_COLUMNS}
+    problems = []  # (row position, column, message) of each kind of problem, the first of each
+    for name, (required, unused) in SERIES_CELLS.items():
+        rows = kind == name
+        for column in required:
+            bad = rows & empty[column]
+            problems.append((bad, column, f"expected a number for a {name} outcome, found an empty cell (a month "
+                                          "not measured has no row)"))
+        for column in unused:
+            bad = rows & ~empty[column]
+            problems.append((bad, column, f"expected an empty cell: a {name} outcome fills "
+                                          f"{' and '.join(required)}"))
+    ratio = np.isin(kind, ["proportion", "rate"])
+    problems.append((ratio & ~empty["denominator"] & ~(values["denominator"] > 0), "denominator",
+                     "expected a denominator above 0"))
+    problems.append(((kind == "proportion") & (values["numerator"] > values["denominator"]), "numerator",
+                     "expected a numerator no larger than the denominator (a proportion)"))
+    problems.append(((kind == "count") & ~empty["value"] & ((values["value"] < 0) | (values["value"] % 1 != 0)),
+                     "value", "expected a whole number of at least 0 for a count outcome"))
+    firsts = [(int(np.flatnonzero(bad)[0]), column, message, int(bad.sum())) for bad, column, message in problems
+              if bad.any()]
+    if firsts:
+        at, column, message, count = min(firsts)
+        raise InputError(f"{message}, found {frame[column].iloc[at]!r}" if frame[column].iloc[at] else message,
+                         file=shown, row=at + 2, column=column, more=count - 1)
+    series = pd.DataFrame({
+        "microsystem_id": frame["microsystem_id"].astype("str").to_numpy(),
+        "outcome_id": frame["outcome_id"].astype("str").to_numpy(),
+        "period": pd.to_datetime(frame["period"].astype("str") + "-01", format="%Y-%m-%d").astype("datetime64[ns]"),
+        **values,
+    })
+    repeated = series.duplicated(["microsystem_id", "outcome_id", "period"]).to_numpy()
+    if repeated.any():
+        at = int(np.flatnonzero(repeated)[0])
+        raise InputError("expected one row per microsystem, outcome and month; this month already has a row above",
+                         file=shown, row=at + 2, column="period")
+    ordered = series.sort_values(["microsystem_id", "outcome_id", "period"], kind="stable")
+    return _validated(schemas.OutcomeSeries, ordered, shown=shown).reset_index(drop=True)
+
+
+def unit_values_from_series(series: pd.DataFrame, specs: list, *, months: int,
+                            microsystem_ids: list[str]) -> pd.DataFrame:
+    """Each monthly outcome's value per unit over the study's last ``months`` months (the latest
+    month any unit reported, and the months before it): a proportion or rate pooled (the sum of
+    numerators over the sum of denominators, times ``per``), a count or a measurement averaged
+    over the months measured. One row per microsystem, one column per outcome; NaN where a unit
+    has no month in the window."""
+    table = pd.DataFrame({"microsystem_id": pd.Series(microsystem_ids, dtype="str")})
+    if series.empty:
+        return table.assign(**{spec.id: np.nan for spec in specs})
+    start = series["period"].max() - pd.DateOffset(months=months - 1)
+    recent = series[series["period"].ge(start)]
+    for spec in specs:
+        rows = recent[recent["outcome_id"].eq(spec.id)].groupby("microsystem_id")
+        if spec.kind in ("proportion", "rate"):
+            sums = rows[["numerator", "denominator"]].sum(min_count=1)
+            value = sums["numerator"] / sums["denominator"] * spec.per
+        else:
+            value = rows["value"].mean()
+        table[spec.id] = table["microsystem_id"].map(value).astype(float)
+    return table
 
 
 def read_journeys(path: Path, *, shown: str, microsystem_ids: list[str]) -> pd.DataFrame:
