@@ -11,7 +11,9 @@ them out and the wording is tested once:
   same leave-one-out distribution as the study's ``peer_positions`` view;
 * :func:`position_table`: the table under the chart, labels and verdict words instead of ids;
 * :func:`items_withheld_note`: which items the item chart cannot show, and why;
-* :func:`chosen_quotes`: interview excerpts per characteristic, never one twice.
+* :func:`chosen_quotes`: interview excerpts per characteristic, never one twice;
+* :func:`change_summary` and :func:`change_words`: this time against last time (survey waves);
+* :func:`outcome_sentences`: the unit's monthly measures and where it sits among the units.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from workbench import views
 from workbench.vocabulary import NOT_SHARED, SHARED, TOO_FEW
 
 __all__ = [
-    "COMPARE_WITH", "MIN_SETTING_PEERS", "NOT_SHOWN", "PEER_FIGURES", "VERDICTS", "chosen_quotes",
-    "items_withheld_note", "join_words", "peers_in_setting", "position_table", "summary_sentences", "verdicts",
+    "COMPARE_WITH", "MIN_SETTING_PEERS", "NOT_SHOWN", "PEER_FIGURES", "VERDICTS", "change_summary", "change_words",
+    "chosen_quotes", "items_withheld_note", "join_words", "peers_in_setting", "position_table", "summary_sentences",
+    "verdicts",
 ]
 
 # The agreement policy's verdicts, as a unit's staff read them.
@@ -304,3 +307,58 @@ def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_chara
             rows.append((characteristic, excerpt))
             taken += 1
     return pd.DataFrame(rows, columns=["characteristic_id", "excerpt"])
+
+
+def change_words(changes: pd.DataFrame) -> pd.Series:
+    """Per characteristic (indexed by id): the change since the last wave as a table cell reads
+    it, "+0.7, up" / "+0.1, within noise" / a dash where either wave's mean is not shown.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"characteristic_id": ["m", "p", "q"], "change": [0.7, -0.04, np.nan],
+    ...     "moved": ["up", "within noise", None], "shown": [True, True, False]})
+    >>> change_words(c).tolist()
+    ['+0.70, up', '−0.04, within noise', '–']
+    """
+    from workbench.presentation import DASH, format_value
+
+    words = [f"{format_value(change, 'difference')}, {moved}" if shown and pd.notna(change) else DASH
+             for change, moved, shown in zip(changes["change"], changes["moved"], changes["shown"])]
+    return pd.Series(words, index=pd.Index(changes["characteristic_id"], name="characteristic_id"), dtype="str")
+
+
+def change_summary(changes: pd.DataFrame, *, labels: dict[str, str], before: str) -> str | None:
+    """The sentence "In brief" gives on change since the last survey wave (``before``: that
+    wave's name), or None when the study has one wave.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"characteristic_id": ["m", "p", "q", "r"], "moved": ["up", "within noise", "down", None],
+    ...     "shown": [True, True, True, False]})
+    >>> change_summary(c, labels={"m": "Measurement", "q": "Purpose"}, before="Spring 2025")
+    'Since Spring 2025, the staff average has risen beyond chance variation on Measurement and fallen on Purpose; one other moved within chance variation, and one cannot be compared (too few answers in a wave).'
+    """
+    from workbench.waves import DOWN, UP
+
+    if changes.empty:
+        return None
+    name = {c: labels.get(c, c) for c in changes["characteristic_id"]}
+    shown = changes[changes["shown"].astype(bool)]
+    up = [name[c] for c in shown.loc[shown["moved"].eq(UP), "characteristic_id"]]
+    down = [name[c] for c in shown.loc[shown["moved"].eq(DOWN), "characteristic_id"]]
+    rest = len(shown) - len(up) - len(down)
+    hidden = len(changes) - len(shown)
+    if up or down:
+        moved = [f"risen beyond chance variation on {join_words(up)}" if up else "",
+                 ("fallen" if up else "fallen beyond chance variation") + f" on {join_words(down)}" if down else ""]
+        sentence = f"Since {before}, the staff average has {' and '.join(m for m in moved if m)}"
+        if rest:
+            other = "one other" if rest == 1 else f"the other {_number(rest)}"
+            sentence += f"; {other} moved within chance variation"
+    else:
+        sentence = (f"Since {before}, no characteristic's staff average has moved beyond chance variation"
+                    if rest else f"Since {before}: no characteristic can be compared")
+    if hidden and (up or down or rest):
+        sentence += (f", and {_number(hidden)} cannot be compared (too few answers in a wave)" if (up or down)
+                     else f" ({_number(hidden)} cannot be compared: too few answers in a wave)")
+    return sentence + "."

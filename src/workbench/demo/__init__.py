@@ -1,16 +1,24 @@
 """The demo study: a deterministic synthetic study of 43 clinical microsystems.
 
 Every microsystem gets a latent level on each of the eight characteristics (driven by a
-unit-wide quality, its parent organisation and its own noise). Survey answers, coded
-interview excerpts and outcomes are all drawn from those latent levels, so analyses of
-the demo study have something real to find. The same seed gives byte-identical files.
+unit-wide quality, its parent organisation and its own noise). Survey answers of two yearly
+waves, coded interview excerpts and 24 months of outcomes are all drawn from those latent
+levels, so analyses of the demo study have something real to find. A few improving units make
+a dated change between the waves: their latent levels on the characteristics the change works
+on rise by the second wave, and their monthly outcomes improve from the change month. The same
+seed gives byte-identical files.
+
+The survey is tuned to look like a real unit-level staff survey: item ICC(1) of roughly
+0.1-0.3 (most of the variance is between people, not units), with enough agreement inside most
+units that about half the unit x characteristic means pass rwg(j) >= 0.70.
 
 This module is the only code allowed to write under ``data/raw/``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -18,23 +26,26 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from workbench.demo.excerpts import CONFUSIONS, EXCERPT_BANK, LEVELS, TOUCHES, ExcerptDeck, load_bank
 from workbench.demo.exports import EXPORTS, write_exports
+from workbench.demo.series import outcome_series
 from workbench.frameworks import load_framework, load_instrument
 from workbench.io import refiqda
 from workbench.io.files import write_text_atomic
 
 __all__ = [
     "BASE_CANT_RATE", "CANT_RATE_CODE", "CANT_RATE_PROPENSITY", "CODERS", "CODER_SLIP", "CONTACT_TEMPLATES",
-    "EXCERPT_BANK", "FILLER", "LEVEL_CUTS", "OPENING", "ORGANISATIONS", "OUTCOMES", "PATHWAYS", "PLACES", "QUESTIONS",
-    "ROLES", "ROLE_LENIENCY", "ROSTER", "SEED", "SETTINGS", "SKIP_RATE", "DemoStudy", "generate", "write",
-    "write_coding_export",
+    "EXCERPT_BANK", "EXCERPT_NOISE", "FIELDWORK_DAYS", "FILLER", "HEADCOUNT", "IMPROVEMENTS", "IMPROVEMENT_SHIFT",
+    "IMPROVING_UNITS", "LEVEL_CUTS", "OPENING", "ORGANISATIONS", "OUTCOMES", "PATHWAYS", "PERSON_LENIENCY", "PLACES",
+    "QUESTIONS", "QUIET_SHIFT", "RESPONDENTS", "RESPONSE_RATE", "ROLES", "ROLE_LENIENCY", "ROSTER", "SECOND_CODE",
+    "SEED", "SETTINGS", "SKIP_RATE", "SURVEY_CUTS", "SURVEY_NOISE", "SURVEY_SLOPE", "TOUCH_RATE", "WAVES",
+    "DemoStudy", "generate", "write", "write_coding_export",
 ]
 
 SEED = 20261123
-EXCERPT_BANK = Path(__file__).with_name("excerpt_bank.yaml")
 
 ROLES = ["Physician", "Nurse", "Medical assistant", "Clerical", "Manager", "Allied health"]
-LEVEL_CUTS = (-0.55, 0.55)  # latent -> low / middle / high on the self-assessment's three levels
+LEVEL_CUTS = (-0.55, 0.55)  # latent -> low / middle / high, for the tone of interview excerpts
 CANT_RATE_CODE = "9"
 
 ORGANISATIONS = [
@@ -98,18 +109,79 @@ ROLE_LENIENCY = {
     "Allied health": -0.05,
 }
 
+
+# The survey's answer model: a respondent's score on an item is SURVEY_SLOPE x the unit's latent
+# level + the role's leniency + the respondent's own leniency + the item's bias + noise, cut at
+# SURVEY_CUTS into the three levels. The slope is small beside the noise on purpose: in real staff
+# surveys most of an item's variance lies between people inside a unit.
+SURVEY_SLOPE = 0.33
+SURVEY_NOISE = 0.40  # sd of an answer around its respondent's view of the unit
+PERSON_LENIENCY = 0.12  # sd of a respondent's own leniency, shared by all their answers
+SURVEY_CUTS = (-0.62, 0.62)
+
+# setting: (smallest, largest headcount); response rates vary by unit and a little by wave.
+HEADCOUNT = {
+    "Primary care": (10, 40),
+    "Emergency department": (34, 60),
+    "Neonatal intensive care": (28, 52),
+    "Adult intensive care": (28, 55),
+    "Dialysis": (9, 28),
+    "Diabetes clinic": (8, 24),
+    "Geriatric unit": (20, 42),
+    "Oncology clinic": (10, 32),
+    "Cardiac surgery": (22, 46),
+}
+RESPONSE_RATE = (0.42, 0.83)  # a unit's usual share of its staff who answer; each wave varies around it
+RESPONDENTS = (6, 35)  # fewest and most respondents a unit has in a wave
+
+WAVES = [
+    {"id": "2025", "label": "Spring 2025", "fieldwork": date(2025, 3, 3)},
+    {"id": "2026", "label": "Spring 2026", "fieldwork": date(2026, 3, 2)},
+]
+FIELDWORK_DAYS = 58  # each wave's answers come in over about eight weeks of March and April
+
+# The changes improving units make between the waves: what the study records (``what``), how
+# staff put it in an interview (``spoken``: a clause in the present perfect) and the
+# characteristics it works on, besides measurement and investment in improvement.
+IMPROVEMENTS = [
+    {"what": "Daily huddle at a run chart on the unit board",
+     "spoken": "we've met every morning in front of a run chart on the unit board",
+     "also": ["interdependence_of_care_team"]},
+    {"what": "Weekly improvement hour protected for the whole team",
+     "spoken": "the whole team has had an hour a week kept free for improvement work",
+     "also": ["constancy_of_purpose"]},
+    {"what": "Shared results inbox with a named owner each day",
+     "spoken": "every result has gone to a shared inbox with one named person looking after it each day",
+     "also": ["integration_of_information"]},
+    {"what": "Monthly team review of the unit's data, choosing one change to test",
+     "spoken": "we've sat down as a team once a month to look at our data and pick one change to try",
+     "also": ["constancy_of_purpose", "interdependence_of_care_team"]},
+    {"what": "Nurse-led follow-up under agreed protocols, audited every month",
+     "spoken": "nurses have run the routine follow-ups themselves under agreed protocols, with an audit every month",
+     "also": ["alignment_of_role_and_training"]},
+    {"what": "Improvement coach two days a week and training in small tests of change",
+     "spoken": "we've had an improvement coach with us two days a week, and most of us have been trained to test "
+               "small changes",
+     "also": ["supportiveness_of_larger_system"]},
+]
+IMPROVING_UNITS = 6
+IMPROVEMENT_SHIFT = (2.0, 2.6)  # rise of the latent level on measurement and investment in improvement
+QUIET_SHIFT = 0.25  # the last improving unit: outcomes improve, its survey change stays within noise
+
 CODERS = ("coder_A", "coder_B")
-CODER_SLIP = {"coder_A": 0.07, "coder_B": 0.13}  # chance of choosing another code than the segment's own
+CODER_SLIP = {"coder_A": 0.09, "coder_B": 0.15}  # chance of choosing a neighbouring code instead of the right one
+SECOND_CODE = 0.85  # chance a coder also applies the second code of a segment composed to carry two
+TOUCH_RATE = 0.14  # share of segments whose excerpt goes on to touch a related characteristic
+EXCERPT_NOISE = 0.2  # sd of the noise on a unit's latent level before an excerpt's tone is chosen
 
 OUTCOMES = [
     {"id": "staff_turnover_pct", "label": "Staff turnover", "unit": "% of staff a year", "better": "lower"},
-    {
-        "id": "safety_events_per_1000_patient_days",
-        "label": "Safety events",
-        "unit": "per 1,000 patient-days",
-        "better": "lower",
-    },
-    {"id": "patient_experience_score", "label": "Patient experience", "unit": "score out of 100", "better": "higher"},
+    {"id": "safety_events_per_1000_patient_days", "label": "Safety events", "unit": "per 1,000 patient-days",
+     "better": "lower", "kind": "rate", "per": 1000},
+    {"id": "hand_hygiene_pct", "label": "Hand hygiene compliance", "unit": "% of observed opportunities",
+     "better": "higher", "kind": "proportion", "per": 100},
+    {"id": "patient_experience_score", "label": "Patient experience", "unit": "score out of 100", "better": "higher",
+     "kind": "measurement"},
 ]
 
 
@@ -118,14 +190,18 @@ class DemoStudy:
     """The generated tables, plus the latent truth behind them (never written to a file)."""
 
     microsystems: pd.DataFrame
-    survey: pd.DataFrame
+    survey: pd.DataFrame  # both waves, told apart by the ``wave`` column
     interviews: pd.DataFrame
     coded_segments: pd.DataFrame
-    outcomes: pd.DataFrame
-    latent: pd.DataFrame  # microsystem_id x characteristic, on a standard-normal scale
+    outcomes: pd.DataFrame  # one number per unit: staff turnover
+    outcome_series: pd.DataFrame  # unit x monthly outcome x month, as written (text)
+    latent: pd.DataFrame  # microsystem_id x characteristic at the latest wave, on a standard-normal scale
     config: dict
     transcripts: dict[str, str]  # interview_id -> the full transcript the excerpts were cut from
     journeys: pd.DataFrame  # patients' visits across microsystems
+    latent_waves: dict[str, pd.DataFrame] = field(default_factory=dict)  # wave id -> latent levels in that wave
+    improvers: pd.DataFrame = field(default_factory=pd.DataFrame)  # the changes, with the characteristics raised
+    outcome_levels: pd.DataFrame = field(default_factory=pd.DataFrame)  # true level before/after, unit x outcome
 
 
 def generate(seed: int = SEED) -> DemoStudy:
@@ -133,13 +209,25 @@ def generate(seed: int = SEED) -> DemoStudy:
     characteristics = load_framework("microsystem_characteristics").element_ids
     instrument = load_instrument("microsystem_self_assessment")
 
-    microsystems, latent = _microsystems(rng, characteristics)
-    survey = _survey(rng, microsystems, latent, instrument)
-    interviews, coded_segments, transcripts = _interviews(rng, microsystems, latent)
-    outcomes = _outcomes(rng, microsystems, latent)
+    microsystems, baseline = _microsystems(rng, characteristics)
+    improvers = _improvers(np.random.default_rng(seed + 3), microsystems, baseline)
+    latest = baseline.copy()
+    for change in improvers.itertuples():
+        for characteristic, rise in change.shifts.items():
+            latest.at[change.microsystem_id, characteristic] = round(latest.at[change.microsystem_id, characteristic]
+                                                                     + rise, 4)
+    latent_waves = {WAVES[0]["id"]: baseline, WAVES[-1]["id"]: latest}
+    survey = _survey(rng, microsystems, latent_waves, instrument)
+    interviews, coded_segments, transcripts = _interviews(np.random.default_rng(seed + 4), microsystems, latest,
+                                                          improvers)
+    outcomes = _turnover(np.random.default_rng(seed + 5), microsystems, latest)
+    series, levels = outcome_series(np.random.default_rng(seed + 6), microsystems, baseline, improvers)
     journeys = _journeys(np.random.default_rng(seed + 2), microsystems)
     return DemoStudy(
-        microsystems, survey, interviews, coded_segments, outcomes, latent, _config(), transcripts, journeys
+        microsystems=microsystems, survey=survey, interviews=interviews, coded_segments=coded_segments,
+        outcomes=outcomes, outcome_series=series, latent=latest, config=_config(_changes(improvers)),
+        transcripts=transcripts, journeys=journeys, latent_waves=latent_waves, improvers=improvers,
+        outcome_levels=levels,
     )
 
 
@@ -169,41 +257,81 @@ def _microsystems(rng: np.random.Generator, characteristics: list[str]) -> tuple
         weight = 0.9 if characteristic == "supportiveness_of_larger_system" else 0.35
         latent[characteristic] = 0.65 * unit_quality + weight * organisation_effect + 0.55 * own
     latent_frame = pd.DataFrame(latent, index=pd.Index(microsystems["microsystem_id"], name="microsystem_id")).round(4)
+    # Staff in the unit: a spread within the setting's usual range, a few small units among them.
+    low = microsystems["setting"].map(lambda s: HEADCOUNT[s][0]).to_numpy()
+    high = microsystems["setting"].map(lambda s: HEADCOUNT[s][1]).to_numpy()
+    microsystems["headcount"] = np.rint(low + (high - low) * rng.beta(1.3, 1.3, len(microsystems))).astype(int)
     return microsystems, latent_frame
 
 
-def _survey(rng, microsystems, latent, instrument) -> pd.DataFrame:
-    start = datetime(2026, 3, 2, 8, 0)
+def _improvers(rng: np.random.Generator, microsystems: pd.DataFrame, latent: pd.DataFrame) -> pd.DataFrame:
+    """The improving units: one from each of several settings, among the units with most room to
+    improve on measurement and investment in improvement; their change, its month and the rise
+    of their latent levels by the second wave."""
+    settings = rng.choice(list(SETTINGS), size=IMPROVING_UNITS, replace=False)
+    changes = rng.permutation(len(IMPROVEMENTS))[:IMPROVING_UNITS]
+    months = rng.permutation(np.resize(np.arange(3, 8), IMPROVING_UNITS))  # March to July 2025, spread out
+    rows = []
+    for number, (setting, change, month) in enumerate(zip(settings, changes, months)):
+        units = microsystems.loc[microsystems["setting"].eq(setting), "microsystem_id"]
+        room = latent.loc[units, ["measurement", "investment_in_improvement"]].mean(axis=1).sort_values()
+        unit = str(rng.choice(room.index[: max(2, len(room) // 2)]))
+        improvement = IMPROVEMENTS[int(change)]
+        quiet = number == IMPROVING_UNITS - 1
+        rise = QUIET_SHIFT if quiet else float(rng.uniform(*IMPROVEMENT_SHIFT))
+        shifts = {"measurement": rise, "investment_in_improvement": round(rise * 0.9, 4)}
+        shifts |= {c: round(rise * 0.6, 4) for c in improvement["also"]}
+        rows.append({
+            "microsystem_id": unit, "month": f"2025-{int(month):02d}", "what": improvement["what"],
+            "spoken": improvement["spoken"], "shifts": {c: round(v, 4) for c, v in shifts.items()},
+            "survey_change_within_noise": quiet,
+        })
+    return pd.DataFrame(rows).sort_values("microsystem_id", ignore_index=True)
+
+
+def _changes(improvers: pd.DataFrame) -> list[dict]:
+    return [{"microsystem_id": r.microsystem_id, "month": r.month, "what": r.what} for r in improvers.itertuples()]
+
+
+def _survey(rng, microsystems, latent_waves, instrument) -> pd.DataFrame:
+    """Both waves: each unit's respondents are a response rate of its headcount, drawn afresh."""
     rows = []
     respondent = 0
-    item_bias = {item.id: rng.normal(0, 0.15) for item in instrument.items}
-    for unit in microsystems.itertuples():
-        mix = np.array(SETTINGS[unit.setting][2])
-        size = int(rng.integers(6, 31))
-        roles = rng.choice(ROLES, size=size, p=mix / mix.sum())
-        roles[0] = "Manager"  # every unit has someone who leads it
-        for role in roles:
-            respondent += 1
-            leniency = ROLE_LENIENCY[role] + rng.normal(0, 0.2)
-            when = start + timedelta(days=int(rng.integers(0, 52)), minutes=int(rng.integers(0, 60 * 11)))
-            row = {"respondent_id": f"R{respondent:04d}", "microsystem_id": unit.microsystem_id, "role": role,
-                   "completed_at": when.strftime("%Y-%m-%d %H:%M")}
-            for item in instrument.items:
-                cant_rate = BASE_CANT_RATE + CANT_RATE_PROPENSITY[role].get(item.id, 0.0)
-                draw = rng.random()
-                if draw < SKIP_RATE:
-                    row[item.id] = ""
-                elif draw < SKIP_RATE + cant_rate:
-                    row[item.id] = CANT_RATE_CODE
-                else:
-                    score = (
-                        latent.at[unit.microsystem_id, item.characteristic]
-                        + leniency
-                        + item_bias[item.id]
-                        + rng.normal(0, 0.45)
-                    )
-                    row[item.id] = str(1 + int(np.searchsorted(LEVEL_CUTS, score)))
-            rows.append(row)
+    item_bias = {item.id: rng.normal(0, 0.1) for item in instrument.items}
+    usual_rate = rng.uniform(*RESPONSE_RATE, len(microsystems))
+    for wave in WAVES:
+        latent = latent_waves[wave["id"]]
+        start = datetime.combine(wave["fieldwork"], datetime.min.time()).replace(hour=8)
+        for unit, rate in zip(microsystems.itertuples(), usual_rate):
+            mix = np.array(SETTINGS[unit.setting][2])
+            this_wave = float(np.clip(rate + rng.normal(0, 0.05), 0.40, 0.85))
+            size = int(np.clip(round(this_wave * unit.headcount), RESPONDENTS[0], min(RESPONDENTS[1], unit.headcount)))
+            roles = rng.choice(ROLES, size=size, p=mix / mix.sum())
+            roles[0] = "Manager"  # every unit has someone who leads it
+            for role in roles:
+                respondent += 1
+                leniency = ROLE_LENIENCY[role] + rng.normal(0, PERSON_LENIENCY)
+                when = start + timedelta(days=int(rng.integers(0, FIELDWORK_DAYS)),
+                                         minutes=int(rng.integers(0, 60 * 11)))
+                row = {"respondent_id": f"R{respondent:05d}", "wave": wave["id"],
+                       "microsystem_id": unit.microsystem_id, "role": role,
+                       "completed_at": when.strftime("%Y-%m-%d %H:%M")}
+                for item in instrument.items:
+                    cant_rate = BASE_CANT_RATE + CANT_RATE_PROPENSITY[role].get(item.id, 0.0)
+                    draw = rng.random()
+                    if draw < SKIP_RATE:
+                        row[item.id] = ""
+                    elif draw < SKIP_RATE + cant_rate:
+                        row[item.id] = CANT_RATE_CODE
+                    else:
+                        score = (
+                            SURVEY_SLOPE * latent.at[unit.microsystem_id, item.characteristic]
+                            + leniency
+                            + item_bias[item.id]
+                            + rng.normal(0, SURVEY_NOISE)
+                        )
+                        row[item.id] = str(1 + int(np.searchsorted(SURVEY_CUTS, score)))
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -252,19 +380,39 @@ OPENING = (
 )
 
 
-def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Interviews, their codings (with positions in the transcript) and the transcripts."""
-    bank = yaml.safe_load(EXCERPT_BANK.read_text(encoding="utf-8"))
-    characteristic_bank = bank["characteristics"]
-    leading_bank = bank["leading_processes"]
-    characteristics = list(characteristic_bank)
-    leading = list(leading_bank)
-    all_codes = characteristics + leading
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December"]
+
+
+def _tone(value: float, floor: int, ceiling: int, rng) -> str:
+    """The level of an excerpt from a unit's latent level, a little noise and the unit's bounds."""
+    level = int(np.searchsorted(LEVEL_CUTS, value + rng.normal(0, EXCERPT_NOISE)))
+    return LEVELS[min(max(level, floor), ceiling)]
+
+
+def _interviews(rng, microsystems, latent, improvers) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Interviews (February to May 2026, after the changes), their codings with positions in the
+    transcript, and the transcripts. An excerpt's tone follows its unit's latent level: a unit in
+    the bottom third of a characteristic is never quoted at the high level, nor one in the top
+    third at the low level."""
+    bank = load_bank()
+    deck = ExcerptDeck(bank, rng)
+    characteristics = list(bank["characteristics"])
+    leading = list(bank["leading_processes"])
+    lower, upper = latent.quantile(1 / 3), latent.quantile(2 / 3)
+    change_of = improvers.set_index("microsystem_id") if len(improvers) else improvers
+
+    def bounds(unit: str, code: str) -> tuple[int, int]:
+        value = latent.at[unit, code]
+        return (1 if value > upper[code] else 0), (1 if value < lower[code] else 2)
+
     interviews, codings, transcripts = [], [], {}
     interview_number = segment_number = 0
     for unit in microsystems.itertuples():
+        unit_id = unit.microsystem_id
         count = int(rng.integers(1, 5))
         staff_roles = [r for r, w in zip(ROLES, SETTINGS[unit.setting][2]) if w > 0 and r != "Manager"]
+        change = change_of.loc[unit_id] if unit_id in change_of.index else None
         for position in range(count):
             interview_number += 1
             interview_id = f"INT{interview_number:03d}"
@@ -279,14 +427,23 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
                 segment_number += 1
                 if role == "Manager" and rng.random() < 0.35:
                     code = str(rng.choice(leading))
-                    excerpt = str(rng.choice(leading_bank[code]))
+                    excerpt = deck.excerpt(code)
                 else:
                     # Staff talk more about what their unit does well, so evidence follows strength.
-                    weights = np.exp(1.3 * latent.loc[unit.microsystem_id, characteristics].to_numpy(dtype=float))
+                    weights = np.exp(1.0 * latent.loc[unit_id, characteristics].to_numpy(dtype=float))
                     code = str(rng.choice(characteristics, p=weights / weights.sum()))
-                    strength = latent.at[unit.microsystem_id, code] + rng.normal(0, 0.5)
-                    level = ("low", "middle", "high")[int(np.searchsorted(LEVEL_CUTS, strength))]
-                    excerpt = str(rng.choice(characteristic_bank[code][level]))
+                    level = _tone(latent.at[unit_id, code], *bounds(unit_id, code), rng)
+                    opening = None
+                    if change is not None and level == "high" and code in change["shifts"] and rng.random() < 0.4:
+                        month = MONTH_NAMES[int(change["month"][5:]) - 1]
+                        template = str(rng.choice(bank["change_openings"]))
+                        opening = template.format(month=month, spoken=change["spoken"])
+                    excerpt = deck.excerpt(code, level, opening=opening)
+                second = None
+                if rng.random() < TOUCH_RATE:
+                    second = str(rng.choice(TOUCHES[code]))
+                    excerpt += " " + deck.touching(second, _tone(latent.at[unit_id, second],
+                                                                 *bounds(unit_id, second), rng))
                 if rng.random() < 0.03:
                     name = str(rng.choice(ROSTER))
                     first, last = name.split()
@@ -301,15 +458,11 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
                 text += excerpt
                 end = len(text)
                 text += f" {rng.choice(FILLER)}\n\n" if rng.random() < 0.5 else "\n\n"
-                second = str(rng.choice(all_codes)) if rng.random() < 0.15 else None
                 for coder in CODERS:
-                    applied = (
-                        code
-                        if rng.random() >= CODER_SLIP[coder]
-                        else str(rng.choice([c for c in all_codes if c != code]))
-                    )
+                    # A slip goes to a neighbouring code, one a reader could argue for.
+                    applied = code if rng.random() >= CODER_SLIP[coder] else str(rng.choice(CONFUSIONS[code]))
                     chosen = [applied]
-                    if second and second != applied and rng.random() < 0.7:
+                    if second and second != applied and rng.random() < SECOND_CODE:
                         chosen.append(second)
                     for chosen_code in chosen:
                         codings.append({
@@ -323,7 +476,7 @@ def _interviews(rng, microsystems, latent) -> tuple[pd.DataFrame, pd.DataFrame, 
                         })
             transcripts[interview_id] = text
             interviews.append({
-                "interview_id": interview_id, "microsystem_id": unit.microsystem_id, "interviewee_role": role,
+                "interview_id": interview_id, "microsystem_id": unit_id, "interviewee_role": role,
                 "interview_date": (date(2026, 2, 2) + timedelta(days=int(rng.integers(0, 110)))).isoformat(),
                 "word_count": len(text.split()), "characters": len(text),
             })
@@ -362,35 +515,21 @@ def _journeys(rng, microsystems, patients: int = 400) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _outcomes(rng, microsystems, latent) -> pd.DataFrame:
-    unit = latent.to_numpy().mean(axis=1)
+def _turnover(rng, microsystems, latent) -> pd.DataFrame:
+    """Staff turnover over the last year: the one outcome given as one number per unit."""
     turnover = (
         16
         - 3.0 * latent["alignment_of_role_and_training"]
         - 2.0 * latent["constancy_of_purpose"]
         + rng.normal(0, 2.5, len(latent))
     )
-    safety = np.exp(
-        1.3
-        - 0.25 * latent["measurement"]
-        - 0.2 * latent["interdependence_of_care_team"]
-        + rng.normal(0, 0.2, len(latent))
-    )
-    experience = 78 + 4.0 * unit + 3.0 * latent["integration_of_information"] + rng.normal(0, 3.0, len(latent))
-    outcomes = pd.DataFrame({
+    return pd.DataFrame({
         "microsystem_id": microsystems["microsystem_id"].to_numpy(),
         "staff_turnover_pct": np.clip(turnover.to_numpy(), 2, 45).round(1),
-        "safety_events_per_1000_patient_days": safety.to_numpy().round(2),
-        "patient_experience_score": np.clip(experience.to_numpy(), 40, 100).round(1),
     })
-    # Two units never reported patient experience: real studies have gaps.
-    missing = rng.choice(len(outcomes), size=2, replace=False)
-    outcomes["patient_experience_score"] = outcomes["patient_experience_score"].astype(object)
-    outcomes.loc[missing, "patient_experience_score"] = ""
-    return outcomes
 
 
-def _config() -> dict:
+def _config(changes: list[dict] | None = None) -> dict:
     return {
         "id": "demo",
         "title": "Demo study: 43 synthetic clinical microsystems",
@@ -407,12 +546,31 @@ def _config() -> dict:
             "interviews": "interviews.csv",
             "coded_segments": "coded_segments.csv",
             "outcomes": "outcomes.csv",
+            "outcome_series": "outcome_series.csv",
             "journeys": "journeys.csv",
         },
         "survey_coding": {"levels": {"1": 1, "2": 2, "3": 3}, "cant_rate": [CANT_RATE_CODE]},
+        "waves": [{"id": wave["id"], "label": wave["label"]} for wave in WAVES],
         "outcomes": OUTCOMES,
+        "changes": list(changes or []),
         "privacy": {"min_cell_size": 5, "roster": "roster.csv"},
     }
+
+
+class _StudyDumper(yaml.SafeDumper):
+    """Quotes a month ('2025-05') as the study files' readers and people expect to see it."""
+
+
+def _quoted_months(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "'" if re.fullmatch(r"\d{4}-\d{2}", value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_StudyDumper.add_representer(str, _quoted_months)
+
+
+def _study_yaml(config: dict) -> str:
+    return yaml.dump(config, Dumper=_StudyDumper, sort_keys=False, allow_unicode=True)
 
 
 def write(folder: Path, seed: int = SEED) -> DemoStudy:
@@ -420,14 +578,17 @@ def write(folder: Path, seed: int = SEED) -> DemoStudy:
     study = generate(seed)
     folder = Path(folder)
     header = "# The demo study's settings. Written by `workbench demo`; edit the generator, not this file.\n"
-    write_text_atomic(folder / "study.yaml", header + yaml.safe_dump(study.config, sort_keys=False, allow_unicode=True))
+    write_text_atomic(folder / "study.yaml", header + _study_yaml(study.config))
     for name, file_name in study.config["files"].items():
         frame = getattr(study, "survey" if name == "survey" else name)
         write_text_atomic(folder / file_name, frame.to_csv(index=False, lineterminator="\n"))
     write_text_atomic(folder / "roster.csv", "name\n" + "".join(f"{name}\n" for name in ROSTER))
+    # The platform exports carry the latest wave only, as one fieldwork's download would: their
+    # readers know nothing of waves.
+    latest = study.survey[study.survey["wave"].eq(WAVES[-1]["id"])].drop(columns="wave").reset_index(drop=True)
     write_exports(
         folder,
-        study.survey,
+        latest,
         study.microsystems,
         load_instrument("microsystem_self_assessment"),
         np.random.default_rng(seed + 1),

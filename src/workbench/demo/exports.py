@@ -3,6 +3,9 @@
 REDCap (raw and labelled records exports with their data dictionary), Qualtrics (CSV
 with its three header rows) and an Excel workbook, each with the mapping file that reads
 it. All of them load to exactly the frames the plain CSV gives; a test checks it.
+
+The platforms' exports know nothing of survey waves: ``write_exports`` is given one wave's
+answers (the demo passes its latest wave, the one a fieldwork's download would hold).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Vectorised throughout (NumPy), so that writing 250,000 respondents and 500,000 codings
 takes seconds. The files have the demo study's layout and load with ``load_study``.
-Excerpts come from the demo's excerpt bank, so they repeat far more than real ones.
+Excerpts are composed from the demo's excerpt bank, so they repeat far more than real ones.
+The study has one survey wave and gives its outcomes as one number per unit (no monthly series).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from workbench.demo import CANT_RATE_CODE, EXCERPT_BANK, LEVEL_CUTS, ROLES, SEED, _config
+from workbench.demo import CANT_RATE_CODE, LEVEL_CUTS, OUTCOMES, ROLES, SEED, _config
+from workbench.demo.excerpts import all_excerpts, load_bank
 from workbench.frameworks import load_instrument
 
 __all__ = ["write_large_study"]
@@ -60,10 +62,8 @@ def write_large_study(
         "interview_date": date(2026, 3, 1).isoformat(),
         "word_count": rng.integers(1000, 9000, interviews),
     }).to_csv(folder / "interviews.csv", index=False)
-    bank = yaml.safe_load(EXCERPT_BANK.read_text(encoding="utf-8"))
-    excerpts = [
-        (code, text) for code, levels in bank["characteristics"].items() for texts in levels.values() for text in texts
-    ]
+    bank = load_bank()
+    excerpts = [(code, text) for code, level, text in all_excerpts(bank) if level]
     pick = rng.integers(0, len(excerpts), segments)
     segment_codes = np.array([excerpts[i][0] for i in range(len(excerpts))])[pick]
     all_codes = np.array(list(bank["characteristics"]))
@@ -89,7 +89,12 @@ def write_large_study(
         "id": folder.name, "title": "Large synthetic study (benchmark)",
         "description": "Written by workbench.demo.large.",
     }
-    config["files"] = {k: v for k, v in config["files"].items() if k != "journeys"}
+    config["files"] = {k: v for k, v in config["files"].items() if k not in ("journeys", "outcome_series")}
+    written = ("staff_turnover_pct", "safety_events_per_1000_patient_days", "patient_experience_score")
+    config["outcomes"] = [{k: v for k, v in o.items() if k not in ("kind", "per")} for o in OUTCOMES
+                          if o["id"] in written]  # here one number per unit, not monthly series
+    for setting in ("waves", "changes"):
+        config.pop(setting)
     config["privacy"] = {"min_cell_size": 5}
     (folder / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return {
