@@ -33,7 +33,7 @@ TOPICS = {
     "Teaching set": ["workbench.teaching", "workbench.teaching.cases", "workbench.teaching.exercises",
                      "workbench.teaching.profile", "workbench.teaching.form", "workbench.teaching.generator"],
     "Demo studies and the command line": ["workbench.demo", "workbench.demo.large", "workbench.demo.exports",
-                                          "workbench.cli"],
+                                          "workbench.demo.excerpts", "workbench.demo.series", "workbench.cli"],
 }
 
 

@@ -41,10 +41,12 @@ DEMO_REPORTS = {
 def reference():
     """The demo study, with its survey frames as the plain CSV gives them (raw ids, before pseudonyms)."""
     study = load_study(DEMO)
-    respondents, answers = study_csv.read_survey(
+    # The exports hold the latest wave only.
+    respondents, answers = study_csv.read_survey_waves(
         DEMO / "survey_responses.csv", shown="survey_responses.csv", instrument=study.instrument,
         microsystem_ids=study.microsystems["microsystem_id"].tolist(), roles=study.config.roles,
-        level_codes=study.config.survey_coding.levels, cant_rate_codes=study.config.survey_coding.cant_rate)
+        level_codes=study.config.survey_coding.levels, cant_rate_codes=study.config.survey_coding.cant_rate,
+        waves=[wave.id for wave in study.config.waves])[study.config.latest_wave.id]
     return dataclasses.replace(study, respondents=respondents, answers=answers)
 
 
@@ -120,6 +122,7 @@ def test_a_study_can_read_its_survey_through_a_mapping(demo_copy):
     from_csv = load_study("demo")
     config = yaml.safe_load((demo_copy / "study.yaml").read_text())
     config["survey_export"] = "exports/qualtrics_mapping.yaml"
+    config.pop("waves")  # the export holds the latest wave: the study of that one wave
     (demo_copy / "survey_responses.csv").unlink()
     (demo_copy / "study.yaml").write_text(yaml.safe_dump(config))
     pd.testing.assert_frame_equal(load_study("demo").answers, from_csv.answers)
@@ -357,6 +360,7 @@ def test_a_study_reads_its_redcap_export_with_an_api_layout_dictionary(demo_copy
     from_csv = load_study("demo")
     config = yaml.safe_load((demo_copy / "study.yaml").read_text())
     config["survey_export"] = "exports/redcap_labels_mapping.yaml"
+    config.pop("waves")  # the export holds the latest wave
     (demo_copy / "study.yaml").write_text(yaml.safe_dump(config))
     shutil.copyfile(FIXTURES / "redcap_dictionary_api.csv", demo_copy / "exports" / "redcap_dictionary.csv")
     pd.testing.assert_frame_equal(load_study("demo").answers, from_csv.answers)

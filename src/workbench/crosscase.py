@@ -19,6 +19,7 @@ __all__ = [
     "describe_typology",
     "export_joint_display",
     "export_table",
+    "improvement_against_profiles",
     "joint_display",
     "joint_panel",
     "mark_notes",
@@ -30,6 +31,7 @@ __all__ = [
     "order_by_outcome",
     "outcome_associations",
     "outcome_header",
+    "outcome_improvement",
     "quote_panel",
     "rank_correlations",
     "readable_truth_table",
@@ -785,3 +787,98 @@ def _write_xlsx(flat: pd.DataFrame, kinds: list[str], path, *, sheet: str, notes
             page.column_dimensions["A"].width = 110
             for row, line in enumerate(notes, start=1):
                 page.cell(row=row, column=1, value=line).alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def outcome_improvement(series: pd.DataFrame, specs: list, *, months: int = 12) -> pd.DataFrame:
+    """How much each unit's monthly outcomes improved: its first ``months`` months against its
+    last ``months`` months (each unit's own; a unit with fewer than twice ``months`` months
+    measured is compared on the halves of what it has).
+
+    A proportion or rate is pooled over each window (numerators over denominators, times
+    ``per``); a count or a measurement is the mean of the window's months. ``improvement`` is
+    the change signed so that positive is better (``better: lower`` flips it); ``z`` divides it
+    by its standard error (binomial or Poisson for proportions and rates, Welch's from the
+    months' spread for counts and measurements), so units of different sizes compare fairly.
+
+    Returns
+    -------
+    DataFrame, one row per microsystem x outcome: ``microsystem_id``, ``outcome_id``,
+    ``months_before``, ``months_after``, ``before``, ``after``, ``change``, ``improvement``,
+    ``se``, ``z``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Spec
+    >>> months = pd.date_range("2024-01-01", periods=4, freq="MS")
+    >>> s = pd.DataFrame({"microsystem_id": "A", "outcome_id": "falls", "period": months,
+    ...     "numerator": [10.0, 10, 5, 5], "denominator": 1000.0, "value": np.nan})
+    >>> t = outcome_improvement(s, [Spec(id="falls", kind="rate", per=1000, better="lower")], months=2)
+    >>> t[["before", "after", "improvement"]].round(2).to_numpy().tolist()
+    [[10.0, 5.0, 5.0]]
+    """
+    columns = ["microsystem_id", "outcome_id", "months_before", "months_after", "before", "after", "change",
+               "improvement", "se", "z"]
+    tables = []
+    for spec in specs:
+        rows = series[series["outcome_id"].eq(spec.id)].sort_values(["microsystem_id", "period"])
+        if rows.empty:
+            continue
+        position = rows.groupby("microsystem_id").cumcount()
+        count = rows.groupby("microsystem_id")["period"].transform("size")
+        window = np.minimum(months, count // 2)
+        part = np.where(position < window, "before", np.where(position >= count - window, "after", "between"))
+        rows = rows.assign(part=part)
+        rows = rows[rows["part"].ne("between")]
+        grouped = rows.groupby(["microsystem_id", "part"])
+        if spec.kind in ("proportion", "rate"):
+            sums = grouped[["numerator", "denominator"]].sum().unstack("part")
+            rate = sums["numerator"] / sums["denominator"]
+            if spec.kind == "proportion":
+                variance = rate * (1 - rate) / sums["denominator"]
+            else:
+                variance = rate / sums["denominator"]
+            level, variance = rate * spec.per, variance * spec.per**2
+        else:
+            level = grouped["value"].mean().unstack("part")
+            variance = (grouped["value"].var() / grouped["value"].count()).unstack("part")
+        sizes = grouped.size().unstack("part")
+        table = pd.DataFrame({
+            "microsystem_id": level.index, "outcome_id": spec.id,
+            "months_before": sizes["before"].to_numpy(), "months_after": sizes["after"].to_numpy(),
+            "before": level["before"].to_numpy(), "after": level["after"].to_numpy(),
+        })
+        table["change"] = table["after"] - table["before"]
+        table["improvement"] = table["change"] * (1 if spec.better == "higher" else -1)
+        table["se"] = np.sqrt(variance["before"].to_numpy() + variance["after"].to_numpy())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["z"] = np.where(table["se"] > 0, table["improvement"] / table["se"], np.nan)
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame({c: [] for c in columns})
+    return pd.concat(tables, ignore_index=True)[columns]
+
+
+def improvement_against_profiles(improvement: pd.DataFrame, profiles: dict[str, pd.DataFrame], *,
+                                 value: str = "z") -> pd.DataFrame:
+    """Do units with a given profile improve more? Spearman's rho between each outcome's
+    improvement (``value``: ``z`` by default, so small units' noise does not dominate) and each
+    characteristic of each named profile (e.g. ``{"level in 2025": wide_means, "change since
+    2025": wide_changes}``, microsystem x characteristic frames), with its p value and n units.
+
+    Returns
+    -------
+    DataFrame: ``outcome_id``, ``profile``, ``characteristic_id``, ``n``, ``spearman_rho``, ``p``.
+    """
+    from scipy import stats  # here: scipy.stats costs most of a second at import
+
+    rows = []
+    for outcome_id, outcome in improvement.groupby("outcome_id", sort=False):
+        y = outcome.set_index("microsystem_id")[value]
+        for name, wide in profiles.items():
+            for characteristic in wide.columns:
+                both = pd.concat([wide[characteristic].rename("x"), y.rename("y")], axis=1, join="inner").dropna()
+                rho, p = (stats.spearmanr(both["x"], both["y"]) if len(both) >= 3 and both["x"].nunique() > 1
+                          and both["y"].nunique() > 1 else (np.nan, np.nan))
+                rows.append({"outcome_id": outcome_id, "profile": name, "characteristic_id": characteristic,
+                             "n": len(both), "spearman_rho": float(rho), "p": float(p)})
+    return pd.DataFrame(rows, columns=["outcome_id", "profile", "characteristic_id", "n", "spearman_rho", "p"])

@@ -102,7 +102,8 @@ def share_bars(data: pd.DataFrame, *, x: str, y: str, ax=None, color: str = "#7f
 
 
 def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS, labels: dict[str, str] | None = None,
-                    ax=None, own_label: str = "this microsystem", peers_label: str = "other microsystems"):
+                    ax=None, own_label: str = "this microsystem", peers_label: str = "other microsystems",
+                    before_label: str | None = None):
     """One microsystem's mean (dot with its confidence interval; hollow where its staff's
     views differ, ``shared`` False) against the other microsystems' range (line),
     interquartile range (bar) and median (tick).
@@ -113,7 +114,10 @@ def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS,
     answers" but a mean is shown (too few people rated every item to judge agreement), the dot
     is hollow and grey.
 
-    ``position``: a microsystem's rows of the ``unit_profiles`` and ``peer_positions`` views.
+    ``position``: a microsystem's rows of the ``unit_profiles`` and ``peer_positions`` views;
+    with a ``mean_before`` column (the previous survey wave's mean, from ``unit_changes``) a small
+    grey diamond marks it, with an arrow to this wave's mean where the change is beyond chance
+    (``moved`` up or down), labelled ``before_label`` in the legend.
     """
     ax = ax or plt.gca()
     labels = labels or {}
@@ -127,6 +131,13 @@ def peer_comparison(position: pd.DataFrame, *, scale: LevelScale = THREE_LEVELS,
     verdict = rows["verdict"].astype("object").to_numpy() if "verdict" in rows else np.full(len(rows), None)
     unjudged = has_mean & ~shared & (verdict == "too few answers")
     differ = has_mean & ~shared & ~unjudged
+    if "mean_before" in rows and rows["mean_before"].notna().any():
+        before = rows["mean_before"].where(rows["mean"].notna())
+        ax.scatter(before, ys, marker="D", s=22, color="#555555", zorder=4, label=before_label or "last time")
+        moved = rows["moved"].isin(["up", "down"]).to_numpy() if "moved" in rows else np.zeros(len(rows), dtype=bool)
+        for y, start, end in zip(ys[moved & before.notna().to_numpy()], before[moved], rows["mean"][moved]):
+            ax.annotate("", xy=(end, y + 0.28), xytext=(start, y + 0.28),
+                        arrowprops={"arrowstyle": "->", "color": "#555555", "linewidth": 1}, zorder=4)
     ax.errorbar(rows["mean"], ys, xerr=[rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]], fmt="none",
                 ecolor="#d62728", capsize=3, zorder=4)
     ax.scatter(rows["mean"].where(shared), ys, color="#d62728", zorder=5, label=f"{own_label} (95% CI)")
