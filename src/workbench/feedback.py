@@ -335,8 +335,10 @@ def change_summary(changes: pd.DataFrame, *, labels: dict[str, str], before: str
     --------
     >>> c = pd.DataFrame({"characteristic_id": ["m", "p", "q", "r"], "moved": ["up", "within noise", "down", None],
     ...     "shown": [True, True, True, False]})
-    >>> change_summary(c, labels={"m": "Measurement", "q": "Purpose"}, before="Spring 2025")
-    'Since Spring 2025, the staff average has risen beyond chance variation on Measurement and fallen on Purpose; one other moved within chance variation, and one cannot be compared (too few answers in a wave).'
+    >>> print(change_summary(c, labels={"m": "Measurement", "q": "Purpose"}, before="Spring 2025"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Since Spring 2025, the staff average has risen beyond chance variation on Measurement and fallen on Purpose;
+    one other moved within chance variation, and one cannot be compared (too few answers in a wave).
     """
     from workbench.waves import DOWN, UP
 
