@@ -24,6 +24,7 @@ TOPICS = {
                                                           "workbench.overview", "workbench.waves"],
     "Coded interviews": ["workbench.coding", "workbench.intercoder"],
     "Across microsystems": ["workbench.crosscase", "workbench.qca", "workbench.journeys"],
+    "Outcomes over time: run charts, control charts, funnel plots": ["workbench.spc"],
     "Reports": ["workbench.reports", "workbench.reports.planning", "workbench.reports.running",
                 "workbench.reports.publishing", "workbench.kernels"],
     "Presentation": ["workbench.plotting", "workbench.explorer", "workbench.form"],

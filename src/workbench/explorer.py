@@ -37,7 +37,7 @@ from workbench.vocabulary import TOO_FEW, LevelScale
 
 __all__ = [
     "ICC_FIGURES", "UNIT_COLOURS", "Explorer", "Selection", "StudyExplorer", "outcome_figure", "outcome_png",
-    "profile_figure", "profile_png", "quotes_html", "table_html",
+    "profile_figure", "profile_png", "quotes_html", "run_charts_png", "table_html",
 ]
 
 
@@ -121,6 +121,31 @@ class StudyExplorer:
             statistics = [c for c in ICC_FIGURES if c in iccs.columns]
             self._iccs = views.disclose(iccs, self.disclosure, figures=dict.fromkeys(statistics, "n"))
         return self._iccs
+
+    def run_charts(self, selection: Selection, *, most: int = 4) -> list[tuple[str, pd.DataFrame, object]]:
+        """The run chart of the selected outcome for each of the first ``most`` chosen units:
+        ``(microsystem_id, chart, summary)`` (:func:`workbench.spc.run_chart`; the median is the
+        one before the unit's first dated change, when it has one). Empty when the outcome is not
+        a monthly series. A unit's own outcome data only: nothing about people is shown."""
+        from workbench import spc
+
+        spec = next((o for o in self.study.config.outcomes if o.id == selection.outcome), None)
+        if spec is None or not spec.series:
+            return []
+        series = self.study.outcome_series
+        charts = []
+        for unit in selection.microsystems[:most]:
+            months = series[series["microsystem_id"].eq(unit) & series["outcome_id"].eq(spec.id)]
+            if months.empty:
+                charts.append((unit, months, None))
+                continue
+            first = months["period"].min()
+            starts = sorted(c.period for c in self.study.config.changes if c.microsystem_id == unit
+                            and (c.outcomes is None or spec.id in c.outcomes) and c.period > first)
+            chart, summary = spc.run_chart(months, kind=spec.kind, per=spec.per, better=spec.better,
+                                           baseline_end=starts[0] if starts else None)
+            charts.append((unit, chart, summary))
+        return charts
 
     def tables(self, selection: Selection) -> dict[str, pd.DataFrame]:
         """``profile``: characteristic x (each chosen microsystem's reported mean, the other
@@ -321,6 +346,31 @@ def outcome_figure(outcome: pd.DataFrame, *, outcome_id: str, outcome_label: str
     return figure
 
 
+def run_charts_png(charts: list, *, outcome_label: str, names: dict[str, str]) -> bytes:
+    """The chosen units' run charts of one monthly outcome, one small panel each, as PNG bytes
+    (a note instead when the outcome is not a monthly series)."""
+    from matplotlib.figure import Figure
+
+    from workbench import plotting
+
+    rows = max(len(charts), 1)
+    figure = Figure(figsize=(6, 1.9 * rows), layout="constrained")
+    axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+    if not charts:
+        axes[0].text(0.5, 0.5, f"{outcome_label or 'This outcome'} is not a monthly series: no run chart.",
+                     ha="center", va="center")
+        axes[0].set_axis_off()
+        return _png(figure)
+    for ax, (unit, chart, summary) in zip(axes, charts):
+        title = f"{unit} {names.get(unit, '')}: {outcome_label}"
+        if summary is None:
+            ax.text(0.5, 0.5, f"{title}: no month reported.", ha="center", va="center", fontsize=8)
+            ax.set_axis_off()
+            continue
+        plotting.run_chart_plot(chart, summary, ax=ax, title=title, compact=True)
+    return _png(figure)
+
+
 def table_html(frame: pd.DataFrame, *, caption: str, percent: list[str] = (), decimals: int = 2,
                empty: str = "Nothing to show.") -> str:
     """A small, escaped HTML table (percentages and rounding applied, missing shown as ``–``)."""
@@ -388,6 +438,7 @@ class Explorer:
         self.message = widgets.HTML()
         self.profile_plot = widgets.Image(format="png")
         self.outcome_plot = widgets.Image(format="png")
+        self.run_plot = widgets.Image(format="png")
         self.distribution = widgets.HTML()
         self.agreement = widgets.HTML()
         self.quotes = widgets.HTML()
@@ -400,7 +451,7 @@ class Explorer:
         # Rows wrap instead of overflowing: at 1024 px the controls and the two plots stack.
         wrap = widgets.Layout(display="flex", flex_flow="row wrap", justify_content="flex-start", width="100%")
         self.chosen = widgets.HTML()
-        for image in (self.profile_plot, self.outcome_plot):
+        for image in (self.profile_plot, self.outcome_plot, self.run_plot):
             image.layout = widgets.Layout(max_width="100%", height="auto")
         self.widget = widgets.VBox([
             style,
@@ -408,6 +459,7 @@ class Explorer:
                          widgets.VBox([self.characteristic, self.outcome]), self.roles], layout=wrap),
             self.message,
             widgets.Box([self.profile_plot, self.outcome_plot], layout=wrap),
+            self.run_plot,
             widgets.Box([self.distribution, self.agreement], layout=wrap),
             self.quotes,
         ], layout=widgets.Layout(max_width="100%"))
@@ -449,6 +501,8 @@ class Explorer:
         self.outcome_plot.value = outcome_png(tables["outcome"], outcome_id=selection.outcome,
                                               outcome_label=data.outcome_labels.get(selection.outcome, ""),
                                               characteristic_label=label, scale=data.scale)
+        self.run_plot.value = run_charts_png(data.run_charts(selection), names=names,
+                                             outcome_label=data.outcome_labels.get(selection.outcome, ""))
         shares = [c for c in tables["distribution"].columns if c.startswith(survey.LEVEL_COLUMNS_PREFIX)]
         shares.append("cant_rate_share")
         level_names = {f"{survey.LEVEL_COLUMNS_PREFIX}{value}": name.lower()

@@ -28,8 +28,8 @@ from workbench.vocabulary import NOT_SHARED, SHARED, TOO_FEW
 
 __all__ = [
     "COMPARE_WITH", "MIN_SETTING_PEERS", "NOT_SHOWN", "PEER_FIGURES", "VERDICTS", "change_summary", "change_words",
-    "chosen_quotes", "items_withheld_note", "join_words", "peers_in_setting", "position_table", "summary_sentences",
-    "verdicts",
+    "chosen_quotes", "items_withheld_note", "join_words", "outcome_sentences", "peers_in_setting", "position_table",
+    "summary_sentences", "verdicts",
 ]
 
 # The agreement policy's verdicts, as a unit's staff read them.
@@ -280,10 +280,21 @@ def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", str(text)).strip().casefold()
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_LONG_SENTENCE = 40  # characters: shorter ones ("That is fair.") may well repeat in anyone's speech
+
+
+def _sentences(text: str) -> set[str]:
+    """The longer sentences of an excerpt, normalised: two excerpts sharing one read as a repeat."""
+    return {part for part in _SENTENCE_END.split(_normalised(text)) if len(part) >= _LONG_SENTENCE}
+
+
 def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_characteristic: int = 2) -> pd.DataFrame:
     """Up to ``per_characteristic`` excerpts for each of ``characteristics`` (in that order),
     best ranked first, never the same excerpt twice in one report: an excerpt coded with
-    two characteristics is shown under the first only (compared without case or spacing).
+    two characteristics is shown under the first only (compared without case or spacing), and
+    an excerpt repeating a longer sentence of one already chosen is passed over (people repeat
+    themselves, and a handout that quotes the same words twice reads as padding).
 
     ``quotes``: a unit's rows of the ``unit_quotes`` view.
 
@@ -293,36 +304,48 @@ def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_chara
     ...                   "excerpt": ["We meet daily.", "No data.", "we meet  daily.", "Budgets."]})
     >>> chosen_quotes(q, ["a", "b"]).values.tolist()
     [['a', 'We meet daily.'], ['a', 'No data.'], ['b', 'Budgets.']]
+    >>> said = "We refer people to the food bank, but rarely hear what happened next."
+    >>> q = pd.DataFrame({"characteristic_id": ["c", "c"], "rank": [1, 2],
+    ...                   "excerpt": [f"It is informal. {said}", f"{said} We had a link once."]})
+    >>> len(chosen_quotes(q, ["c"]))
+    1
     """
     ordered = quotes.sort_values("rank", kind="stable") if "rank" in quotes else quotes
     seen: set[str] = set()
+    said: set[str] = set()
     rows = []
     for characteristic in dict.fromkeys(characteristics):
         taken = 0
         for excerpt in ordered.loc[ordered["characteristic_id"].eq(characteristic), "excerpt"]:
             key = _normalised(excerpt)
-            if taken == per_characteristic or key in seen:
+            if taken == per_characteristic or key in seen or _sentences(excerpt) & said:
                 continue
             seen.add(key)
+            said |= _sentences(excerpt)
             rows.append((characteristic, excerpt))
             taken += 1
     return pd.DataFrame(rows, columns=["characteristic_id", "excerpt"])
 
 
 def change_words(changes: pd.DataFrame) -> pd.Series:
-    """Per characteristic (indexed by id): the change since the last wave as a table cell reads
-    it, "+0.7, up" / "+0.1, within noise" / a dash where either wave's mean is not shown.
+    """Per characteristic (indexed by id): the change since the last wave as a short table cell,
+    "+0.70 up" or "−0.30 down" where it is beyond chance variation, the bare change where it is
+    within it, a dash where either wave's mean is not shown (a narrow column keeps the printed
+    handout on its two pages; the caption says what the words mean).
 
     Examples
     --------
     >>> c = pd.DataFrame({"characteristic_id": ["m", "p", "q"], "change": [0.7, -0.04, np.nan],
     ...     "moved": ["up", "within noise", None], "shown": [True, True, False]})
     >>> change_words(c).tolist()
-    ['+0.70, up', '−0.04, within noise', '–']
+    ['+0.70\u00a0up', '−0.04', '–']
     """
     from workbench.presentation import DASH, format_value
+    from workbench.waves import DOWN, UP
 
-    words = [f"{format_value(change, 'difference')}, {moved}" if shown and pd.notna(change) else DASH
+    words = [DASH if not shown or pd.isna(change) else
+             f"{format_value(change, 'difference')}\u00a0{moved}" if moved in (UP, DOWN) else
+             format_value(change, "difference")
              for change, moved, shown in zip(changes["change"], changes["moved"], changes["shown"])]
     return pd.Series(words, index=pd.Index(changes["characteristic_id"], name="characteristic_id"), dtype="str")
 
@@ -364,3 +387,60 @@ def change_summary(changes: pd.DataFrame, *, labels: dict[str, str], before: str
         sentence += (f", and {_number(hidden)} cannot be compared (too few answers in a wave)" if (up or down)
                      else f" ({_number(hidden)} cannot be compared: too few answers in a wave)")
     return sentence + "."
+
+
+def outcome_sentences(signals: pd.DataFrame, funnels: pd.DataFrame, specs: list, *, window: int = 12) -> list[str]:
+    """One short line per monthly outcome of a unit, for its printed handout: what its charts
+    show (``signals``: the unit's rows of ``outcome_signals``) and where it sits among the
+    study's units over the latest ``window`` months (``funnels``: its rows of
+    ``outcome_funnels``; proportions and rates only). The charts' full sentences are in the
+    ``words`` column of ``outcome_signals``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Spec
+    >>> spec = Spec(id="falls", label="Falls", unit="per 1,000 patient-days", better="lower", kind="rate")
+    >>> signals = pd.DataFrame({"outcome_id": ["falls"], "improved": [True], "worsened": [False],
+    ...     "longest_run": [10], "run_side": ["below"], "run_start": [pd.Timestamp("2025-05-01")],
+    ...     "run_centre_label": ["baseline median"], "crossings_signal": [False], "outside_months": [0]})
+    >>> funnels = pd.DataFrame({"outcome_id": ["falls"], "y": [2.14], "target": [3.0], "beyond": [None]})
+    >>> print(outcome_sentences(signals, funnels, [spec])[0])  # doctest: +NORMALIZE_WHITESPACE
+    Falls: 10 months in a row below the median before the change, from May 2025: an improvement. Last 12 months
+    2.14 per 1,000 patient-days (all units 3.00): within chance for a unit of its size.
+    """
+    from workbench.presentation import format_value
+    from workbench.spc import month_label
+
+    lines = []
+    for spec in specs:
+        row = signals[signals["outcome_id"].eq(spec.id)]
+        if row.empty:
+            lines.append(f"{spec.label}: no month reported.")
+            continue
+        row = row.iloc[0]
+        median = "the median before the change" if row["run_centre_label"] == "baseline median" else "the median"
+        said = []
+        if row["improved"] or row["worsened"]:
+            said.append(f"{row['longest_run']} months in a row {row['run_side']} {median}, from "
+                        f"{month_label(row['run_start'])}: {'an improvement' if row['improved'] else 'a decline'}")
+        if row["crossings_signal"]:
+            said.append("few crossings of the median: shifting or trending")
+        if row["outside_months"]:
+            count = int(row["outside_months"])
+            said.append(f"{count} month{'' if count == 1 else 's'} outside the control limits")
+        text = f"{spec.label}: " + ("; ".join(said) if said else "no signal, the ups and downs of a stable process")
+        text += "."
+        position = funnels[funnels["outcome_id"].eq(spec.id)]
+        if not position.empty and pd.notna(position["y"].iloc[0]):
+            place = position.iloc[0]
+            value, target = format_value(place["y"], "number"), format_value(place["target"], "number")
+            if not isinstance(place["beyond"], str) or not place["beyond"]:
+                where = "within chance for a unit of its size"
+            else:
+                side, limit = place["beyond"].split(" ", 1)
+                good = (side == "above") == (spec.better == "higher")
+                where = f"{'better' if good else 'worse'} than chance explains ({side} the {limit} funnel limit)"
+            unit = f" {spec.unit}" if spec.unit else ""
+            text += f" Last {window} months {value}{unit} (all units {target}): {where}."
+        lines.append(text)
+    return lines

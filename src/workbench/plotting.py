@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from workbench.spc import month_label
 from workbench.vocabulary import LevelScale
 
 __all__ = [
-    "ANNOTATION_SIZE", "CROSS_CASE_COLOURS", "LABEL_SIZE", "LEVEL_PALETTE", "MAX_ROWS_DRAWN", "THREE_LEVELS",
-    "case_ordered_heatmap", "cluster_order", "count_heatmap", "diverging_levels", "flagged_level_heatmap",
-    "handoff_network", "level_colours", "level_heatmap", "outcome_forest", "peer_comparison", "qca_xy_plot",
-    "random_groups_plot", "role_gap_forest", "rows_drawn", "rows_on_level_scale", "share_bars",
-    "survey_interview_scatter",
+    "ANNOTATION_SIZE", "CROSS_CASE_COLOURS", "LABEL_SIZE", "LEVEL_PALETTE", "MAX_ROWS_DRAWN", "SPC_STYLE",
+    "THREE_LEVELS", "case_ordered_heatmap", "cluster_order", "control_chart_plot", "count_heatmap",
+    "diverging_levels", "flagged_level_heatmap", "funnel_plot", "handoff_network", "level_colours", "level_heatmap",
+    "moving_range_plot", "outcome_forest", "peer_comparison", "qca_xy_plot", "random_groups_plot", "role_gap_forest",
+    "rows_drawn", "rows_on_level_scale", "run_chart_plot", "share_bars", "survey_interview_scatter",
 ]
 
 # The colours of the instrument's levels, low to high: viridis (perceptually uniform, readable with
@@ -682,4 +683,283 @@ def qca_xy_plot(solution: pd.Series, outcome: pd.Series, *, ax=None, names: dict
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.tick_params(labelsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------------------
+# Statistical process control: run charts, control charts, moving ranges, funnel plots
+# (the numbers come from workbench.spc).
+
+# Okabe & Ito's colours again, and each mark told apart by shape and fill as well, so a
+# greyscale print or any colour-vision deficiency keeps them apart: ordinary months are hollow
+# circles, months in a signalling run filled orange squares, months outside the limits filled
+# vermillion diamonds.
+SPC_STYLE = {
+    "line": "#555555", "centre": "#0072B2", "limit": "#777777", "run": "#E69F00", "outside": "#D55E00",
+    "unit": "#999999", "highlight": "#D55E00", "target": "#0072B2",
+}
+
+
+def _month_edges(periods: np.ndarray) -> np.ndarray:
+    """Edges between months (as matplotlib date numbers): midway between neighbours, and half a
+    month beyond the ends, so a step drawn over them centres each month's value on its point."""
+    x = matplotlib.dates.date2num(pd.to_datetime(periods))
+    if len(x) == 1:
+        return np.array([x[0] - 15, x[0] + 15])
+    middle = (x[1:] + x[:-1]) / 2
+    return np.concatenate([[x[0] - (middle[0] - x[0])], middle, [x[-1] + (x[-1] - middle[-1])]])
+
+
+def _month_axis(ax, periods, *, compact: bool) -> None:
+    """Month labels like "Jun 25" every 1, 2, 3, 6 or 12 months (the fewest that keep at most 4
+    labels on a compact panel, 8 otherwise, so they never overlap), and half a month of room at
+    each end."""
+    stamps = pd.to_datetime(pd.Series(periods)).reset_index(drop=True)
+    if stamps.empty:
+        return
+    most = 4 if compact else 8
+    step = next((s for s in (1, 2, 3, 6, 12) if len(stamps) <= s * most), int(np.ceil(len(stamps) / most)))
+    ticks = stamps.iloc[::step]
+    ax.set_xticks(matplotlib.dates.date2num(ticks))
+    ax.set_xticklabels([month_label(t, short=True) for t in ticks])
+    edges = _month_edges(stamps.to_numpy())
+    ax.set_xlim(edges[0], edges[-1])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def _spc_text(ax, *, compact: bool, title: str | None, ylabel: str | None) -> None:
+    size = 7 if compact else LABEL_SIZE + 1
+    ax.tick_params(labelsize=6 if compact else LABEL_SIZE)
+    if compact:
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    if title:
+        ax.set_title(title, fontsize=size)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=size)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _spc_points(ax, x, y, *, in_run, outside, compact: bool) -> None:
+    """The series as a line through the months with data (a skipped month is not a zero), and
+    its points: hollow circles, filled squares in a signalling run, filled diamonds outside the
+    limits."""
+    known = ~np.isnan(y)
+    size = 12 if compact else 22
+    ax.plot(x[known], y[known], color=SPC_STYLE["line"], linewidth=0.9 if compact else 1.2, zorder=2)
+    plain = known & ~in_run & ~outside
+    ax.scatter(x[plain], y[plain], s=size, facecolor="white", edgecolor=SPC_STYLE["line"], linewidth=1, zorder=3,
+               label="month")
+    if (in_run & known & ~outside).any():
+        chosen = in_run & known & ~outside
+        ax.scatter(x[chosen], y[chosen], s=size * 1.5, marker="s", color=SPC_STYLE["run"], edgecolor="black",
+                   linewidth=0.6, zorder=4, label="in a long run (signal)")
+    if (outside & known).any():
+        ax.scatter(x[outside], y[outside], s=size * 2, marker="D", color=SPC_STYLE["outside"], edgecolor="black",
+                   linewidth=0.6, zorder=5, label="outside the limits (signal)")
+
+
+def _spc_legend(ax, *, below_label: bool = False) -> None:
+    """The legend a fixed distance (in font sizes) below the axes: clear of the month labels, and
+    of the axis label too when there is one (``below_label``)."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=4.2 if below_label else 2.6, ncol=3,
+              fontsize=7, frameon=False, handlelength=1.8, columnspacing=1.2)
+
+
+def run_chart_plot(chart: pd.DataFrame, summary=None, *, ax=None, title: str | None = None,
+                   ylabel: str | None = None, compact: bool = False):
+    """A run chart (:func:`workbench.spc.run_chart`): the months' values, the median (solid
+    over the baseline months it comes from, dashed where it is frozen and extended over later
+    months), and the points of a run longer than Anhøj's limit as filled squares.
+
+    ``summary`` (the run chart's :class:`~workbench.spc.RunSummary`): when given and the runs
+    or crossings signal, a short note says so in the corner. ``compact``: a small panel for a
+    printed two-page handout (at most 6 month labels, small fonts, no legend).
+
+    Examples
+    --------
+    >>> from workbench.spc import run_chart
+    >>> months = pd.date_range("2025-01-01", periods=12, freq="MS")
+    >>> series = pd.DataFrame({"period": months, "value": [3, 4, 2, 5, 3, 4, 8, 8, 9, 8, 9, 9.0]})
+    >>> chart, summary = run_chart(series, kind="measurement", better="higher", baseline_end="2025-07-01")
+    >>> ax = run_chart_plot(chart, summary, ax=plt.figure().gca())
+    >>> [label.get_text() for label in ax.get_xticklabels()][:3]  # every other month of 12
+    ['Jan 25', 'Mar 25', 'May 25']
+    >>> plt.close(ax.figure)
+    """
+    ax = ax or plt.gca()
+    periods = chart["period"].to_numpy()
+    x = matplotlib.dates.date2num(pd.to_datetime(periods))
+    y = chart["y"].to_numpy(dtype="float64", na_value=np.nan)
+    edges = _month_edges(periods)
+    centre = chart["centre"].to_numpy(dtype="float64", na_value=np.nan)
+    baseline = chart["baseline"].to_numpy(dtype=bool)
+    if np.isfinite(centre).any():
+        ax.stairs(np.where(baseline, centre, np.nan), edges, baseline=None, color=SPC_STYLE["centre"], linewidth=1.2,
+                  label="median")
+        if not baseline.all():
+            ax.stairs(np.where(baseline, np.nan, centre), edges, baseline=None, color=SPC_STYLE["centre"],
+                      linewidth=1.2, linestyle="--", label="baseline median, extended")
+    in_run = chart["signal_run"].to_numpy(dtype=bool)
+    _spc_points(ax, x, y, in_run=in_run, outside=np.zeros(len(y), dtype=bool), compact=compact)
+    if summary is not None and summary.signal:
+        note = ("long run" if summary.runs_signal else "") + (" + " if summary.runs_signal and
+                                                              summary.crossings_signal else "")
+        note += "few crossings" if summary.crossings_signal else ""
+        ax.text(0.99, 0.98, f"signal: {note}", transform=ax.transAxes, ha="right", va="top",
+                fontsize=6 if compact else 7, color="black")
+    if not np.isfinite(y).any():
+        ax.text(0.5, 0.5, "no month has data", transform=ax.transAxes, ha="center", va="center", fontsize=8,
+                color=SPC_STYLE["limit"], style="italic")
+    _month_axis(ax, periods, compact=compact)
+    _spc_text(ax, compact=compact, title=title, ylabel=ylabel)
+    if not compact:
+        _spc_legend(ax)
+    return ax
+
+
+def control_chart_plot(chart: pd.DataFrame, *, ax=None, title: str | None = None, ylabel: str | None = None,
+                       compact: bool = False):
+    """A control chart (:func:`workbench.spc.control_chart`): the months' values, each phase's
+    centre line (solid) and three-sigma limits (dashed steps, wider in months with a smaller
+    denominator), a vertical line where a new phase starts; months outside the limits as
+    filled diamonds and months in a run longer than Anhøj's limit as filled squares (shape and
+    fill, not colour alone, tell them apart).
+
+    Examples
+    --------
+    >>> from workbench.spc import control_chart
+    >>> months = pd.date_range("2025-01-01", periods=8, freq="MS")
+    >>> series = pd.DataFrame({"period": months, "numerator": [8, 9, 7, 8, 14, 15, 13, 20],
+    ...                        "denominator": [100, 120, 80, 100, 100, 90, 110, 100]})
+    >>> chart, runs = control_chart(series, kind="rate", per=100, better="lower", phases=["2025-05-01"])
+    >>> ax = control_chart_plot(chart, ax=plt.figure().gca())
+    >>> len(ax.lines) > 0, ax.get_legend() is not None
+    (True, True)
+    >>> plt.close(ax.figure)
+    """
+    ax = ax or plt.gca()
+    periods = chart["period"].to_numpy()
+    x = matplotlib.dates.date2num(pd.to_datetime(periods))
+    y = chart["y"].to_numpy(dtype="float64", na_value=np.nan)
+    edges = _month_edges(periods)
+    phase = chart["phase"].to_numpy()
+    labelled = False
+    for number in pd.unique(phase):
+        rows = np.flatnonzero(phase == number)
+        part = edges[rows[0]:rows[-1] + 2]
+        centre, lcl, ucl = (chart[c].to_numpy(dtype="float64", na_value=np.nan)[rows] for c in ("centre", "lcl", "ucl"))
+        ax.stairs(centre, part, baseline=None, color=SPC_STYLE["centre"], linewidth=1.2,
+                  label=None if labelled else "centre line")
+        ax.stairs(ucl, part, baseline=None, color=SPC_STYLE["limit"], linewidth=1, linestyle="--",
+                  label=None if labelled else "control limits")
+        ax.stairs(lcl, part, baseline=None, color=SPC_STYLE["limit"], linewidth=1, linestyle="--")
+        labelled = True
+        if rows[0] > 0:  # a new phase: a line where it starts, and its first month named above
+            ax.axvline(part[0], color="black", linewidth=0.8, linestyle=":", zorder=1)
+            if not compact:
+                ax.text(part[0], 1.0, f" from {month_label(periods[rows[0]], short=True)}",
+                        transform=ax.get_xaxis_transform(), ha="left", va="bottom", fontsize=7, color="#333333")
+    outside = chart["outside"].isin(["above", "below"]).to_numpy()
+    in_run = chart["signal_run"].to_numpy(dtype=bool)
+    _spc_points(ax, x, y, in_run=in_run, outside=outside, compact=compact)
+    if not np.isfinite(y).any():
+        ax.text(0.5, 0.5, "no month has data", transform=ax.transAxes, ha="center", va="center", fontsize=8,
+                color=SPC_STYLE["limit"], style="italic")
+    _month_axis(ax, periods, compact=compact)
+    _spc_text(ax, compact=compact, title=title, ylabel=ylabel)
+    if not compact:
+        _spc_legend(ax)
+    return ax
+
+
+def moving_range_plot(chart: pd.DataFrame, *, ax=None, title: str | None = None, compact: bool = False):
+    """The moving-range chart beside an I chart (:func:`workbench.spc.control_chart` of a
+    measurement): each month's absolute change from the month before, the mean moving range
+    and its upper limit per phase; ranges above the limit as filled diamonds.
+
+    Examples
+    --------
+    >>> from workbench.spc import control_chart
+    >>> series = pd.DataFrame({"period": pd.date_range("2025-01-01", periods=5, freq="MS"), "value": [5, 7, 6, 9, 8.0]})
+    >>> chart, _ = control_chart(series, kind="measurement", better="higher")
+    >>> moving_range_plot(chart, ax=plt.figure().gca()).get_ylabel()
+    'moving range'
+    >>> plt.close("all")
+    """
+    if "mr" not in chart.columns:
+        raise ValueError("chart has no moving ranges: pass the control chart of a measurement (an I chart), "
+                         f"whose columns include mr, mr_centre and mr_ucl; got columns {list(chart.columns)}")
+    ax = ax or plt.gca()
+    periods = chart["period"].to_numpy()
+    x = matplotlib.dates.date2num(pd.to_datetime(periods))
+    mr = chart["mr"].to_numpy(dtype="float64", na_value=np.nan)
+    edges = _month_edges(periods)
+    phase = chart["phase"].to_numpy()
+    for number in pd.unique(phase):
+        rows = np.flatnonzero(phase == number)
+        part = edges[rows[0]:rows[-1] + 2]
+        ax.stairs(chart["mr_centre"].to_numpy(dtype="float64", na_value=np.nan)[rows], part, baseline=None,
+                  color=SPC_STYLE["centre"], linewidth=1.2)
+        ax.stairs(chart["mr_ucl"].to_numpy(dtype="float64", na_value=np.nan)[rows], part, baseline=None,
+                  color=SPC_STYLE["limit"], linewidth=1, linestyle="--")
+        if rows[0] > 0:
+            ax.axvline(part[0], color="black", linewidth=0.8, linestyle=":", zorder=1)
+    with np.errstate(invalid="ignore"):
+        above = mr > chart["mr_ucl"].to_numpy(dtype="float64", na_value=np.nan)
+    _spc_points(ax, x, mr, in_run=np.zeros(len(mr), dtype=bool), outside=above, compact=compact)
+    ax.set_ylim(bottom=0)
+    _month_axis(ax, periods, compact=compact)
+    _spc_text(ax, compact=compact, title=title, ylabel="moving range")
+    return ax
+
+
+def funnel_plot(result, *, ax=None, highlight=None, names: dict | None = None, title: str | None = None,
+                xlabel: str = "denominator", ylabel: str | None = None, compact: bool = False):
+    """A funnel plot (:func:`workbench.spc.funnel_table`): each unit's value against its
+    denominator, the target as a line, and the limits around it (95% dashed, 99.8% solid; widened
+    for overdispersion when the result says so). Units are grey dots and not named, except
+    ``highlight`` (a ``microsystem_id``), drawn as a large vermillion diamond and labelled with
+    ``names.get(id, id)``: in a unit's feedback report only that unit is named.
+
+    Examples
+    --------
+    >>> from workbench.spc import funnel_table
+    >>> units = pd.DataFrame({"microsystem_id": ["A", "B", "C"], "numerator": [40, 45, 90],
+    ...                       "denominator": [50, 60, 100]})
+    >>> ax = funnel_plot(funnel_table(units, kind="proportion", per=100), highlight="B", names={"B": "Ward B"},
+    ...                  ax=plt.figure().gca())
+    >>> [t.get_text() for t in ax.texts]
+    ['Ward B']
+    >>> plt.close(ax.figure)
+    """
+    ax = ax or plt.gca()
+    names = names or {}
+    limits, table = result.limits, result.table
+    for probability, part in limits.groupby("probability", sort=True):
+        coverage = float(part["coverage"].iloc[0])
+        wide = probability == limits["probability"].max()
+        style = {"color": "#333333" if wide else SPC_STYLE["limit"], "linestyle": "-" if wide else "--",
+                 "linewidth": 1}
+        label = f"{coverage * 100:g}% limits" + (" (overdispersion)" if result.adjusted else "")
+        ax.plot(part["volume"], part["upper"], label=label, **style)
+        ax.plot(part["volume"], part["lower"], **style)
+    ax.axhline(result.target, color=SPC_STYLE["target"], linewidth=1.2, label="target")
+    others = table["microsystem_id"].ne(highlight) if highlight is not None else np.ones(len(table), dtype=bool)
+    ax.scatter(table["denominator"][others], table["y"][others], s=10 if compact else 16, color=SPC_STYLE["unit"],
+               alpha=0.8, linewidth=0, zorder=3, label="units")
+    if highlight is not None:
+        own = table[table["microsystem_id"].eq(highlight)]
+        if len(own) and own["y"].notna().any():
+            x, y = float(own["denominator"].iloc[0]), float(own["y"].iloc[0])
+            ax.scatter([x], [y], s=40 if compact else 60, marker="D", color=SPC_STYLE["highlight"], edgecolor="black",
+                       linewidth=0.8, zorder=5)
+            ax.annotate(str(names.get(highlight, highlight)), (x, y), xytext=(6, 6), textcoords="offset points",
+                        fontsize=7 if compact else LABEL_SIZE, color="black", zorder=6,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.8})
+    ax.set_xlabel(xlabel, fontsize=7 if compact else LABEL_SIZE + 1)
+    _spc_text(ax, compact=compact, title=title, ylabel=ylabel)
+    if compact:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    else:
+        _spc_legend(ax, below_label=True)
     return ax

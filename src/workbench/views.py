@@ -35,6 +35,17 @@ Views (one row per ...):
     hidden as ``unit_profiles`` hides them. Empty for a study of one wave.
 ``study_changes`` (characteristic)
     the study-wide change, the unit as the unit of analysis, and how many units moved.
+``outcome_charts`` (microsystem x monthly outcome x month)
+    the unit's control chart (:func:`workbench.spc.control_chart`: phases at its dated
+    changes) and run chart (median frozen at its first change) of each monthly outcome.
+``outcome_signals`` (microsystem x monthly outcome)
+    what the charts say: the run rules' figures, whether a run signals an improvement, and the
+    signals in plain sentences.
+``outcome_funnels`` (microsystem x proportion or rate outcome)
+    the unit's value over the study's latest months against the funnel's limits
+    (:func:`workbench.spc.funnel_table`); the whole funnel is ``funnel_limits``.
+``funnel_limits`` (outcome x volume x probability)
+    the lines of each outcome's funnel plot, and its target and overdispersion.
 """
 
 from __future__ import annotations
@@ -50,16 +61,40 @@ from workbench.io.files import sha256_of, write_parquet_atomic
 from workbench.vocabulary import SHARED, TOO_FEW, AgreementPolicy, DisclosurePolicy, LevelScale
 
 __all__ = [
-    "PER_UNIT", "PROFILE_FIGURES", "QUOTES_PER_CHARACTERISTIC", "VIEWS", "RoleFilters", "agreement_indices",
-    "compute_views", "disclose", "peer_positions", "previous_wave", "read_view", "report_where_shared", "role_items",
-    "study_items", "unit_digests", "unit_items", "unit_overview", "unit_profiles", "unit_quotes", "view_path",
-    "wave_changes", "write_views",
+    "CHART_COLUMNS",
+    "FUNNEL_COLUMNS",
+    "LIMIT_COLUMNS",
+    "PER_UNIT",
+    "PROFILE_FIGURES",
+    "QUOTES_PER_CHARACTERISTIC",
+    "SIGNAL_COLUMNS",
+    "VIEWS",
+    "RoleFilters",
+    "agreement_indices",
+    "compute_views",
+    "disclose",
+    "outcome_views",
+    "peer_positions",
+    "previous_wave",
+    "read_view",
+    "report_where_shared",
+    "role_items",
+    "study_items",
+    "unit_digests",
+    "unit_items",
+    "unit_overview",
+    "unit_profiles",
+    "unit_quotes",
+    "view_path",
+    "wave_changes",
+    "write_views",
 ]
 
 VIEWS = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "study_items", "role_items", "unit_quotes",
-         "unit_changes", "study_changes")
+         "unit_changes", "study_changes", "outcome_charts", "outcome_signals", "outcome_funnels", "funnel_limits")
 # The views sliceable by microsystem.
-PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes", "unit_changes")
+PER_UNIT = ("unit_overview", "unit_profiles", "peer_positions", "unit_items", "unit_quotes", "unit_changes",
+            "outcome_charts", "outcome_signals", "outcome_funnels")
 QUOTES_PER_CHARACTERISTIC = 2
 PROFILE_FIGURES = ("mean", "median", "sd", "ci_low", "ci_high")
 
@@ -465,7 +500,105 @@ def compute_views(study) -> dict[str, pd.DataFrame]:
         "role_items": role_items(answers, scale=scale, disclosure=disclosure),
         "unit_quotes": unit_quotes(study.codings, codes=study.characteristics.element_ids),
         **wave_changes(study),
+        **outcome_views(study),
     }
+
+
+CHART_COLUMNS = ("microsystem_id", "outcome_id", "period", "phase", "y", "centre", "lcl", "ucl", "mr", "mr_centre",
+                 "mr_ucl", "outside", "signal_run", "run_centre", "run_side", "run_signal")
+SIGNAL_COLUMNS = ("microsystem_id", "outcome_id", "chart", "months", "change_month", "change", "run_centre_label",
+                  "longest_run", "longest_run_limit", "run_side", "run_start", "run_ongoing", "crossings",
+                  "crossings_limit", "runs_signal", "crossings_signal", "outside_months", "signal", "improved",
+                  "worsened", "words")
+FUNNEL_COLUMNS = ("microsystem_id", "outcome_id", "numerator", "denominator", "y", "z", "inside_95", "inside_99.8",
+                  "beyond", "target", "months")
+LIMIT_COLUMNS = ("outcome_id", "volume", "probability", "coverage", "lower", "upper", "target", "phi", "tau2",
+                 "adjusted", "method")
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def outcome_views(study) -> dict[str, pd.DataFrame]:
+    """The ``outcome_charts``, ``outcome_signals``, ``outcome_funnels`` and ``funnel_limits``
+    views of a study's monthly outcomes (empty tables for a study without them).
+
+    Each unit's series gets its control chart, with a new phase at each dated change that
+    applies to the outcome, and its run chart, whose median is the baseline's (the months
+    before the unit's first change) when it has one. ``improved`` says a run signals on the
+    better side of that median (a sustained improvement); the ``words`` are the signals as
+    a unit's staff read them. Funnels compare units over the latest
+    ``analysis.outcome_window_months`` months."""
+    from workbench import spc
+
+    series, specs = study.outcome_series, study.config.series_outcomes
+    empty = {"outcome_charts": _empty(CHART_COLUMNS), "outcome_signals": _empty(SIGNAL_COLUMNS),
+             "outcome_funnels": _empty(FUNNEL_COLUMNS), "funnel_limits": _empty(LIMIT_COLUMNS)}
+    if series.empty or not specs:
+        return empty
+    charts, signals = [], []
+    for spec in specs:
+        rows = series[series["outcome_id"].eq(spec.id)]
+        for unit, months in rows.groupby("microsystem_id", sort=True):
+            changes = sorted((c for c in study.config.changes if c.microsystem_id == unit
+                              and (c.outcomes is None or spec.id in c.outcomes)), key=lambda c: c.month)
+            first = months["period"].min()
+            starts = [c.period for c in changes if c.period > first]
+            control, phases = spc.control_chart(months, kind=spec.kind, per=spec.per, better=spec.better,
+                                                phases=starts)
+            run, summary = spc.run_chart(months, kind=spec.kind, per=spec.per, better=spec.better,
+                                         baseline_end=starts[0] if starts else None)
+            chart = control.reindex(columns=[c for c in CHART_COLUMNS if c not in ("microsystem_id", "outcome_id",
+                                                                                   "run_centre", "run_side",
+                                                                                   "run_signal")])
+            chart = chart.assign(run_centre=run["centre"].to_numpy(), run_side=run["side"].to_numpy(),
+                                 run_signal=run["signal_run"].to_numpy())
+            charts.append(chart.assign(microsystem_id=unit, outcome_id=spec.id))
+            better_side = "above" if spec.better == "higher" else "below"
+            words = spc.signals_in_words(summary, control, better=spec.better)
+            signals.append({
+                "microsystem_id": unit, "outcome_id": spec.id, "chart": spc.CHART_TYPES[spec.kind],
+                "months": int(months["period"].size), "change_month": starts[0] if starts else pd.NaT,
+                "change": changes[0].what if starts else None, "run_centre_label": summary.centre_label,
+                "longest_run": summary.longest_run, "longest_run_limit": summary.longest_run_limit,
+                "run_side": summary.run_side, "run_start": summary.run_start, "run_ongoing": summary.run_ongoing,
+                "crossings": summary.crossings, "crossings_limit": summary.crossings_limit,
+                "runs_signal": summary.runs_signal, "crossings_signal": summary.crossings_signal,
+                "outside_months": int(control["outside"].notna().sum()), "signal": summary.signal,
+                "improved": bool(summary.runs_signal and summary.run_side == better_side),
+                "worsened": bool(summary.runs_signal and summary.run_side not in (better_side, None)),
+                "words": " ".join(words),
+            })
+    funnels, limits = _funnels(series, specs, months=study.config.analysis.outcome_window_months)
+    chart_frame = pd.concat(charts, ignore_index=True)[list(CHART_COLUMNS)] if charts else empty["outcome_charts"]
+    signal_frame = pd.DataFrame(signals, columns=list(SIGNAL_COLUMNS)) if signals else empty["outcome_signals"]
+    return {"outcome_charts": chart_frame, "outcome_signals": signal_frame, "outcome_funnels": funnels,
+            "funnel_limits": limits}
+
+
+def _funnels(series: pd.DataFrame, specs, *, months: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each proportion or rate outcome's funnel over the study's latest ``months`` months."""
+    from workbench import spc
+
+    start = series["period"].max() - pd.DateOffset(months=months - 1)
+    recent = series[series["period"].ge(start)]
+    units, lines = [], []
+    for spec in specs:
+        if spec.kind not in ("proportion", "rate"):
+            continue  # a count or a measurement has no denominator to set a funnel's width
+        rows = recent[recent["outcome_id"].eq(spec.id)].groupby("microsystem_id", sort=True)
+        totals = rows[["numerator", "denominator"]].sum().reset_index().assign(months=rows.size().to_numpy())
+        if totals.empty:
+            continue
+        funnel = spc.funnel_table(totals, kind=spec.kind, per=spec.per)
+        table = funnel.table.assign(outcome_id=spec.id, target=funnel.target, months=totals["months"].to_numpy())
+        units.append(table.reindex(columns=list(FUNNEL_COLUMNS)))
+        drawn = funnel.limits
+        lines.append(drawn.assign(outcome_id=spec.id, target=funnel.target, phi=funnel.phi, tau2=funnel.tau2,
+                                  adjusted=funnel.adjusted, method=funnel.method))
+    return (pd.concat(units, ignore_index=True) if units else _empty(FUNNEL_COLUMNS),
+            pd.concat(lines, ignore_index=True)[list(LIMIT_COLUMNS)] if lines else _empty(LIMIT_COLUMNS))
 
 
 def previous_wave(study) -> tuple[pd.DataFrame, tuple[str, str]] | None:
@@ -557,3 +690,22 @@ def read_view(study, name: str, *, microsystem_id: str | None = None) -> pd.Data
     if name not in PER_UNIT:
         raise ValueError(f"view {name!r} is not per microsystem; per-microsystem views: {list(PER_UNIT)}")
     return pd.read_parquet(path, filters=[("microsystem_id", "==", microsystem_id)]).reset_index(drop=True)
+
+
+def funnel(study, outcome_id: str):
+    """The funnel plot of a proportion or rate outcome, as the built study's views hold it
+    (``outcome_funnels`` and ``funnel_limits``), for :func:`workbench.plotting.funnel_plot`;
+    None when the outcome has no funnel (a count or a measurement, or no month)."""
+    from workbench import spc
+
+    spec = study.outcome(outcome_id)
+    limits = study.view("funnel_limits")
+    limits = limits[limits["outcome_id"].eq(outcome_id)]
+    if limits.empty:
+        return None
+    table = study.view("outcome_funnels")
+    first = limits.iloc[0]
+    return spc.Funnel(table=table[table["outcome_id"].eq(outcome_id)].reset_index(drop=True),
+                      limits=limits.reset_index(drop=True), target=float(first["target"]), phi=float(first["phi"]),
+                      tau2=float(first["tau2"]), adjusted=bool(first["adjusted"]), method=str(first["method"]),
+                      kind=spec.kind, per=float(spec.per))

@@ -44,7 +44,7 @@ _PAGE_STYLE = """<style>
 .wb-toc ol {margin: 0.2rem 0 0; padding-left: 1.2rem;}
 body.jp-Notebook {max-width: 72rem; margin: 0 auto; padding: 0 1rem;}
 .jp-OutputArea-output, .jp-RenderedHTMLCommon {max-width: 100%; overflow-x: auto;}
-@page {size: A4; margin: 14mm 14mm 16mm;}
+@page {size: A4; margin: 12mm 13mm 13mm;}
 @media print {
   .wb-page-header a, .wb-toc {display: none;}
   body.jp-Notebook {max-width: none; padding: 0;}
@@ -54,10 +54,10 @@ body.jp-Notebook {max-width: 72rem; margin: 0 auto; padding: 0 1rem;}
   img {max-width: 100% !important; page-break-inside: avoid;}
   /* Paper is read closer than a screen: a slightly smaller text, tighter headings and quotes,
      so a feedback report fits two A4 pages. */
-  :root {--jp-content-font-size1: 13px; --jp-content-line-height: 1.45; --jp-content-heading-margin-top: 0.9em;
-    --jp-content-heading-margin-bottom: 0.45em;}
-  .jp-RenderedHTMLCommon p {margin-bottom: 0.6em;}
-  .jp-RenderedHTMLCommon blockquote {margin: 0.4em 0 0.4em 1em; padding: 0 0.8em;}
+  :root {--jp-content-font-size1: 12px; --jp-content-line-height: 1.4; --jp-content-heading-margin-top: 0.7em;
+    --jp-content-heading-margin-bottom: 0.35em;}
+  .jp-RenderedHTMLCommon p {margin-bottom: 0.45em;}
+  .jp-RenderedHTMLCommon blockquote {margin: 0.3em 0 0.3em 1em; padding: 0 0.8em; break-inside: avoid;}
   /* Headers may wrap on paper: a table wider than the page loses its right-hand columns. Columns
      as wide as their content (JupyterLab's fixed layout makes them all equal), text to the left. */
   body .wb-table th, body .wb-table th.num {white-space: normal;}
@@ -68,7 +68,7 @@ body.jp-Notebook {max-width: 72rem; margin: 0 auto; padding: 0 1rem;}
      empty: JupyterLab keeps every output whole on paper, and a box that scrolls is never split. */
   .jp-OutputArea-child, .jp-OutputArea-output {display: block;}
   .jp-OutputArea, .jp-OutputArea-child {overflow: visible !important;}
-  .jp-OutputArea-child:has(table.wb-table) {break-inside: auto;}
+  .jp-OutputArea-child:has(table.wb-table), .jp-OutputArea-child:has(blockquote) {break-inside: auto;}
 }
 </style>"""
 
