@@ -289,12 +289,15 @@ def _sentences(text: str) -> set[str]:
     return {part for part in _SENTENCE_END.split(_normalised(text)) if len(part) >= _LONG_SENTENCE}
 
 
-def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_characteristic: int = 2) -> pd.DataFrame:
+def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_characteristic: int = 2,
+                  characters: int | None = None) -> pd.DataFrame:
     """Up to ``per_characteristic`` excerpts for each of ``characteristics`` (in that order),
     best ranked first, never the same excerpt twice in one report: an excerpt coded with
     two characteristics is shown under the first only (compared without case or spacing), and
     an excerpt repeating a longer sentence of one already chosen is passed over (people repeat
-    themselves, and a handout that quotes the same words twice reads as padding).
+    themselves, and a handout that quotes the same words twice reads as padding). ``characters``:
+    the room a printed page leaves for quotes; while the chosen ones are longer in all, the last
+    characteristic's lowest-ranked quote is dropped (each characteristic keeps its best one).
 
     ``quotes``: a unit's rows of the ``unit_quotes`` view.
 
@@ -309,6 +312,10 @@ def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_chara
     ...                   "excerpt": [f"It is informal. {said}", f"{said} We had a link once."]})
     >>> len(chosen_quotes(q, ["c"]))
     1
+    >>> q = pd.DataFrame({"characteristic_id": ["a", "a", "b", "b"], "rank": [1, 2, 1, 2],
+    ...                   "excerpt": ["x" * 50, "y" * 50, "z" * 50, "w" * 50]})
+    >>> chosen_quotes(q, ["a", "b"], characters=160)["excerpt"].str[0].tolist()
+    ['x', 'y', 'z']
     """
     ordered = quotes.sort_values("rank", kind="stable") if "rank" in quotes else quotes
     seen: set[str] = set()
@@ -324,6 +331,13 @@ def chosen_quotes(quotes: pd.DataFrame, characteristics: list[str], *, per_chara
             said |= _sentences(excerpt)
             rows.append((characteristic, excerpt))
             taken += 1
+    if characters is not None:
+        while sum(len(excerpt) for _, excerpt in rows) > characters:
+            firsts = {characteristic: i for i, (characteristic, _) in reversed(list(enumerate(rows)))}
+            extra = [i for i in range(len(rows)) if i not in firsts.values()]
+            if not extra:
+                break
+            del rows[extra[-1]]
     return pd.DataFrame(rows, columns=["characteristic_id", "excerpt"])
 
 

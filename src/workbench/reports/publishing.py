@@ -47,6 +47,7 @@ body.jp-Notebook {max-width: 72rem; margin: 0 auto; padding: 0 1rem;}
 @page {size: A4; margin: 12mm 13mm 13mm;}
 @media print {
   .wb-page-header a, .wb-toc {display: none;}
+  .wb-page-header {font-size: 0.75rem;}
   body.jp-Notebook {max-width: none; padding: 0;}
   .jp-OutputArea-output, .jp-RenderedHTMLCommon {overflow: visible !important;}
   .jp-Cell {padding: 0 !important;}
