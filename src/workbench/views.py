@@ -537,29 +537,39 @@ def outcome_views(study) -> dict[str, pd.DataFrame]:
              "outcome_funnels": _empty(FUNNEL_COLUMNS), "funnel_limits": _empty(LIMIT_COLUMNS)}
     if series.empty or not specs:
         return empty
-    charts, signals = [], []
+    # Columns of every chart, gathered as arrays and made into one frame at the end: a frame per
+    # series would cost more than the charts themselves (a 5,000-unit study has 15,000 series).
+    columns: dict[str, list] = {c: [] for c in CHART_COLUMNS}
+    signals = []
+    changes_of: dict[str, list] = {}
+    for change in sorted(study.config.changes, key=lambda c: c.month):
+        changes_of.setdefault(change.microsystem_id, []).append(change)
     for spec in specs:
         rows = series[series["outcome_id"].eq(spec.id)]
         for unit, months in rows.groupby("microsystem_id", sort=True):
-            changes = sorted((c for c in study.config.changes if c.microsystem_id == unit
-                              and (c.outcomes is None or spec.id in c.outcomes)), key=lambda c: c.month)
+            changes = [c for c in changes_of.get(unit, ()) if c.outcomes is None or spec.id in c.outcomes]
             first = months["period"].min()
             starts = [c.period for c in changes if c.period > first]
             control, phases = spc.control_chart(months, kind=spec.kind, per=spec.per, better=spec.better,
                                                 phases=starts)
             run, summary = spc.run_chart(months, kind=spec.kind, per=spec.per, better=spec.better,
                                          baseline_end=starts[0] if starts else None)
-            chart = control.reindex(columns=[c for c in CHART_COLUMNS if c not in ("microsystem_id", "outcome_id",
-                                                                                   "run_centre", "run_side",
-                                                                                   "run_signal")])
-            chart = chart.assign(run_centre=run["centre"].to_numpy(), run_side=run["side"].to_numpy(),
-                                 run_signal=run["signal_run"].to_numpy())
-            charts.append(chart.assign(microsystem_id=unit, outcome_id=spec.id))
+            size = len(control)
+            for column in CHART_COLUMNS:
+                if column in control.columns:
+                    columns[column].append(control[column].to_numpy())
+                elif column in ("mr", "mr_centre", "mr_ucl"):
+                    columns[column].append(np.full(size, np.nan))
+            columns["microsystem_id"].append(np.full(size, unit, dtype=object))
+            columns["outcome_id"].append(np.full(size, spec.id, dtype=object))
+            columns["run_centre"].append(run["centre"].to_numpy())
+            columns["run_side"].append(run["side"].to_numpy(dtype=object))
+            columns["run_signal"].append(run["signal_run"].to_numpy())
             better_side = "above" if spec.better == "higher" else "below"
             words = spc.signals_in_words(summary, control, better=spec.better)
             signals.append({
                 "microsystem_id": unit, "outcome_id": spec.id, "chart": spc.CHART_TYPES[spec.kind],
-                "months": int(months["period"].size), "change_month": starts[0] if starts else pd.NaT,
+                "months": size, "change_month": starts[0] if starts else pd.NaT,
                 "change": changes[0].what if starts else None, "run_centre_label": summary.centre_label,
                 "longest_run": summary.longest_run, "longest_run_limit": summary.longest_run_limit,
                 "run_side": summary.run_side, "run_start": summary.run_start, "run_ongoing": summary.run_ongoing,
@@ -571,7 +581,8 @@ def outcome_views(study) -> dict[str, pd.DataFrame]:
                 "words": " ".join(words),
             })
     funnels, limits = _funnels(series, specs, months=study.config.analysis.outcome_window_months)
-    chart_frame = pd.concat(charts, ignore_index=True)[list(CHART_COLUMNS)] if charts else empty["outcome_charts"]
+    chart_frame = (pd.DataFrame({c: np.concatenate(parts) for c, parts in columns.items()}) if signals
+                   else empty["outcome_charts"])
     signal_frame = pd.DataFrame(signals, columns=list(SIGNAL_COLUMNS)) if signals else empty["outcome_signals"]
     return {"outcome_charts": chart_frame, "outcome_signals": signal_frame, "outcome_funnels": funnels,
             "funnel_limits": limits}
