@@ -160,13 +160,15 @@ def demo():
 
 def tiny_groups(study, *, seed: int = 7):
     """The demo's answers with every respondent given a role at random among the study's
-    roles and a third of the units cut to three to six respondents: many role groups of
-    one, two or three people, and some units below the rule."""
+    roles and half of the units cut to three to six respondents: many role groups of one,
+    two or three people, and some units below the rule. (A third of the units was enough
+    in the first demo; the regenerated demo's units are larger, so half are cut to keep
+    most role groups tiny.)"""
     rng = np.random.default_rng(seed)
     respondents = study.respondents.copy()
     respondents["role"] = rng.choice(list(study.config.roles), size=len(respondents))
     units = respondents["microsystem_id"].unique()
-    cut = set(rng.choice(units, size=len(units) // 3, replace=False))
+    cut = set(rng.choice(units, size=len(units) // 2, replace=False))
     keep = respondents.groupby("microsystem_id", sort=False).cumcount() < np.where(
         respondents["microsystem_id"].isin(cut), rng.integers(3, 7, size=len(respondents)), 10**6)
     respondents = respondents[keep].reset_index(drop=True)

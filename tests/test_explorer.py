@@ -33,6 +33,16 @@ def in_memory(study, **changes):
     return dataclasses.replace(study, **changes, processed=None)
 
 
+def with_small_units_below_the_rule(study):
+    """``study`` in memory with min_cell_size one above its smallest unit's number of
+    respondents, so that unit's figures (and some of others) are too few to show. The
+    regenerated demo's units are large enough that nothing in it falls below its own rule of
+    5; this gives the tests of hidden figures something hidden, chosen by a rule."""
+    smallest = int(study.respondents.groupby("microsystem_id", observed=True).size().min())
+    privacy = study.config.privacy.model_copy(update={"min_cell_size": smallest + 1})
+    return in_memory(study, config=study.config.model_copy(update={"privacy": privacy}))
+
+
 def unit_means(answers: pd.DataFrame, characteristic: str, k: int = 5) -> pd.Series:
     """Microsystem means on a characteristic by hand: each respondent's mean of the items
     they rated, then the mean of those over respondents with a score (from at least k)."""
@@ -72,9 +82,17 @@ def test_profile_shows_chosen_microsystems_against_the_others(demo, explorer_dat
 
 
 def test_with_all_roles_the_explorer_shows_exactly_the_feedback_reports_means(demo, explorer_data):
+    # The demo as it is (every mean reported), then with a stricter rule that hides some means.
+    assert_the_explorer_shows_exactly_the_feedback_reports_means(demo, explorer_data, hidden=False)
+    stricter = with_small_units_below_the_rule(demo)
+    assert_the_explorer_shows_exactly_the_feedback_reports_means(stricter, StudyExplorer(stricter), hidden=True)
+
+
+def assert_the_explorer_shows_exactly_the_feedback_reports_means(demo, explorer_data, *, hidden: bool):
     units = tuple(demo.microsystems["microsystem_id"])
     expected = reported_means(demo).reindex(index=demo.characteristics.element_ids, columns=list(units))
-    assert expected.isna().any().any() and expected.notna().any().any(), "the demo has reported and hidden means"
+    assert expected.notna().any().any()
+    assert bool(expected.isna().any().any()) is hidden, "the study has hidden means" if hidden else "nothing hidden"
     profiles = demo.view("unit_profiles")
     for characteristic in demo.characteristics.element_ids:
         tables = explorer_data.tables(Selection(units, characteristic, tuple(demo.config.roles), "staff_turnover_pct"))
@@ -306,14 +324,18 @@ def test_changing_a_control_redraws_the_views(demo):
 
 
 def test_counts_below_the_rule_are_shown_by_the_disclosure_marker(demo):
-    units = list(demo.microsystems["microsystem_id"])
-    small = demo.view("unit_profiles").query("n_scored < 5")
-    explorer = Explorer(demo, microsystems=units, characteristic=small["characteristic_id"].iloc[0])
-    marker = demo.disclosure.marker
-    assert marker == "<5" and "&lt;5" in explorer.distribution.value and "&lt;5" in explorer.agreement.value
+    assert demo.disclosure.marker == "<5"
+    # No count in the demo is below its rule of 5 any more: a stricter rule makes some.
+    study = with_small_units_below_the_rule(demo)
+    k = study.disclosure.min_cell_size
+    units = list(study.microsystems["microsystem_id"])
+    small = study.view("unit_profiles").query("n_scored < @k")
+    explorer = Explorer(study, microsystems=units, characteristic=small["characteristic_id"].iloc[0])
+    marker = study.disclosure.marker
+    assert marker == f"<{k}" and f"&lt;{k}" in explorer.distribution.value and f"&lt;{k}" in explorer.agreement.value
     counts = explorer.tables["distribution"]["n_rated"]
-    assert ((counts > 0) & (counts < 5)).any()
-    for small in counts[(counts > 0) & (counts < 5)].unique():
+    assert ((counts > 0) & (counts < k)).any()
+    for small in counts[(counts > 0) & (counts < k)].unique():
         assert f"<td>{small}</td>" not in explorer.distribution.value
 
 

@@ -8,6 +8,7 @@ The PDF tests need Debian's Chromium: skipped without it, unless ``WORKBENCH_REQ
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -165,25 +166,38 @@ def test_the_profile_chart_keeps_a_row_without_a_mean_and_says_why():
     plt.close(fig)
 
 
+def with_min_cell_size(study, k: int):
+    """``study`` in memory with another min_cell_size, its views computed anew from its frames.
+    In the regenerated demo every figure of MS01 comes from at least the study's 5 people, so
+    the tests of withheld figures raise the minimum to MS01's own largest count: the figures
+    from fewer people than that are withheld, the others shown."""
+    privacy = study.config.privacy.model_copy(update={"min_cell_size": k})
+    return dataclasses.replace(study, config=study.config.model_copy(update={"privacy": privacy}), processed=None)
+
+
 def test_the_item_chart_keeps_every_item_and_the_note_says_which_are_not_broken_down(demo):
-    items = demo.view("unit_items", microsystem_id="MS01")
+    k = int(demo.view("unit_items", microsystem_id="MS01")["n_rated"].max())
+    study = with_min_cell_size(demo, k)
+    items = study.view("unit_items", microsystem_id="MS01")
     blank = items["share_level_1"].isna()
-    assert blank.any(), "the demo's MS01 has items rated by too few"
+    assert blank.any() and not blank.all(), "MS01 has items rated by too few, and others"
+    assert blank.equals(items["n_rated"] < k)
     fig, ax = plt.subplots()
-    plotting.diverging_levels(items, scale=demo.scale, ax=ax)
+    plotting.diverging_levels(items, scale=study.scale, ax=ax)
     assert len(ax.get_yticklabels()) == len(items)
     assert [t.get_text() for t in ax.texts].count("not broken down") == blank.sum()
     plt.close(fig)
-    labels = demo.instrument.labels(short=False)
-    note = feedback.items_withheld_note(items, labels=labels, min_cell_size=demo.disclosure.min_cell_size)
+    labels = study.instrument.labels(short=False)
+    note = feedback.items_withheld_note(items, labels=labels, min_cell_size=study.disclosure.min_cell_size)
     assert all(labels[item] in note for item in items.loc[blank, "item_id"])
-    assert feedback.items_withheld_note(items[~blank], labels=labels, min_cell_size=5) == ""
+    assert feedback.items_withheld_note(items[~blank], labels=labels, min_cell_size=k) == ""
 
 
 def test_the_table_uses_labels_and_verdict_words(demo):
-    rows = positions(demo)["MS01"]
-    table = feedback.position_table(rows, labels=demo.characteristics.labels(short=False),
-                                    min_cell_size=demo.disclosure.min_cell_size)
+    study = with_min_cell_size(demo, int(demo.view("unit_profiles", microsystem_id="MS01")["n_scored"].max()))
+    rows = positions(study)["MS01"]
+    table = feedback.position_table(rows, labels=study.characteristics.labels(short=False),
+                                    min_cell_size=study.disclosure.min_cell_size)
     assert set(table["staff_views"]) <= {"shared", "views differ", "too few answers", "not shown"}
     assert "too few answers" in set(table["staff_views"])
     assert not table["characteristic"].str.contains("_").any()

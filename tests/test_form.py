@@ -144,12 +144,15 @@ def test_team_form_prints_the_units_shares_and_marks_the_most_common_level(demo,
 
 
 def test_items_rated_by_fewer_than_the_minimum_show_no_breakdown(demo, instrument):
-    k = demo.config.privacy.min_cell_size
     unit_answers = demo.answers[demo.answers["microsystem_id"] == "MS01"]
     summary = item_summary(unit_answers, levels=(1, 2, 3)).set_index("item_id")
+    # In the demo every item of MS01 is rated by at least the study's min_cell_size, so the
+    # minimum is set from the unit's own counts: its largest count of ratings, which hides the
+    # items fewer people rated and shows those rated by the most.
+    k = int(summary["n_rated"].max())
     too_few = set(summary.index[summary["n_rated"] < k])
-    assert too_few and too_few != set(summary.index)  # the demo unit has both kinds
-    page = parse(form.form_html(instrument, study=demo, microsystem_id="MS01"))
+    assert too_few and too_few != set(summary.index)  # the unit has both kinds at this minimum
+    page = parse(form.form_html(instrument, study=with_min_cell_size(demo, k), microsystem_id="MS01"))
     for fieldset in page.select("fieldset.item"):
         hidden = fieldset["data-item"] in too_few
         assert bool(fieldset.select(".team-share")) is not hidden
@@ -157,9 +160,12 @@ def test_items_rated_by_fewer_than_the_minimum_show_no_breakdown(demo, instrumen
         note = fieldset.select_one(".team-note").get_text(" ", strip=True)
         assert (f"fewer than {k}" in note) is hidden
 
-    everyone_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, 7), microsystem_id="MS01"))
+    above_all = k + 1  # more than any item's count of ratings
+    everyone_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, above_all),
+                                           microsystem_id="MS01"))
     assert not everyone_hidden.select("data") and len(everyone_hidden.select(".team-note.suppressed")) == 10
-    nothing_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, 2), microsystem_id="MS01"))
+    fewest = int(summary["n_rated"].min())  # every item is rated by at least this many
+    nothing_hidden = parse(form.form_html(instrument, study=with_min_cell_size(demo, fewest), microsystem_id="MS01"))
     assert len(nothing_hidden.select("data")) == 40 and not nothing_hidden.select(".suppressed")
 
 

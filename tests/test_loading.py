@@ -42,8 +42,17 @@ def set_cell(path: Path, row: int, column: str, value: str) -> None:
 def test_every_row_and_answer_is_kept(project):
     study = load_study("demo")
     raw = rows_of(project / "data/raw/demo/survey_responses.csv")
-    assert len(study.respondents) == len(raw)
-    assert len(study.answers) == len(raw) * 10
+    # The demo has two survey waves: `respondents`/`answers` hold the latest one, the earlier
+    # waves are in `past_respondents`/`past_answers`; together they keep every row of the file.
+    latest = study.config.latest_wave.id
+    per_wave = pd.Series([row["wave"] for row in raw]).value_counts()
+    assert len(per_wave) == len(study.config.waves) == 2
+    assert len(study.respondents) == per_wave[latest]
+    assert len(study.answers) == per_wave[latest] * 10
+    past = per_wave.drop(latest)
+    assert study.past_respondents["wave"].value_counts().sort_index().to_dict() == past.sort_index().to_dict()
+    assert study.past_answers["wave"].value_counts().sort_index().to_dict() == (past * 10).sort_index().to_dict()
+    assert len(study.respondents) + len(study.past_respondents) == len(raw)
     assert len(study.codings) == len(rows_of(project / "data/raw/demo/coded_segments.csv"))
     assert len(study.microsystems) == 43
     assert study.outcomes["microsystem_id"].tolist() == study.microsystems["microsystem_id"].tolist()
@@ -74,7 +83,7 @@ def test_answer_codes_are_decoded_and_cant_rate_is_never_a_level(project):
         ("survey_responses.csv", 3, "microsystem_id", "MS99",
          "expected a microsystem_id listed in the microsystems file, found 'MS99'"),
         ("survey_responses.csv", 5, "role", "Surgeon", "expected a role named in study.yaml"),
-        ("survey_responses.csv", 4, "respondent_id", "R0001", "already appears at row 2"),
+        ("survey_responses.csv", 4, "respondent_id", "R00001", "already appears at row 2"),  # row 2's id
         ("survey_responses.csv", 9, "completed_at", "31/03/2026", "expected a date written YYYY-MM-DD"),
         ("microsystems.csv", 10, "name", "", "expected a value, found an empty cell"),
         ("interviews.csv", 6, "word_count", "lots", "expected a whole number of at least 0, found 'lots'"),
@@ -109,7 +118,8 @@ def test_a_bad_file_writes_nothing_and_keeps_the_previous_processed_data(demo_co
     build_processed("demo")
     folder = processed_folder("demo")
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    set_cell(demo_copy / "outcomes.csv", 3, "patient_experience_score", "n/a")
+    # outcomes.csv now holds only staff_turnover_pct (the other outcomes are monthly series)
+    set_cell(demo_copy / "outcomes.csv", 3, "staff_turnover_pct", "n/a")
     with pytest.raises(InputError):
         build_processed("demo")
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
@@ -128,7 +138,8 @@ def test_ragged_row_is_named(demo_copy):
     lines = path.read_text().splitlines()
     lines[4] += ",extra"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(InputError, match=r"microsystems\.csv, row 5: the row has 6 cells but the header has 5"):
+    # microsystems.csv has six columns now (headcount was added)
+    with pytest.raises(InputError, match=r"microsystems\.csv, row 5: the row has 7 cells but the header has 6"):
         load_study("demo")
 
 

@@ -8,6 +8,7 @@ import string
 
 import numpy as np
 import pandas as pd
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,9 @@ from workbench.study import load_study
 
 ITEMS = load_instrument("microsystem_self_assessment").item_ids
 ROLES = ["Physician", "Nurse", "Medical assistant", "Clerical", "Manager", "Allied health"]
+# The demo's study.yaml (copied below) lists survey waves: each generated answer belongs to one.
+DEMO_CONFIG = yaml.safe_load((DEMO / "study.yaml").read_text(encoding="utf-8"))
+WAVES = [wave["id"] for wave in DEMO_CONFIG["waves"]]
 answer = st.sampled_from(["1", "2", "3", "9", ""])
 
 
@@ -35,6 +39,7 @@ def studies(draw):
         for _ in range(draw(st.integers(1, 6))):
             rows.append({
                 "respondent_id": f"R{len(rows):04d}",
+                "wave": draw(st.sampled_from(WAVES)),
                 "microsystem_id": unit,
                 "role": draw(st.sampled_from(ROLES)),
                 **{item: draw(answer) for item in ITEMS},
@@ -61,8 +66,20 @@ def write_study(folder, ids, responses):
         f"PT1,1,{ids[0]},2026-01-01\n"
         f"PT1,2,{ids[-1]},2026-01-09\n"
     )
-    pd.DataFrame({"microsystem_id": ids, "staff_turnover_pct": 10.0, "safety_events_per_1000_patient_days": 2.0,
-                  "patient_experience_score": 80.0}).to_csv(folder / "outcomes.csv", index=False)
+    # Outcomes as the demo declares them: those without a kind in outcomes.csv, the monthly ones
+    # in outcome_series.csv (the demo's first units' series, given to the generated units in
+    # order). The demo's dated changes name its own units: left out.
+    config = dict(DEMO_CONFIG)
+    config.pop("changes", None)
+    (folder / "study.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    unit_outcomes = [o["id"] for o in config["outcomes"] if "kind" not in o]
+    pd.DataFrame({"microsystem_id": ids, **{o: 10.0 for o in unit_outcomes}}).to_csv(folder / "outcomes.csv",
+                                                                                     index=False)
+    series = pd.read_csv(DEMO / "outcome_series.csv", dtype=str, keep_default_na=False)
+    demo_units = list(dict.fromkeys(series["microsystem_id"]))[:len(ids)]
+    series = series[series["microsystem_id"].isin(demo_units)]
+    series.assign(microsystem_id=series["microsystem_id"].map(dict(zip(demo_units, ids)))).to_csv(
+        folder / "outcome_series.csv", index=False)
     return folder
 
 
@@ -87,10 +104,15 @@ SETTINGS = settings(
 def test_random_studies_load_with_every_answer_kept_and_statistics_in_bounds(tmp_path_factory, generated):
     ids, responses = generated
     study = load_study(write_study(tmp_path_factory.mktemp("s") / "study", ids, responses))
-    assert len(study.respondents) == len(responses) and len(study.answers) == len(responses) * len(ITEMS)
-    codes = responses.melt(id_vars="respondent_id", value_vars=ITEMS, value_name="code")["code"]
-    assert (study.answers["answer"].value_counts().reindex(["level", "cant_rate", "no_answer"], fill_value=0).tolist()
-            == [int(codes.isin(["1", "2", "3"]).sum()), int(codes.eq("9").sum()), int(codes.eq("").sum())])
+    # The latest wave is `respondents`/`answers`, the earlier ones `past_respondents`/`past_answers`.
+    latest = responses["wave"].eq(WAVES[-1])
+    assert len(study.respondents) == latest.sum() and len(study.answers) == latest.sum() * len(ITEMS)
+    assert len(study.past_respondents) == (~latest).sum()
+    assert len(study.past_answers) == (~latest).sum() * len(ITEMS)
+    for answers, rows in ((study.answers, responses[latest]), (study.past_answers, responses[~latest])):
+        codes = rows.melt(id_vars="respondent_id", value_vars=ITEMS, value_name="code")["code"]
+        assert (answers["answer"].value_counts().reindex(["level", "cant_rate", "no_answer"], fill_value=0).tolist()
+                == [int(codes.isin(["1", "2", "3"]).sum()), int(codes.eq("9").sum()), int(codes.eq("").sum())])
     result = summaries(study)
     items = result["items"]
     assert items["mean"].dropna().between(1, 3).all()

@@ -57,7 +57,10 @@ def no_survey(folder: Path) -> None:
 
 
 def no_outcomes(folder: Path) -> None:
-    settings(folder, lambda c: (c["files"].update(outcomes=None), c.update(outcomes=[])))
+    # Neither per-unit outcomes nor monthly series; the dated changes go too (they are read
+    # against the monthly outcomes, and a study without those may list none).
+    settings(folder, lambda c: (c["files"].update(outcomes=None, outcome_series=None), c.update(outcomes=[]),
+                                c.pop("changes", None)))
 
 
 def one_coder(folder: Path) -> None:
@@ -66,16 +69,23 @@ def one_coder(folder: Path) -> None:
 
 def three_units(folder: Path) -> None:
     keep(folder / "microsystems.csv", lambda row: row["microsystem_id"] in UNITS)
-    for name in ("survey_responses.csv", "interviews.csv", "outcomes.csv", "journeys.csv"):
+    for name in ("survey_responses.csv", "interviews.csv", "outcomes.csv", "outcome_series.csv", "journeys.csv"):
         keep(folder / name, lambda row: row["microsystem_id"] in UNITS)  # journeys: only the visits to these units
     interviews = {row["interview_id"] for row in rows(folder / "interviews.csv")}
     keep(folder / "coded_segments.csv", lambda row: row["interview_id"] in interviews)
+    # Only the dated changes made in the units kept.
+    settings(folder, lambda c: c.update(changes=[change for change in c.get("changes", [])
+                                                 if change["microsystem_id"] in UNITS]))
 
 
 def five_respondents(folder: Path) -> None:
+    """Three units, and five respondents in all: the first five of the survey's latest wave
+    (the one reports describe), the only wave the study then lists."""
     three_units(folder)
-    kept = [row["respondent_id"] for row in rows(folder / "survey_responses.csv")][:5]
+    latest = yaml.safe_load((folder / "study.yaml").read_text())["waves"][-1]["id"]
+    kept = [row["respondent_id"] for row in rows(folder / "survey_responses.csv") if row["wave"] == latest][:5]
     keep(folder / "survey_responses.csv", lambda row: row["respondent_id"] in kept)
+    settings(folder, lambda c: c.update(waves=[wave for wave in c["waves"] if wave["id"] == latest]))
 
 
 def minimal(folder: Path) -> None:

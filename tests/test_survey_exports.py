@@ -417,10 +417,13 @@ def test_a_date_format_reads_us_dates(exports, reference):
     for row in rows[1:]:
         if row[column] not in ("", "[not completed]"):
             row[column] = pd.Timestamp(row[column]).strftime("%m/%d/%Y %I:%M %p")
-    assert rows[1][column] == "03/09/2026 03:12 PM"
+    # The export's first record is the latest wave's first respondent (R00831, completed
+    # 2026-04-02 14:15 in survey_responses.csv); month and day are both at most 12, so reading
+    # it day-first would give another date and the frames below would differ.
+    assert rows[1][column] == "04/02/2026 02:15 PM"
     write_rows(exports / "redcap_records.csv", rows)
     with pytest.raises(InputError, match=r"row 2, column 'self_assessment_timestamp': expected a date written "
-                                         r"YYYY-MM-DD, .*, found '03/09/2026 03:12 PM'"):
+                                         r"YYYY-MM-DD, .*, found '04/02/2026 02:15 PM'"):
         read(exports / "redcap_mapping.yaml", reference)
     wide, report = read(exports / "redcap_mapping.yaml", reference, date_format="%m/%d/%Y %I:%M %p")
     respondents, _ = study_csv.survey_from_wide(wide, instrument=reference.instrument)

@@ -207,3 +207,10 @@ def test_a_study_of_one_wave_has_empty_change_views(tmp_path):
     study = build_processed("small", project)
     assert study.view("unit_changes").empty and study.view("study_changes").empty
     assert study.past_answers.empty and list(study.past_answers.columns)[-1] == "wave"
+
+
+def test_a_study_of_one_wave_gives_each_unit_its_empty_rows_of_the_change_and_outcome_views(tmp_path):
+    project = write_study(tmp_path, waves=False, series=False)
+    study = build_processed("small", project)
+    for name in ("unit_changes", "outcome_charts", "outcome_signals", "outcome_funnels"):
+        assert study.view(name, microsystem_id="U1").empty, name  # a filter on an empty view, not an Arrow error

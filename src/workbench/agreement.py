@@ -590,7 +590,14 @@ def icc_by_item(
     """
     rated = _rated(answers)
     rated = rated[rated[group].notna() & rated["item_id"].notna()]  # as groupby would: no group, no place in the ANOVA
-    item_index, items = pd.factorize(rated["item_id"])
+    # Items in the order the answers give them (the instrument's, respondent by respondent), not the order of
+    # their first rated answer, which depends on who happened to answer "can't rate" first.
+    # (on codes: a million answers' items are never turned into text)
+    first_index, first_items = pd.factorize(rated["item_id"])
+    appearance = {str(item): place for place, item in enumerate(pd.unique(answers["item_id"]))}
+    order = np.argsort([appearance[str(item)] for item in first_items], kind="stable")
+    items = pd.Index(np.asarray(first_items, dtype=object)[order])
+    item_index = np.argsort(order)[first_index]
     table = _oneway_anova(rated["level"].to_numpy(dtype="float64"), item_index, len(items),
                           pd.factorize(rated[group])[0], group_size, confidence)
     too_few = (table["n_groups"] < 2) | (table["n"] <= table["n_groups"])

@@ -517,7 +517,8 @@ LIMIT_COLUMNS = ("outcome_id", "volume", "probability", "coverage", "lower", "up
 
 
 def _empty(columns) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    """A view with no rows: ids as text (a filter on a unit compares text with text), the rest float."""
+    return pd.DataFrame({c: pd.Series(dtype="str" if c.endswith("_id") else "float64") for c in columns})
 
 
 def outcome_views(study) -> dict[str, pd.DataFrame]:
@@ -630,8 +631,7 @@ def wave_changes(study) -> dict[str, pd.DataFrame]:
 
     previous = previous_wave(study)
     if previous is None:
-        return {"unit_changes": pd.DataFrame({c: [] for c in waves.UNIT_CHANGE_COLUMNS}),
-                "study_changes": pd.DataFrame({c: [] for c in waves.STUDY_CHANGE_COLUMNS})}
+        return {"unit_changes": _empty(waves.UNIT_CHANGE_COLUMNS), "study_changes": _empty(waves.STUDY_CHANGE_COLUMNS)}
     earlier, names = previous
     changes = waves.unit_changes(earlier, study.answers, scale=study.scale, disclosure=study.disclosure,
                                  min_items=study.config.analysis.min_items, waves=names)

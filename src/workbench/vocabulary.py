@@ -339,5 +339,7 @@ class AgreementPolicy(_Policy):
         values = np.asarray(index_values, dtype="float64")
         sizes = np.asarray(sizes, dtype="float64")
         with np.errstate(invalid="ignore"):
-            agreed = values >= self.threshold
+            # An index exactly at the threshold (r*wg(j) = 1 - 1/5 / (2/3) = 0.7) can land a rounding error
+            # below it; the rule reads "at or above", so it is compared to 12 decimals.
+            agreed = np.round(values, 12) >= self.threshold
         return np.where(np.nan_to_num(sizes) < disclosure.min_cell_size, TOO_FEW, np.where(agreed, SHARED, NOT_SHARED))
