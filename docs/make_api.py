@@ -32,7 +32,8 @@ TOPICS = {
                                                "workbench.io.survey_exports", "workbench.io.refiqda",
                                                "workbench.io.files"],
     "Teaching set": ["workbench.teaching", "workbench.teaching.cases", "workbench.teaching.exercises",
-                     "workbench.teaching.profile", "workbench.teaching.form", "workbench.teaching.generator"],
+                     "workbench.teaching.profile", "workbench.teaching.form", "workbench.teaching.generator",
+                     "workbench.teaching.publishing"],
     "Demo studies and the command line": ["workbench.demo", "workbench.demo.large", "workbench.demo.exports",
                                           "workbench.demo.excerpts", "workbench.demo.series", "workbench.cli"],
 }

@@ -152,9 +152,36 @@ def test_stored_outputs_are_clean_and_only_widget_cells_skip_nbval(source, versi
             assert not re.search(r"np\.(float|int)\d+\(", text), f"numpy repr in an output: {text[:120]!r}"
         if cell.source.startswith("teaching.check("):
             verdicts.append(cell.outputs[0]["data"]["text/plain"])
+            # Shown formatted, code in code type, wrapped to the page; never as a line of plain text.
+            assert cell.outputs[0]["data"]["text/markdown"].startswith("**"), cell.source
     assert verdicts and all(v.startswith("… Not answered yet" if version == "learner" else "✔ Right") for v in verdicts)
     if source.stem.startswith("02"):
         assert any("nbval-ignore-output" in tags(cell) for cell in book.cells)
+
+
+# Lesson 2 is moved onto the presentation helper separately.
+ON_THE_PRESENTATION_HELPER = [(path, version) for path, version in VERSIONS if not path.stem.startswith("02")]
+
+
+@pytest.mark.parametrize("source, version", ON_THE_PRESENTATION_HELPER,
+                         ids=lambda v: v if isinstance(v, str) else v.stem)
+def test_lesson_tables_are_written_for_people_and_no_output_line_runs_off_the_page(source, version):
+    book = read(GENERATED / version / source.name)
+    tables = 0
+    for cell in book.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            html = data.get("text/html", "")
+            # The reports' helper: no raw DataFrame, no NaN beside <NA>, counts without ".0".
+            assert 'class="dataframe"' not in html, f"a raw DataFrame in {cell.source[:60]!r}"
+            tables += 'class="wb-table"' in html
+            cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+            assert not {"NaN", "nan", "&lt;NA&gt;", "None"} & set(cells), cell.source[:60]
+            assert not any(re.fullmatch(r"\d+\.0", value) for value in cells), cell.source[:60]
+            if not ({"text/html", "text/markdown"} & set(data)):  # shown as plain text: short lines only
+                text = output.get("text", "") + data.get("text/plain", "")
+                assert all(len(line) <= 100 for line in text.splitlines()), f"long output line: {text[:120]!r}"
+    assert tables >= 1
 
 
 def test_every_registered_exercise_is_asked_and_checked_once_in_its_lesson():
@@ -231,7 +258,7 @@ def test_wrong_answers_are_not_quite_with_a_hint_and_ellipsis_is_not_answered(so
         missing = teaching.check(exercise_id, ..., demo, **context)
         assert missing.status == "not answered"
         answer_name = teaching.exercise(exercise_id).answer_name
-        assert repr(missing) == (f"… Not answered yet: replace the ... in `{answer_name} = ...` "
+        assert repr(missing) == (f"… Not answered yet: replace the `...` in `{answer_name} = ...` "
                                  "with your answer, then run that cell and this one again.")
 
 
@@ -330,6 +357,48 @@ def test_check_accepts_labels_and_numpy_numbers_and_explains_wrong_kinds(demo):
     with pytest.raises(TypeError,
                        match=r"needs the context \['answers', 'characteristic'\]; missing \['characteristic'\]"):
         teaching.check("2.3", 1, demo, answers={})
+
+
+def test_check_accepts_the_words_a_table_shows(demo):
+    right = teaching.expected("1.3", demo)
+    item = next(i for i in demo.instrument.items if i.id in right)
+    # The item's label as the table shows it, whatever the case, spaces, dashes or a final full stop.
+    for typed in (item.label, item.label.upper(), f"  {item.label.lower().replace(' ', '   ')}. ", item.short, item.id):
+        assert teaching.check("1.3", typed, demo).ok, typed
+    assert teaching.check("1.2", "Role and training", demo).ok  # the short label of lesson 3's matrix
+    other = next(i for i in demo.instrument.items if i.id not in right and i.short != i.label)
+    wrong = teaching.check("1.3", other.short.lower(), demo)  # e.g. "info - staff": recognised, and not right
+    assert wrong.status == "not quite" and wrong.message.startswith(f"{other.label} (`{other.id}`) is not it.")
+    unit = demo.unit("MS07")["name"]
+    context = {"microsystem_ids": ["MS07", "MS08"], "characteristic": "measurement", "threshold": 0.0}
+    for typed in ("MS07", "ms07", unit, f"MS07 {unit}"):  # as lesson 3's matrix and lesson 4's tables show a unit
+        assert teaching.check("4.2", typed, demo, **context).ok, typed
+    # No words name two different answers of one kind.
+    from workbench.teaching.exercises import _aliases, _normalise, _options
+    for kind in ("characteristic", "item", "microsystem"):
+        names = _options(kind, demo)
+        aliases = _aliases(names)
+        assert all(aliases.get(_normalise(word)) == key for key, words in names.items() for word in (key, *words))
+
+
+def test_feedback_renders_as_markdown_with_code_in_code_type(demo):
+    mistune = pytest.importorskip("mistune")
+    from IPython.core.formatters import DisplayFormatter
+
+    missing = teaching.check("1.3", ..., demo)
+    shown, _ = DisplayFormatter().format(missing)
+    assert shown["text/markdown"] == "**… Not answered yet:** " + missing.message
+    assert shown["text/plain"] == repr(missing)
+    page = mistune.html(shown["text/markdown"])
+    assert "<strong>… Not answered yet:</strong>" in page and "<code>answer_1_3 = ...</code>" in page
+    assert "`" not in page  # no literal backticks once rendered
+    right = teaching.check("1.2", "alignment_of_role_and_training", demo)
+    assert "<code>alignment_of_role_and_training</code>" in mistune.html(right._repr_markdown_())
+    # What a learner typed is shown as code, never read as Markdown, backticks included.
+    for typed, wanted in (("*leadership*", "<code>'*leadership*'</code>"), ("a`b", "<code>'a`b'</code>")):
+        page = mistune.html(teaching.check("1.2", typed, demo)._repr_markdown_())
+        assert wanted in page and "<em>" not in page, page
+    assert "<code>'2.5'</code>" in mistune.html(teaching.check("2.1", "2.5", demo)._repr_markdown_())
 
 
 def test_a_characteristic_you_cannot_rate_has_no_position(demo):
@@ -459,24 +528,137 @@ def test_form_starts_from_given_answers_in_one_redraw(demo, monkeypatch):
 # ---------------------------------------------------------------------------------------
 # The views lessons 4 and 5 lean on.
 
-def test_contrasting_pair_has_one_mean_and_two_agreements(demo):
-    pair = teaching.contrasting_pair(demo, characteristic="measurement", policy=AgreementPolicy(threshold=0.7))
-    assert pair["agreement"].tolist() == ["shared", "not shared"]
-    assert (pair["n_rated"] >= demo.disclosure.min_cell_size).all()
-    answers = demo.answers
-    measurement = answers["item_id"].eq("measurement")
-    levels = {m: answers.loc[answers["microsystem_id"].eq(m) & measurement, "level"].dropna().astype(float)
-              for m in pair["microsystem_id"]}
+def plain_units(study, item: str, threshold: float) -> pd.DataFrame:
+    """Per unit, from the answers alone: rated levels, mean, rwg, whether its view is shared
+    (enough people and rwg at the threshold) and whether it is split between the scale's ends."""
+    a = study.answers[study.answers["item_id"].eq(item) & study.answers["answer"].eq("level")]
+    low, high = study.scale.low, study.scale.high
+    rows = []
+    for unit, levels in a.groupby("microsystem_id")["level"]:
+        levels = levels.astype(float)
+        n, rwg = len(levels), plain_rwg(levels) if len(levels) > 1 else np.nan
+        enough = n >= study.disclosure.min_cell_size
+        rows.append({"microsystem_id": unit, "n": n, "mean": levels.mean(), "rwg": rwg,
+                     "shared": enough and rwg >= threshold - 1e-12, "unshared": enough and rwg < threshold - 1e-12,
+                     "split": (levels.eq(low).sum() >= n / 4) and (levels.eq(high).sum() >= n / 4)})
+    return pd.DataFrame(rows).set_index("microsystem_id")
+
+
+def assert_pair_follows_the_rule(study, pair, *, item: str, threshold: float, tolerance: float):
+    """The pair is a shared and an unshared unit with means within ``tolerance``; a split unshared
+    unit when any candidate has one; and no candidate pair differs more in rwg."""
+    units = plain_units(study, item, threshold)
+    a, b = pair["microsystem_id"]
+    assert units.loc[a, "shared"] and units.loc[b, "unshared"]
+    assert abs(units.loc[a, "mean"] - units.loc[b, "mean"]) <= tolerance + 1e-9
     for row in pair.itertuples():
-        unit_levels = levels[row.microsystem_id]
-        assert row.mean == pytest.approx(unit_levels.mean()) and row.rwg == pytest.approx(plain_rwg(unit_levels))
-    assert abs(pair["mean"].iloc[0] - pair["mean"].iloc[1]) < 0.05
+        assert row.mean == pytest.approx(units.loc[row.microsystem_id, "mean"])
+        assert row.rwg == pytest.approx(units.loc[row.microsystem_id, "rwg"])
+        assert row.split == units.loc[row.microsystem_id, "split"]
+    candidates = [(x, y) for x in units.index[units["shared"]] for y in units.index[units["unshared"]]
+                  if abs(units.loc[x, "mean"] - units.loc[y, "mean"]) <= tolerance + 1e-9]
+    if any(units.loc[y, "split"] for _, y in candidates):
+        assert units.loc[b, "split"]
+        candidates = [(x, y) for x, y in candidates if units.loc[y, "split"]]
+    largest = max(units.loc[x, "rwg"] - units.loc[y, "rwg"] for x, y in candidates)
+    assert units.loc[a, "rwg"] - units.loc[b, "rwg"] == pytest.approx(largest)
+
+
+def test_contrasting_pair_follows_its_rule_on_the_demo(demo):
+    from workbench.teaching import cases
+
+    for characteristic in ("measurement", "constancy_of_purpose", "connection_to_community"):
+        for threshold, tolerance in ((0.7, 0.1), (0.5, 0.1), (0.7, 0.02)):
+            pair = teaching.contrasting_pair(demo, characteristic=characteristic,
+                                             policy=AgreementPolicy(threshold=threshold), tolerance=tolerance)
+            assert pair["agreement"].tolist() == ["shared", "not shared"]
+            assert (pair["n_rated"] >= demo.disclosure.min_cell_size).all()
+            assert_pair_follows_the_rule(demo, pair, item=characteristic, threshold=threshold, tolerance=tolerance)
+    pair = teaching.contrasting_pair(demo, characteristic="measurement")  # the study's own policy
+    assert pair["agreement"].tolist() == ["shared", "not shared"]
+    story = cases.pair_story(demo, pair, characteristic="measurement")
+    assert ("split between" in story) == bool(pair["split"].iloc[1])
+    for row in pair.itertuples():
+        assert f"**{row.microsystem_id}** ({row.name}), mean {row.mean:.2f}" in story
     with pytest.raises(ValueError, match="measured by a single item"):
         teaching.contrasting_pair(demo, characteristic="integration_of_information")
     with pytest.raises(ValueError, match="no unit pair"):
         teaching.contrasting_pair(demo, characteristic="measurement", policy=AgreementPolicy(threshold=0.0))
-    default = teaching.contrasting_pair(demo, characteristic="measurement")  # the study's own policy
-    assert default["agreement"].tolist() == ["shared", "not shared"]
+    with pytest.raises(ValueError, match="tolerance must be a number of levels"):
+        teaching.contrasting_pair(demo, characteristic="measurement", tolerance=-0.1)
+
+
+def synthetic_study(demo, units: dict[str, list]):
+    """The demo's configuration with only measurement answers, unit by unit: a list of levels
+    (None: can't rate)."""
+    rows = []
+    for unit, levels in units.items():
+        for number, level in enumerate(levels):
+            rows.append({"respondent_id": f"{unit}-{number}", "microsystem_id": unit, "role": "Nurse",
+                         "item_id": "measurement", "characteristic_id": "measurement",
+                         "answer": "level" if level is not None else "cant_rate", "level": level})
+    answers = pd.DataFrame(rows).astype({"level": "Int64"})
+    return dataclasses.replace(demo, answers=answers, processed=None)
+
+
+def test_contrasting_pair_follows_its_rule_on_a_synthetic_study(demo):
+    from workbench.teaching import cases
+
+    units = {
+        "MS01": [2] * 6,                   # mean 2, all middle: shared
+        "MS02": [1, 1, 1, 3, 3, 3],        # mean 2, split between the ends: not shared
+        "MS03": [1, 2, 2, 2, 2, 3, None],  # mean 2, a spread but no split: not shared
+        "MS04": [2, 2, 2, 2, 2, 3],        # mean 2.17: shared, but its mean is too far from the others
+        "MS05": [1] * 6,                   # mean 1, all low: shared
+        "MS06": [1, 1, 1, 1, 3, 3],        # mean 1.67, split: not shared, far from every shared mean but MS05's
+    }
+    policy = AgreementPolicy(threshold=0.7)
+    study = synthetic_study(demo, units)
+    pair = teaching.contrasting_pair(study, characteristic="measurement", policy=policy)
+    assert pair["microsystem_id"].tolist() == ["MS01", "MS02"] and pair["split"].tolist() == [False, True]
+    assert pair["n_low"].tolist() == [0, 3] and pair["n_high"].tolist() == [0, 3]
+    assert_pair_follows_the_rule(study, pair, item="measurement", threshold=0.7, tolerance=0.1)
+    story = cases.pair_story(study, pair, characteristic="measurement")
+    assert "all 6 staff who rated measurement chose *middle*" in story
+    assert "MS02's staff are split between *low* and *high*: 3 of its 6 at one end, 3 at the other" in story
+
+    # Without a split unit within the tolerance: the largest difference in rwg, and the story says no split.
+    study = synthetic_study(demo, {k: v for k, v in units.items() if k != "MS02"})
+    pair = teaching.contrasting_pair(study, characteristic="measurement", policy=policy)
+    assert pair["microsystem_id"].tolist() == ["MS01", "MS03"]
+    assert_pair_follows_the_rule(study, pair, item="measurement", threshold=0.7, tolerance=0.1)
+    story = cases.pair_story(study, pair, characteristic="measurement")
+    assert "split between" not in story and "not split into two camps" in story
+    assert "in MS03, 2 of 6 chose a level other than *middle* (1 *low* and 1 *high*)" in story
+
+    # A wider tolerance lets the split MS06 in, and a split unit comes first; of the units whose staff agree
+    # fully (MS01, MS05), the one with the closer mean.
+    pair = teaching.contrasting_pair(study, characteristic="measurement", policy=policy, tolerance=0.7)
+    assert pair["microsystem_id"].tolist() == ["MS01", "MS06"]
+    assert_pair_follows_the_rule(study, pair, item="measurement", threshold=0.7, tolerance=0.7)
+    with pytest.raises(ValueError, match=r"within tolerance=0.01 levels \(the closest differ by 0.17\)"):
+        teaching.contrasting_pair(synthetic_study(demo, {"MS01": [2] * 6, "MS04": [2] * 5 + [3]}),
+                                  characteristic="measurement", policy=AgreementPolicy(threshold=0.8), tolerance=0.01)
+
+
+def test_spread_and_quarters_agree_with_plain_pandas(demo):
+    from workbench.teaching import cases
+
+    means = teaching.unit_means(demo)
+    spread = cases.spread_over_units(means).set_index("characteristic_id")
+    assert list(spread.index) == list(means.columns)
+    described = means.describe().T
+    assert spread["units"].tolist() == described["count"].astype(int).tolist()
+    for column, statistic in (("lowest", "min"), ("lower_quartile", "25%"), ("median", "50%"),
+                              ("upper_quartile", "75%"), ("highest", "max")):
+        assert spread[column].to_numpy() == pytest.approx(described[statistic].to_numpy())
+    profiles = cases.characteristic_profiles(demo, "measurement")
+    quarters = cases.shared_by_quarter(profiles)
+    assert quarters["quarter"].tolist() == [1, 2, 3, 4]
+    assert quarters["units"].sum() == profiles["analysis_mean"].notna().sum()
+    assert quarters["units"].max() - quarters["units"].min() <= 1
+    assert quarters["shared"].sum() == profiles["shared"].sum()
+    assert (quarters["highest_mean"].iloc[:-1].to_numpy() <= quarters["lowest_mean"].iloc[1:].to_numpy()).all()
 
 
 def test_answer_counts_keep_cant_rate_apart(demo):

@@ -6,7 +6,8 @@
     workbench export-qdpx [--study demo]      the coded interviews as a REFI-QDA project for NVivo, ATLAS.ti, MAXQDA…
     workbench form [--study demo] [--microsystem ID]   the printable self-assessment form (HTML and PDF)
     workbench teaching                        rewrite notebooks/teaching/ (learner + instructor) from the lesson
-                                              sources and run them
+                                              sources, run them, and write each lesson's slides and printable
+                                              handout to reports/teaching/
     workbench refresh-notebooks               re-execute notebooks/ in place (stored outputs for nbval)
 
 Bad input ends with one line naming the file, row and column, and exit status 2; a
@@ -75,9 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     form.add_argument("--paper", choices=["A4", "letter"], default="A4", help="page size (default: A4)")
 
     teaching = commands.add_parser("teaching", help="rewrite the teaching set's learner and instructor notebooks from "
-                                                    "their lesson sources, then run them")
+                                                    "their lesson sources, run them, and make every lesson's slides "
+                                                    "and printable handout (reports/teaching/)")
     teaching.add_argument("--no-execute", action="store_true",
-                          help="only write the notebooks (their stored outputs stay empty until refresh-notebooks)")
+                          help="only write the notebooks (their stored outputs stay empty until refresh-notebooks; "
+                               "no slides or handouts)")
+    teaching.add_argument("--no-pdf", action="store_true",
+                          help="handouts as HTML only; no Chromium needed (the slides are made all the same)")
+    teaching.add_argument("--reveal-url", default=None, metavar="URL",
+                          help="where the slides load reveal.js 4 from when no copy sits beside them in "
+                               "reports/teaching/slides/reveal.js/ (default: a CDN, "
+                               "https://unpkg.com/reveal.js@4.0.2)")
 
     refresh = commands.add_parser("refresh-notebooks",
                                   help="re-execute notebooks/ in place so nbval compares fresh outputs")
@@ -293,16 +302,38 @@ def _print_refreshed(project: Project, outcomes) -> int:
 def _teaching(arguments) -> int:
     from workbench.reports.running import refresh_source_notebooks, skip_slow_format_checkers
     from workbench.teaching.generator import LESSONS, generate
+    from workbench.teaching.publishing import REVEAL_FOLDER, REVEAL_URL, write_lesson_outputs
 
     project = Project.discover()
     written = generate(project.notebooks_dir / "teaching")
     print(f"{len(written)} teaching notebooks written from {len(LESSONS)} lessons -> "
           f"{project.shown(written[0].parent.parent)}")
     if arguments.no_execute:
-        print("not executed: run `workbench refresh-notebooks` on them before nbval compares their outputs")
+        print("not executed: run `workbench refresh-notebooks` on them before nbval compares their outputs; "
+              "no slides or handouts made (they show the executed lessons)")
         return 0
     skip_slow_format_checkers()
-    return _print_refreshed(project, refresh_source_notebooks(project, only=[path.resolve() for path in written]))
+    outcomes = refresh_source_notebooks(project, only=[path.resolve() for path in written])
+    status = _print_refreshed(project, outcomes)
+    # Slides and handouts show the executed learner notebooks: only those that ran.
+    ran = {o.job.notebook.stem for o in outcomes if o.ok and o.job.notebook.parent.name == "learner"}
+    lessons = tuple(lesson for lesson in LESSONS if lesson.name in ran)
+    if not lessons:
+        print("no slides or handouts made: no learner notebook ran", file=sys.stderr)
+        return status or 1
+    made = write_lesson_outputs(project, lessons=lessons, pdf=not arguments.no_pdf,
+                                reveal_url=arguments.reveal_url or REVEAL_URL)
+    slides, handouts = made.slides[0].parent, made.handouts[0].parent
+    source = ("the copy beside them, no network needed" if made.reveal_local else
+              f"{made.reveal_url}: needs the internet, unless a copy of reveal.js 4 is put in "
+              f"{project.shown(slides / REVEAL_FOLDER)}/")
+    print(f"{len(made.slides)} slide decks -> {project.shown(slides)}/ (reveal.js from {source})")
+    if made.pdfs:
+        print(f"{len(made.pdfs)} handouts, PDF and HTML -> {project.shown(handouts)}/ "
+              f"(printed in {made.pdf_seconds:.1f} s; {made.seconds:.1f} s in all)")
+    else:
+        print(f"{len(made.handouts)} handouts, HTML only -> {project.shown(handouts)}/; PDFs not made: {made.skipped}")
+    return status
 
 
 def _refresh_notebooks(arguments) -> int:

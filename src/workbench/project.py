@@ -120,6 +120,12 @@ class Project:
     def notebooks_dir(self) -> Path:
         return self.root / "notebooks"
 
+    @property
+    def teaching_outputs(self) -> Path:
+        """The teaching set's slides and printable handouts (``reports/teaching/``), made from the
+        executed learner notebooks by ``workbench teaching``; regenerable, like every report."""
+        return self.reports_dir / "teaching"
+
     def processed(self, study_id: str) -> Path:
         """The study's processed folder: always ``data/processed/<plain id>``, never that folder itself
         nor one outside it."""

@@ -1,9 +1,10 @@
 """Small views of a study chosen for teaching: the unit profiles under an agreement policy a
-lesson chooses, a pair of units that make the case for agreement, answer counts, and the
-top and bottom units on an outcome.
+lesson chooses, a pair of units that make the case for agreement (picked by the rule of
+:func:`contrasting_pair`) and the words that tell it, answer counts, how unit means spread,
+where shared and unshared means lie, and the top and bottom units on an outcome.
 
-Nothing here keeps a rule of its own: figures come from :mod:`workbench.views` (with the
-study's disclosure policy applied), verdicts from an
+Apart from which pair to show, nothing here keeps a rule of its own: figures come from
+:mod:`workbench.views` (with the study's disclosure policy applied), verdicts from an
 :class:`~workbench.vocabulary.AgreementPolicy`, and level values and labels from the
 study's :class:`~workbench.vocabulary.LevelScale`.
 """
@@ -16,8 +17,9 @@ import pandas as pd
 from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER, NOT_SHARED, SHARED, AgreementPolicy, LevelScale
 
 __all__ = [
-    "KIND_COLUMNS", "agreement_policy", "answer_columns", "answer_counts", "characteristic_profiles",
-    "contrasting_pair", "single_item", "top_bottom", "unit_labels",
+    "KIND_COLUMNS", "SPLIT_SHARE", "agreement_policy", "answer_columns", "answer_counts", "characteristic_profiles",
+    "contrasting_pair", "pair_story", "shared_by_quarter", "single_item", "spread_over_units",
+    "top_bottom", "unit_labels",
 ]
 
 # How the answer kinds that are not a level head a table of counts.
@@ -108,25 +110,38 @@ def answer_counts(answers: pd.DataFrame, *, scale: LevelScale, by: str = "micros
     return table.astype("int64")
 
 
-def contrasting_pair(study, *, characteristic: str, policy: AgreementPolicy | None = None) -> pd.DataFrame:
-    """Two units with (nearly) the same mean on ``characteristic`` whose staff agree on it
-    in one and not in the other: the case for checking agreement before averaging.
+# A unit is split between the ends of the scale when at least this share of the staff who
+# rated an item chose its lowest level and at least this share its highest.
+SPLIT_SHARE = 0.25
 
-    Among pairs of a unit whose agreement is ``shared`` and one whose agreement is
-    ``not shared`` under ``policy`` (default: the study's; verdicts from
-    :func:`characteristic_profiles`), the pair with the closest means is chosen; ties go to
-    the larger difference in agreement, then to the smaller ids. ``characteristic`` must be
-    measured by one item, so its agreement index is a plain rwg. A unit with fewer people
-    than the study's disclosure policy allows a figure for is never chosen.
+
+def contrasting_pair(study, *, characteristic: str, policy: AgreementPolicy | None = None,
+                     tolerance: float = 0.1) -> pd.DataFrame:
+    """Two units with (nearly) the same mean on ``characteristic`` whose staff agree on it
+    as differently as the study allows: the case for checking agreement before averaging.
+
+    The rule: among pairs of a unit whose agreement is ``shared`` and one whose agreement
+    is ``not shared`` under ``policy`` (default: the study's; verdicts from
+    :func:`characteristic_profiles`) and whose means differ by at most ``tolerance``
+    levels, the pair whose unshared unit is split between the ends of the scale (``split``:
+    at least :data:`SPLIT_SHARE` of its staff at the lowest level and as many at the
+    highest) if any pair has one, and among those the largest difference in rwg; ties go
+    to the larger difference in standard deviation, the closer means, the shared unit with
+    more staff who rated, then the smaller ids. ``characteristic`` must be measured by one
+    item, so its agreement index is a plain rwg. A unit with fewer people than the study's
+    disclosure policy allows a figure for is never chosen.
 
     Returns
     -------
     DataFrame of two rows, the shared unit first: ``microsystem_id``, ``name``, ``n_rated``,
     ``mean``, ``sd`` (the item's figures, :func:`workbench.views.unit_items`), ``rwg``,
-    ``agreement``.
+    ``agreement``, ``n_low`` and ``n_high`` (staff who chose the scale's lowest and highest
+    level) and ``split``.
     """
     from workbench import views
 
+    if not (isinstance(tolerance, (int, float)) and not isinstance(tolerance, bool) and tolerance >= 0):
+        raise ValueError(f"tolerance must be a number of levels, 0 or more, got {tolerance!r}")
     policy = study.agreement_policy if policy is None else policy
     item = single_item(study, characteristic)
     answers = study.answers[study.answers["item_id"].eq(item)]
@@ -134,20 +149,141 @@ def contrasting_pair(study, *, characteristic: str, policy: AgreementPolicy | No
     verdicts = characteristic_profiles(study, characteristic, policy=policy)
     verdicts = verdicts[["microsystem_id", "agreement_index", "agreement"]].rename(columns={"agreement_index": "rwg"})
     table = figures[["microsystem_id", "n_rated", "mean", "sd"]].merge(verdicts, on="microsystem_id")
+    counts = answer_counts(answers, scale=study.scale)
+    ends = answer_columns(study.scale)
+    table["n_low"] = table["microsystem_id"].map(counts[ends[study.scale.low]]).fillna(0).astype("int64")
+    table["n_high"] = table["microsystem_id"].map(counts[ends[study.scale.high]]).fillna(0).astype("int64")
+    rated = table["n_rated"].astype("float64")
+    table["split"] = (table["n_low"] >= SPLIT_SHARE * rated) & (table["n_high"] >= SPLIT_SHARE * rated) & rated.gt(0)
     shared, not_shared = table[table["agreement"].eq(SHARED)], table[table["agreement"].eq(NOT_SHARED)]
     pairs = shared.merge(not_shared, how="cross", suffixes=("_a", "_b"))
+    where = (f"threshold={policy.threshold}, min_cell_size={study.disclosure.min_cell_size}")
     if pairs.empty:
-        raise ValueError(f"no unit pair on {characteristic!r} has one shared and one unshared view at "
-                         f"threshold={policy.threshold}, min_cell_size={study.disclosure.min_cell_size}; "
+        raise ValueError(f"no unit pair on {characteristic!r} has one shared and one unshared view at {where}; "
                          "lower the threshold or choose another characteristic")
     pairs["mean_gap"] = (pairs["mean_a"] - pairs["mean_b"]).abs().round(9)
-    pairs["rwg_gap"] = (pairs["rwg_a"] - pairs["rwg_b"]).round(9)
-    best = pairs.sort_values(["mean_gap", "rwg_gap", "microsystem_id_a", "microsystem_id_b"],
-                             ascending=[True, False, True, True]).iloc[0]
+    close = pairs[pairs["mean_gap"].le(tolerance + 1e-9)].copy()
+    if close.empty:
+        raise ValueError(f"no unit pair on {characteristic!r} with one shared and one unshared view has means within "
+                         f"tolerance={tolerance} levels (the closest differ by {pairs['mean_gap'].min():.2f}) at "
+                         f"{where}; raise the tolerance or choose another characteristic")
+    close["rwg_gap"] = (close["rwg_a"] - close["rwg_b"]).round(9)
+    close["sd_gap"] = (close["sd_b"] - close["sd_a"]).round(9)
+    best = close.sort_values(
+        ["split_b", "rwg_gap", "sd_gap", "mean_gap", "n_rated_a", "microsystem_id_a", "microsystem_id_b"],
+        ascending=[False, False, False, True, False, True, True], kind="stable").iloc[0]
     names = study.view("unit_overview").set_index("microsystem_id")["name"]
     chosen = table.set_index("microsystem_id").loc[[best["microsystem_id_a"], best["microsystem_id_b"]]].reset_index()
     chosen.insert(1, "name", chosen["microsystem_id"].map(names))
-    return chosen[["microsystem_id", "name", "n_rated", "mean", "sd", "rwg", "agreement"]]
+    return chosen[["microsystem_id", "name", "n_rated", "mean", "sd", "rwg", "agreement", "n_low", "n_high", "split"]]
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _away_from_mode(mode: str, rated: int, rest: list[tuple[str, int]]) -> str:
+    if not rest:
+        return f"everyone chose *{mode}*"
+    away = sum(n for _, n in rest)
+    others = _listed([f"{n} *{name}*" for name, n in rest])
+    return f"{away} of {rated} chose a level other than *{mode}* ({others})"
+
+
+def pair_story(study, pair: pd.DataFrame, *, characteristic: str) -> str:
+    """How the staff of a :func:`contrasting_pair` answered, in Markdown worded from their
+    answers: a line per unit with its answers level by level, then what sets the two apart.
+
+    That the unshared unit (the second row) is split between the ends of the scale is said
+    only when its ``split`` is true; otherwise the story says how many of its staff chose a
+    level other than its most common one, against how many in the shared unit.
+    """
+    scale = study.scale
+    item = single_item(study, characteristic)
+    answers = study.answers
+    answers = answers[answers["item_id"].eq(item) & answers["microsystem_id"].isin(pair["microsystem_id"])]
+    counts = answer_counts(answers, scale=scale).reindex(pair["microsystem_id"], fill_value=0)
+    columns = answer_columns(scale)
+    label = study.characteristics.element(characteristic).label.lower()
+    lines, spread = [], {}
+    for row in pair.itertuples(index=False):
+        levels = {name: int(counts.loc[row.microsystem_id, columns[value]]) for value, name in zip(scale.values,
+                                                                                                     scale.names)}
+        rated = sum(levels.values())
+        chosen = [(name, n) for name, n in levels.items() if n]
+        mode = max(levels, key=levels.get)  # the first of the most common levels
+        spread[row.microsystem_id] = (mode, rated, [(name, n) for name, n in chosen if name != mode])
+        if len(chosen) == 1:
+            said = f"all {rated} staff who rated {label} chose *{mode}*"
+        else:
+            said = f"of {rated} staff who rated {label}, " + _listed(
+                [f"{n} chose *{name}*" if i == 0 else f"{n} *{name}*" for i, (name, n) in enumerate(chosen)])
+        lines.append(f"- **{row.microsystem_id}** ({row.name}), mean {row.mean:.2f}: {said}.")
+    first, second = pair.iloc[0], pair.iloc[1]
+    a, b = first["microsystem_id"], second["microsystem_id"]
+    same = f"{first['mean']:.2f}" == f"{second['mean']:.2f}"
+    means = (f"Both means are {first['mean']:.2f}" if same
+             else f"The means are {first['mean']:.2f} and {second['mean']:.2f}")
+    if bool(second["split"]):
+        ending = (f"{means}, but {b}'s staff are split between *{scale.names[0]}* and *{scale.names[-1]}*: "
+                  f"{int(second['n_low'])} of its {int(second['n_rated'])} at one end, {int(second['n_high'])} at "
+                  "the other. Its mean lies between two groups of staff and describes neither.")
+    else:
+        ending = (f"{means}, but not the answers behind them: in {a}, {_away_from_mode(*spread[a])}; "
+                  f"in {b}, {_away_from_mode(*spread[b])}. "
+                  f"{b}'s staff are not split into two camps, yet its mean stands for a spread of views "
+                  "rather than one view they share.")
+    return "\n".join(lines) + "\n\n" + ending
+
+
+def spread_over_units(means: pd.DataFrame) -> pd.DataFrame:
+    """How each characteristic's unit means spread: one row per column of ``means`` (units
+    as rows, characteristics as columns, blank where a unit has no mean).
+
+    Returns
+    -------
+    DataFrame: ``characteristic_id``, ``units`` (with a mean), ``lowest``, ``lower_quartile``,
+    ``median``, ``upper_quartile``, ``highest`` (quartiles interpolated as pandas' ``quantile``).
+
+    Examples
+    --------
+    >>> means = pd.DataFrame({"m": [1.0, 2.0, 3.0, None]})
+    >>> table = spread_over_units(means)
+    >>> table["characteristic_id"].tolist(), table["units"].tolist(), table["lower_quartile"].tolist()
+    (['m'], [3], [1.5])
+    """
+    values = means.astype("float64")
+    table = pd.DataFrame({
+        "units": values.notna().sum().astype("int64"),
+        "lowest": values.min(), "lower_quartile": values.quantile(0.25), "median": values.median(),
+        "upper_quartile": values.quantile(0.75), "highest": values.max(),
+    })
+    return table.rename_axis("characteristic_id").reset_index()
+
+
+def shared_by_quarter(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Where the shared and the unshared means lie: the units of one characteristic's
+    ``unit_profiles`` rows (as :func:`characteristic_profiles` gives them) in four groups of
+    (nearly) equal size by their staff average, lowest first, with how many in each have a
+    mean their report can call a shared view. Units with no staff average (too few people)
+    are left out.
+
+    Returns
+    -------
+    DataFrame: ``quarter`` (1 lowest to 4 highest), ``lowest_mean``, ``highest_mean``,
+    ``units``, ``shared``, ``not_shared``.
+    """
+    rated = profiles[profiles["analysis_mean"].notna()].sort_values(["analysis_mean", "microsystem_id"])
+    if len(rated) < 4:
+        raise ValueError(f"profiles must hold at least 4 units with a staff average, got {len(rated)}")
+    quarter = np.arange(len(rated)) * 4 // len(rated) + 1
+    grouped = rated.assign(quarter=quarter, shared=rated["shared"].astype(bool)).groupby("quarter")
+    table = pd.DataFrame({
+        "lowest_mean": grouped["analysis_mean"].min(), "highest_mean": grouped["analysis_mean"].max(),
+        "units": grouped.size(), "shared": grouped["shared"].sum().astype("int64"),
+    })
+    table["not_shared"] = table["units"] - table["shared"]
+    return table.reset_index()
 
 
 def top_bottom(means: pd.DataFrame, outcomes: pd.DataFrame, *, outcome: str, better: str, n: int = 10) -> pd.DataFrame:

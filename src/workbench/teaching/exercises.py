@@ -6,9 +6,14 @@ in), and the hint a learner gets when an answer is not right. A lesson shows a q
 with :func:`ask` and checks an answer with :func:`check`; an answer left as ``...``
 (Ellipsis) is "not answered yet".
 
-Answers are numbers (compared with the exercise's tolerance) or ids given as text: a
-characteristic, an item or a microsystem, also recognised by its label or name. Where
-several answers are equally right (a tie in the data), any of them is accepted.
+Answers are numbers (compared with the exercise's tolerance) or text naming a
+characteristic, an item or a microsystem: by the words a table shows (its label or short
+label, a unit's name, or its id and name together) or by its id, whatever the case, spaces
+and punctuation. Where several answers are equally right (a tie in the data), any of them is
+accepted.
+
+A :class:`Feedback` is Markdown (code in backticks): a notebook renders it as formatted
+text that wraps, and plain text keeps the backticks.
 """
 
 from __future__ import annotations
@@ -40,7 +45,11 @@ _NOUNS = {"characteristic": "a characteristic", "item": "an item", "microsystem"
 
 @dataclass(frozen=True)
 class Feedback:
-    """What :func:`check` says about one answer; its text is the same on every run."""
+    """What :func:`check` says about one answer; its text is the same on every run.
+
+    ``message`` is Markdown: a notebook shows the feedback formatted (the heading in bold,
+    code in code type, wrapped to the page); its plain text is ``heading: message``.
+    """
 
     exercise_id: str
     status: Status
@@ -49,6 +58,9 @@ class Feedback:
     @property
     def ok(self) -> bool:
         return self.status == "right"
+
+    def _repr_markdown_(self) -> str:
+        return f"**{_HEADINGS[self.status]}:** {self.message}"
 
     def __repr__(self) -> str:
         return f"{_HEADINGS[self.status]}: {self.message}"
@@ -287,7 +299,7 @@ _EXERCISES = (
     Exercise(
         "1.2", "In a dialysis unit, experienced nurses spend much of each shift on tasks an aide could do, and the "
                "unit's pharmacist signs off orders without ever meeting a patient. Which of the eight characteristics "
-               "is weak here? Answer with its id from the table, in quotes.",
+               "is weak here? Answer with its name as the table shows it, in quotes.",
         _element("alignment_of_role_and_training"), kind="characteristic",
         hint="Compare what each person does with what they were trained and licensed to do.",
         why="When people work below the level of their training, the unit wastes skill and people drift away.",
@@ -297,9 +309,9 @@ _EXERCISES = (
     ),
     Exercise(
         "1.3", "Which item could the largest share of the study's respondents **not rate**? "
-               "Answer with its item id, in quotes.",
+               "Answer with the item's name as the table shows it, in quotes.",
         _most_cant_rate, kind="item",
-        hint="In the completeness table, find the largest value in the cant_rate_share column.",
+        hint="In the table of answers per item, find the largest share in the *Can't rate (share)* column.",
         why="A high can't-rate share says that part of the unit is out of sight for many staff: "
             "missing information, not a low score.",
     ),
@@ -317,7 +329,7 @@ _EXERCISES = (
     ),
     Exercise(
         "2.2", "With your own answers: on which characteristic does your unit stand highest among the study's units "
-               "(the largest percentile)? Answer with its id, in quotes.",
+               "(the largest percentile)? Answer with its name as the table shows it, in quotes.",
         _your_highest, kind="characteristic", context=("answers",),
         hint="Read the percentile column of your position table and take its largest value "
              "(any of them if several tie).",
@@ -327,8 +339,8 @@ _EXERCISES = (
         "2.3", "With your own answers: on **{characteristic_label}**, how many of the study's units have a higher "
                "mean than your score?",
         _your_units_above, context=("answers", "characteristic"),
-        hint="Read units_above in your position table (or count the grey dots to the right of your diamond); "
-             "units level with you do not count. If you could not rate it, the answer is None.",
+        hint="Read the *units above* column of your position table (or count the grey dots to the right of "
+             "your diamond); units level with you do not count. If you could not rate it, the answer is `None`.",
         why="Your score is a whole level from one person; the units' means are averages of many staff, "
             "so they fall between levels.",
         mistakes=(Mistake(_your_units_above_or_level,
@@ -345,18 +357,19 @@ _EXERCISES = (
     ),
     Exercise(
         "3.2", "Reading one row: on which characteristic is **{microsystem_id}** ({microsystem_name}) weakest? "
-               "Answer with its id, in quotes.",
+               "Answer with its name as the matrix shows it, in quotes.",
         _weakest_in_row, kind="characteristic", context=("microsystem_id",),
-        hint="Read along the row of {microsystem_id} and find its smallest number (the reddest cell).",
+        hint="Read along the row of {microsystem_id} and find its smallest number (the darkest cell).",
         why="A row is one unit's profile: its strengths and weaknesses side by side.",
         mistakes=(Mistake(_strongest_in_row,
                           "that is the unit's strongest characteristic; look for the smallest number in its row."),),
     ),
     Exercise(
         "3.3", "Reading the columns: which characteristic has the lowest **median** across the study's units? "
-               "Answer with its id, in quotes.",
+               "Answer with its name as the table shows it, in quotes.",
         _lowest_median, kind="characteristic",
-        hint="The column summary table gives each characteristic's median over units; take the smallest.",
+        hint="The table of how unit means spread gives each characteristic's median over units; "
+             "take the smallest.",
         why="A low column says a weakness shared across units and settings, not one unit's problem.",
     ),
     # Lesson 4: agreement before averaging.
@@ -365,21 +378,21 @@ _EXERCISES = (
                "the variance of its staff's rated answers divided by the variance of random answers on {n_levels} "
                "levels, {null_variance}. Two decimals.",
         _unit_rwg, context=("microsystem_id", "characteristic"), tolerance=0.01, decimals=2,
-        hint="Take that unit's rated levels (can't rate left out), their variance with pandas' .var(), "
-             "then 1 - variance / ({null_variance}); a result below 0 counts as 0.",
+        hint="Take that unit's rated levels (can't rate left out), their variance with pandas' `.var()`, "
+             "then `1 - variance / ({null_variance})`; a result below 0 counts as 0.",
         why="Near 1, the staff share one view; near 0, their answers are as spread as if they had answered "
             "at random.",
         mistakes=(Mistake(_unit_rwg_population_variance,
                           "that divides the squared deviations by n; rwg uses the sample variance, "
-                          "divided by n - 1 (pandas' .var() default)."),),
+                          "divided by n − 1 (the default of pandas' `.var()`)."),),
     ),
     Exercise(
         "4.2", "Of the two units ({microsystem_list}), whose **{characteristic_label}** mean does the feedback report "
-               "show as a view its staff share? Answer with its id, in quotes.",
+               "show as a view its staff share? Answer with its id (or its name), in quotes.",
         _shown_of_pair, kind="microsystem", context=("microsystem_ids", "characteristic", "threshold"),
         hint="The report marks a unit's mean as shared only where its agreement index (rwg) is at least "
              "{threshold} and enough staff answered.",
-        why="Same mean, but only in this unit does the number describe a view its staff share.",
+        why="(Nearly) the same mean, but only in this unit does the number describe a view its staff share.",
         mistakes=(Mistake(_hidden_of_pair,
                           "that unit's staff disagree (rwg below {threshold}), so the report flags its mean as "
                           "not shared."),),
@@ -393,12 +406,13 @@ _EXERCISES = (
         why="Each mean without a shared view is a question for the unit itself: why do its staff see the same "
             "unit so differently?",
         mistakes=(Mistake(_not_shared_count,
-                          "that counts only 'not shared'; units with too few answers have no shared view either."),),
+                          "that counts only *not shared*; units with too few answers have no shared view "
+                          "either."),),
     ),
     # Lesson 5: a first cross-case comparison.
     Exercise(
         "5.1", "Which unit has the best **{outcome_label}** ({better} is better)? "
-               "Answer with its microsystem id, in quotes.",
+               "Answer with its microsystem id (or its name), in quotes.",
         _best_unit, kind="microsystem", context=("outcome",),
         hint="The ordered matrix puts the best unit at the top; remember that for this outcome {better} is better.",
         why="Ordering cases by an outcome is the first step of a cross-case comparison.",
@@ -406,7 +420,7 @@ _EXERCISES = (
     ),
     Exercise(
         "5.2", "On which characteristic do the top {n} units differ most from the bottom {n}? "
-               "Answer with its id, in quotes.",
+               "Answer with its name as the table shows it, in quotes.",
         _largest_contrast, kind="characteristic", context=("outcome", "n"),
         hint="Take the largest value in the difference column of the top-against-bottom table.",
         why="That characteristic goes most with the outcome among these units, which is a lead to follow, "
@@ -418,7 +432,8 @@ _EXERCISES = (
         "5.3", "How large is that difference, top minus bottom, in levels? Two decimals.",
         _largest_difference, context=("outcome", "n"), tolerance=0.01, decimals=2,
         hint="Read the difference column on the row of the characteristic you found in 5.2.",
-        why="On a scale from {low} to {high}, a difference of a whole level between the groups is large.",
+        why="It is in levels of the scale ({low} to {high}); read it against how far the units' means spread "
+            "on that characteristic (lesson 3), not against the whole scale.",
         mistakes=(Mistake(_largest_difference_reversed,
                           "the sign is turned round: subtract the bottom group's mean from the top group's."),),
     ),
@@ -497,17 +512,20 @@ def check(exercise_id: str, answer, study, **context) -> Feedback:
 
     Returns
     -------
-    :class:`Feedback`: ``✔ Right: ...``, ``✘ Not quite: <hint>`` or ``… Not answered yet: ...``.
+    :class:`Feedback`: ``✔ Right: ...``, ``✘ Not quite: <hint>`` or ``… Not answered yet: ...``,
+    its message in Markdown.
 
     Examples
     --------
     >>> check("1.1", ..., study=None)
-    … Not answered yet: replace the ... in `answer_1_1 = ...` with your answer, then run that cell and this one again.
+    … Not answered yet: replace the `...` in `answer_1_1 = ...` with your answer, then run that cell and this one again.
+    >>> check("1.1", ..., study=None)._repr_markdown_()[:41]
+    '**… Not answered yet:** replace the `...`'
     """
     found = exercise(exercise_id)
     if answer is Ellipsis:
         return Feedback(found.id, "not answered",
-                        f"replace the ... in `{found.answer_name} = ...` with your answer, "
+                        f"replace the `...` in `{found.answer_name} = ...` with your answer, "
                         "then run that cell and this one again.")
     _context(found, context)
     words = _words(study, context)
@@ -523,9 +541,9 @@ def _check_number(found: Exercise, answer, right, study, context: dict, words: d
     if right is None:
         if answer is None or (value is not None and math.isnan(value)):
             return Feedback(found.id, "right", f"there is no value here. {why}".strip())
-        return Feedback(found.id, "not quite", f"there is no value to give here, so the answer is None. {hint}")
+        return Feedback(found.id, "not quite", f"there is no value to give here, so the answer is `None`. {hint}")
     if value is None:
-        return Feedback(found.id, "not quite", f"answer with a number, not {_shown(answer)}. {hint}")
+        return Feedback(found.id, "not quite", f"answer with a number, not {_code(_shown(answer))}. {hint}")
     close = lambda target: target is not None and abs(value - float(target)) <= found.tolerance + 1e-9  # noqa: E731
     if close(right):
         return Feedback(found.id, "right", f"{_number(right, found.decimals)}. {why}".strip())
@@ -539,16 +557,17 @@ def _check_number(found: Exercise, answer, right, study, context: dict, words: d
 def _check_choice(found: Exercise, answer, right: frozenset, study, context: dict, words: dict) -> Feedback:
     hint, why = found.hint.format(**words), found.why.format(**words)
     names = _options(found.kind, study)
-    example = next(iter(names))
+    first = next(iter(names))
+    example = _code(repr(names[first][0] if names[first] else first))
     if not isinstance(answer, str):
-        return Feedback(found.id, "not quite", f"answer with {_NOUNS[found.kind]} id as text in quotes, "
-                                               f"e.g. {example!r}; you gave {_shown(answer)}. {hint}")
-    aliases = {_normalise(alias): key for key, labels in names.items() for alias in (key, *labels)}
-    chosen = aliases.get(_normalise(answer))
+        return Feedback(found.id, "not quite", f"answer with {_NOUNS[found.kind]}'s name (or id) as text in quotes, "
+                                               f"e.g. {example}; you gave {_code(_shown(answer))}. {hint}")
+    chosen = _aliases(names).get(_normalise(answer))
     if chosen is None:
-        return Feedback(found.id, "not quite", f"{answer!r} is not {_NOUNS[found.kind]} of this study; "
-                                               f"use an id from the tables, e.g. {example!r}.")
-    label = f"{names[chosen][0]} ({chosen})" if names[chosen] and names[chosen][0] != chosen else chosen
+        return Feedback(found.id, "not quite", f"{_code(_shown(answer))} is not {_NOUNS[found.kind]} of this study; "
+                                               f"use a name (or id) from the tables, e.g. {example}.")
+    shown = names[chosen][0] if names[chosen] else chosen
+    label = f"{shown} ({_code(chosen)})" if shown != chosen else _code(chosen)
     if chosen in right:
         return Feedback(found.id, "right", f"{label}. {why}".strip())
     for mistake in found.mistakes:
@@ -559,18 +578,37 @@ def _check_choice(found: Exercise, answer, right: frozenset, study, context: dic
 
 
 def _options(kind: str, study) -> dict[str, tuple[str, ...]]:
-    """The ids an answer may name, each with the labels it may also be called by (first: the one to show)."""
+    """The ids an answer may name, each with the words it may also be called by, as the
+    lessons' tables show them (first: the one to show)."""
     if kind == "characteristic":
         return {e.id: (e.label, e.short) for e in study.characteristics.elements}
     if kind == "item":
         return {i.id: (i.label, i.short) for i in study.instrument.items}
     if kind == "microsystem":
-        return {row.microsystem_id: (row.name,) for row in study.view("unit_overview").itertuples(index=False)}
+        return {row.microsystem_id: (row.name, f"{row.microsystem_id} {row.name}")
+                for row in study.view("unit_overview").itertuples(index=False)}
     raise ValueError(f"kind must be 'number', 'characteristic', 'item' or 'microsystem', got {kind!r}")
 
 
+def _aliases(names: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Normalised id or label -> the id it names; words that would name two ids name neither."""
+    found: dict[str, set[str]] = {}
+    for key, labels in names.items():
+        for alias in (key, *labels):
+            found.setdefault(_normalise(alias), set()).add(key)
+    return {alias: next(iter(keys)) for alias, keys in found.items() if len(keys) == 1 and alias}
+
+
 def _normalise(text: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", text.replace("\u2019", "'").casefold()).strip()
+    """Case, spaces, underscores, dashes and punctuation ignored: ``"Info - staff"`` is ``"info staff"``."""
+    return " ".join(re.sub(r"[\W_]+", " ", text.replace("\u2019", "").replace("'", "").casefold()).split())
+
+
+def _code(text: str) -> str:
+    """``text`` as Markdown code (its backticks fenced by more of them)."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def _as_number(answer) -> float | None:
