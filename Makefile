@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 STUDY ?= demo
 JOBS ?=
 
-.PHONY: report test lab explorer demo notebooks lock clean bench
+.PHONY: report test lab explorer lessons class-view demo notebooks lock clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,30 @@ lab: $(STAMP)
 explorer: $(STAMP)
 	$(BIN)/workbench build --study $(STUDY)
 	$(BIN)/voila notebooks/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --KernelManager.transport=ipc
+
+# The teaching set as apps in the browser (Voilà), for a class that needs no Python: learners open the
+# address `make lessons` prints and pick a lesson; lesson 2's Submit button saves their self-assessment
+# (under a random code, no name) in CLASS, the folder the class shares; the instructor runs `make class-view`
+# with the same CLASS in a second terminal and reloads its page to see the class as one group.
+# CLASS defaults to $WORKBENCH_CLASS, else a folder for today's session; IP=0.0.0.0 serves the room's network.
+CLASS ?= $(or $(WORKBENCH_CLASS),$(HOME)/workbench-class/$(shell date +%Y-%m-%d))
+IP ?= 127.0.0.1
+LESSONS_PORT ?= 8866
+CLASS_VIEW_PORT ?= 8867
+
+lessons: $(STAMP)
+	$(BIN)/workbench build --study $(STUDY)
+	mkdir -p -m 700 "$(CLASS)"
+	@echo "Class folder (submissions go here): $(CLASS)"
+	WORKBENCH_CLASS="$(CLASS)" $(BIN)/voila notebooks/teaching/learner/ --no-browser --Voila.ip=$(IP) \
+		--port=$(LESSONS_PORT) --KernelManager.transport=ipc
+
+class-view: $(STAMP)
+	$(BIN)/workbench build --study $(STUDY)
+	mkdir -p -m 700 "$(CLASS)"
+	@echo "Class folder (read from here): $(CLASS)"
+	WORKBENCH_CLASS="$(CLASS)" $(BIN)/voila notebooks/class-view.ipynb --no-browser --Voila.ip=$(IP) \
+		--port=$(CLASS_VIEW_PORT) --KernelManager.transport=ipc
 
 # Rewrite data/raw/demo from the generator (the only writer of data/raw/).
 demo: $(STAMP)

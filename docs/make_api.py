@@ -33,7 +33,7 @@ TOPICS = {
                                                "workbench.io.files"],
     "Teaching set": ["workbench.teaching", "workbench.teaching.cases", "workbench.teaching.exercises",
                      "workbench.teaching.profile", "workbench.teaching.form", "workbench.teaching.generator",
-                     "workbench.teaching.publishing"],
+                     "workbench.teaching.publishing", "workbench.teaching.classroom"],
     "Demo studies and the command line": ["workbench.demo", "workbench.demo.large", "workbench.demo.exports",
                                           "workbench.demo.excerpts", "workbench.demo.series", "workbench.cli"],
 }

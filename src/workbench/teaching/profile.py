@@ -22,7 +22,8 @@ from workbench.frameworks import Instrument
 from workbench.plotting import rows_on_level_scale
 from workbench.vocabulary import CANT_RATE, LEVEL, LevelScale
 
-__all__ = ["normalise_answers", "plot_profile_among", "position_among", "profile_from_answers", "unit_means"]
+__all__ = ["draw_unit_means", "normalise_answers", "normalise_responses", "plot_profile_among", "position_among",
+           "profile_from_answers", "unit_means"]
 
 _CANT_RATE_SPELLINGS = {CANT_RATE, "can't rate", "cant rate", "can't_rate"}
 _TIE = 1e-9  # unit means this close to the learner's score count as level with it
@@ -60,6 +61,26 @@ def normalise_answers(answers: Mapping[str, object], instrument: Instrument) -> 
             raise ValueError(f"answers[{item_id!r}] must be one of the levels {levels}, or None or {CANT_RATE!r} "
                              f"for can't rate; got {value!r}")
     return clean
+
+
+def normalise_responses(responses: Mapping[str, object], instrument: Instrument) -> dict[str, int | str | None]:
+    """Every item of ``instrument`` mapped to the level given, :data:`~workbench.vocabulary.CANT_RATE`
+    (``"cant_rate"``), or None for not answered: :func:`normalise_answers` keeping can't rate apart.
+
+    Accepted as :func:`normalise_answers` accepts; can't rate is any of its spellings of it
+    (``"cant_rate"``, ``"can't rate"``), while None, NaN and an item left out are not answered.
+
+    Examples
+    --------
+    >>> from workbench.frameworks import load_instrument
+    >>> tool = load_instrument("microsystem_self_assessment")
+    >>> mine = normalise_responses({"measurement": 3, "constancy_of_purpose": "can't rate"}, tool)
+    >>> mine["measurement"], mine["constancy_of_purpose"], mine["connection_to_community"]
+    (3, 'cant_rate', None)
+    """
+    levels = normalise_answers(responses, instrument)  # unknown items and wrong levels are refused here
+    return {item_id: level if level is not None else CANT_RATE if isinstance(responses.get(item_id), str) else None
+            for item_id, level in levels.items()}
 
 
 def _is_missing(value: object) -> bool:
@@ -165,36 +186,57 @@ def position_among(
     return table
 
 
+def draw_unit_means(position: pd.DataFrame, means: pd.DataFrame, ys, *, ax=None, height: float = 0.45,
+                    unit_label: str = "a unit of the study (its mean)"):
+    """The study's unit means on rows at ``ys`` (one per row of ``position``): grey dots spread
+    ``height`` high by a fixed pattern, their middle half as a bar and their median as a tick.
+
+    ``position`` needs ``characteristic_id``, ``units_q1``, ``units_median`` and ``units_q3``
+    (:func:`position_among`); ``means`` is the :func:`unit_means` they describe. Returns ``ax``.
+    """
+    ax = ax or plt.gca()
+    ys = np.asarray(ys, dtype="float64")
+    scale_to = height / 0.45  # the sizes below suit rows 0.45 high
+    for number, (y, characteristic) in enumerate(zip(ys, position["characteristic_id"])):
+        values = np.sort(means[characteristic].dropna().to_numpy(dtype="float64"))
+        spread = ((np.arange(len(values)) * 0.618034) % 1 - 0.5) * height
+        ax.scatter(values, y + spread, s=10 * min(1.0, 0.4 + 0.6 * scale_to), color="#9e9e9e", alpha=0.8, zorder=2,
+                   label=unit_label if number == 0 else None)
+    ax.hlines(ys, position["units_q1"], position["units_q3"], color="#555555", linewidth=7 * scale_to ** 0.5,
+              alpha=0.3, zorder=1, label="middle half of the units")
+    ax.scatter(position["units_median"], ys, marker="|", s=300 * scale_to, color="black", zorder=3,
+               label="median unit")
+    return ax
+
+
 def plot_profile_among(position: pd.DataFrame, means: pd.DataFrame, *, scale: LevelScale, ax=None,
-                       labels: dict[str, str] | None = None, own_label: str = "your answers"):
+                       labels: dict[str, str] | None = None, own_label: str = "your answers",
+                       missing_notes: Mapping[str, str] | None = None):
     """The study's unit means as grey dots, their middle half as a bar and median as a tick,
     and the learner's score as a red diamond with its percentile, one row per characteristic,
     on the instrument's level ``scale`` (``study.scale``).
 
     ``position`` is :func:`position_among` output; ``means`` the :func:`unit_means` it
     compared with. A characteristic the learner could not rate has no diamond and says
-    "can't rate" where the percentile would be. The dots are spread vertically by a fixed
+    "can't rate" where the percentile would be (or, for a characteristic in ``missing_notes``, the
+    note given there, e.g. "not answered yet"). The dots are spread vertically by a fixed
     pattern (no randomness), so the same data always draw the same picture.
     """
     ax = ax or plt.gca()
     labels = labels or dict(zip(position["characteristic_id"], position["characteristic"]))
     rows = position.reset_index(drop=True)
     ys = np.arange(len(rows))[::-1].astype("float64")
-    for number, (y, characteristic) in enumerate(zip(ys, rows["characteristic_id"])):
-        values = np.sort(means[characteristic].dropna().to_numpy(dtype="float64"))
-        spread = ((np.arange(len(values)) * 0.618034) % 1 - 0.5) * 0.45
-        ax.scatter(values, y + spread, s=10, color="#9e9e9e", alpha=0.8, zorder=2,
-                   label="a unit of the study (its mean)" if number == 0 else None)
-    ax.hlines(ys, rows["units_q1"], rows["units_q3"], color="#555555", linewidth=7, alpha=0.3, zorder=1,
-              label="middle half of the units")
-    ax.scatter(rows["units_median"], ys, marker="|", s=300, color="black", zorder=3, label="median unit")
+    draw_unit_means(rows, means, ys, ax=ax)
     ax.scatter(rows["your_score"], ys, marker="D", s=70, color="#d62728", edgecolor="white", zorder=4,
                label=own_label, gid="your-profile")
     span = scale.high - scale.low
     note_at = scale.high + 0.1 * span  # notes beside the highest level, inside the room left for them
-    for y, score, percentile in zip(ys, rows["your_score"], rows["percentile"]):
+    missing_notes = missing_notes or {}
+    for y, characteristic, score, percentile in zip(ys, rows["characteristic_id"], rows["your_score"],
+                                                     rows["percentile"]):
         if np.isnan(score):
-            ax.text(note_at, y, "can't rate", va="center", ha="left", fontsize=8, color="#d62728", style="italic")
+            ax.text(note_at, y, missing_notes.get(characteristic, "can't rate"), va="center", ha="left", fontsize=8,
+                    color="#d62728", style="italic")
         else:
             ax.text(note_at, y, f"percentile {percentile:.0f}", va="center", ha="left", fontsize=8, color="#d62728")
     row_labels = [labels.get(c, c) for c in rows["characteristic_id"]]
