@@ -78,7 +78,7 @@ def static_form_html(instrument: Instrument, responses: Mapping[str, object] | N
 # Scoped to the form; notebook pages right-align table cells, which a form must not do.
 _STATIC_STYLE = ("<style>.workbench-static-form ol {padding-left: 1.6em} .workbench-static-form li {margin: 0 0 0.6em} "
                  ".workbench-static-form table {border-collapse: collapse; margin: 0.2em 0 0} "
-                 ".workbench-static-form table td {text-align: left; vertical-align: top; "
+                 ".workbench-static-form table td {text-align: left !important; vertical-align: top; "
                  "padding: 0.1em 0.6em 0.1em 0; border: none}</style>")
 
 
