@@ -24,6 +24,7 @@ from hypothesis import settings
 from workbench.project import KEYS_ENVIRONMENT_VARIABLE, ROOT_ENVIRONMENT_VARIABLE, Project
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+SCREENSHOTS_VARIABLE = "WORKBENCH_SCREENSHOTS"
 DEMO = CHECKOUT / "data" / "raw" / "demo"
 
 settings.register_profile("workbench", database=None)
@@ -99,3 +100,12 @@ def browser():
         if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
             pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but no browser: {error}")
         pytest.skip(f"no Chromium on this machine: {error}")
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where browser tests put screenshots: ``$WORKBENCH_SCREENSHOTS`` when set (to keep them), else
+    the test's temporary folder; never the checkout."""
+    folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

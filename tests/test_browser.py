@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS_VARIABLE = "WORKBENCH_SCREENSHOTS"
 
 
 def free_port() -> int:
@@ -40,12 +40,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    """Where screenshots go: ``$WORKBENCH_SCREENSHOTS`` when set, else the test's temporary folder."""
-    folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+@contextmanager
+def serve_voila(target: Path, *, project: Path, log: Path, env: dict | None = None, patience: float = 60):
+    """``target`` (a notebook, or a folder of them) served by Voilà on a free localhost port, its
+    kernels finding ``project`` (``$WORKBENCH_ROOT``, plus ``env``); yields its address, and stops
+    the server (its whole process group) afterwards. Voilà's output goes to ``log``."""
+    port = free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "voila"), str(target), "--no-browser", f"--port={port}",
+             "--Voila.ip=127.0.0.1", "--KernelManager.transport=ipc"],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=target if target.is_dir() else target.parent,
+            env={**os.environ, ROOT_ENVIRONMENT_VARIABLE: str(project), **(env or {})},
+        )
+        address = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + patience
+            while True:
+                try:
+                    urllib.request.urlopen(address, timeout=5).close()  # noqa: S310 - our own localhost server
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"Voilà did not start:\n{log.read_text()}")
+                    time.sleep(0.5)
+            yield address
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -58,33 +84,8 @@ def voila(project):
         pytest.skip("no Chromium found (install Debian's chromium package to run the browser test)")
     notebook = project / "notebooks" / "explorer.ipynb"
     assert (project / "data" / "processed" / "demo").is_dir() and notebook.is_file(), "the project fixture is built"
-    port = free_port()
-    log = (project / "voila.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "voila"), str(notebook), "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1", "--KernelManager.transport=ipc"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=notebook.parent,
-        env={**os.environ, ROOT_ENVIRONMENT_VARIABLE: str(project)},
-    )
-    address = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(address, timeout=5).close()  # noqa: S310 - our own localhost server
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"Voilà did not start:\n{(project / 'voila.log').read_text()}")
-                time.sleep(0.5)
+    with serve_voila(notebook, project=project, log=project / "voila.log") as address:
         yield address
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_explorer_in_a_real_browser_updates_when_a_control_changes(voila, project, screenshots):

@@ -14,76 +14,29 @@ screenshots go to ``$WORKBENCH_SCREENSHOTS`` or the test's temporary folder, nev
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from workbench.project import ROOT_ENVIRONMENT_VARIABLE
+from tests.test_browser import CHROMIUM_FLAGS, serve_voila
 from workbench.teaching.classroom import CLASS_VARIABLE
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS_VARIABLE = "WORKBENCH_SCREENSHOTS"
 LESSON = "02-your-unit-among-the-others.ipynb"
 LEVELS = ["Low", "Middle", "High", "Can't rate"]
 TIMEOUT_MS = 180_000  # a page runs the whole lesson in a fresh kernel; the machine may be busy
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get(SCREENSHOTS_VARIABLE) or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @contextmanager
 def voila(target: Path, *, project: Path, class_folder: Path, log: Path):
-    """``target`` (a notebook, or a folder of them) served by Voilà as ``make lessons`` does; yields its address."""
-    port = free_port()
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "voila"), str(target), "--no-browser", f"--port={port}",
-             "--Voila.ip=127.0.0.1", "--KernelManager.transport=ipc"],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            cwd=target if target.is_dir() else target.parent,
-            env={**os.environ, ROOT_ENVIRONMENT_VARIABLE: str(project), CLASS_VARIABLE: str(class_folder)},
-        )
-        address = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    urllib.request.urlopen(address, timeout=5).close()  # noqa: S310 - our own localhost server
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"Voilà did not start:\n{log.read_text()}")
-                    time.sleep(0.5)
-            yield address
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+    """``target`` (a notebook, or a folder of them) served by Voilà as ``make lessons`` does, with the
+    class folder; yields its address."""
+    with serve_voila(target, project=project, log=log, env={CLASS_VARIABLE: str(class_folder)},
+                     patience=90) as address:
+        yield address
 
 
 def answers_of(learner: int, items: int) -> list[str]:

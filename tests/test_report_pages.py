@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS_VARIABLE
+from tests.conftest import SCREENSHOTS_VARIABLE
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS
 from workbench import cli
 
 pytestmark = pytest.mark.slow
