@@ -765,6 +765,19 @@ def _spc_legend(ax, *, below_label: bool = False) -> None:
               fontsize=7, frameon=False, handlelength=1.8, columnspacing=1.2)
 
 
+def _spc_finish(ax, y: np.ndarray, periods, *, compact: bool, title: str | None, ylabel: str | None):
+    """What a run chart and a control chart end with: a note when no month has data, the month
+    axis, title and label, and (full size) the legend below."""
+    if not np.isfinite(y).any():
+        ax.text(0.5, 0.5, "no month has data", transform=ax.transAxes, ha="center", va="center", fontsize=8,
+                color=SPC_STYLE["limit"], style="italic")
+    _month_axis(ax, periods, compact=compact)
+    _spc_text(ax, compact=compact, title=title, ylabel=ylabel)
+    if not compact:
+        _spc_legend(ax)
+    return ax
+
+
 def run_chart_plot(chart: pd.DataFrame, summary=None, *, ax=None, title: str | None = None,
                    ylabel: str | None = None, compact: bool = False):
     """A run chart (:func:`workbench.spc.run_chart`): the months' values, the median (solid
@@ -807,14 +820,7 @@ def run_chart_plot(chart: pd.DataFrame, summary=None, *, ax=None, title: str | N
         note += "few crossings" if summary.crossings_signal else ""
         ax.text(0.99, 0.98, f"signal: {note}", transform=ax.transAxes, ha="right", va="top",
                 fontsize=6 if compact else 7, color="black")
-    if not np.isfinite(y).any():
-        ax.text(0.5, 0.5, "no month has data", transform=ax.transAxes, ha="center", va="center", fontsize=8,
-                color=SPC_STYLE["limit"], style="italic")
-    _month_axis(ax, periods, compact=compact)
-    _spc_text(ax, compact=compact, title=title, ylabel=ylabel)
-    if not compact:
-        _spc_legend(ax)
-    return ax
+    return _spc_finish(ax, y, periods, compact=compact, title=title, ylabel=ylabel)
 
 
 def control_chart_plot(chart: pd.DataFrame, *, ax=None, title: str | None = None, ylabel: str | None = None,
@@ -862,14 +868,7 @@ def control_chart_plot(chart: pd.DataFrame, *, ax=None, title: str | None = None
     outside = chart["outside"].isin(["above", "below"]).to_numpy()
     in_run = chart["signal_run"].to_numpy(dtype=bool)
     _spc_points(ax, x, y, in_run=in_run, outside=outside, compact=compact)
-    if not np.isfinite(y).any():
-        ax.text(0.5, 0.5, "no month has data", transform=ax.transAxes, ha="center", va="center", fontsize=8,
-                color=SPC_STYLE["limit"], style="italic")
-    _month_axis(ax, periods, compact=compact)
-    _spc_text(ax, compact=compact, title=title, ylabel=ylabel)
-    if not compact:
-        _spc_legend(ax)
-    return ax
+    return _spc_finish(ax, y, periods, compact=compact, title=title, ylabel=ylabel)
 
 
 def moving_range_plot(chart: pd.DataFrame, *, ax=None, title: str | None = None, compact: bool = False):
