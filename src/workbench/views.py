@@ -592,9 +592,9 @@ def outcome_views(study) -> dict[str, pd.DataFrame]:
 def _funnels(series: pd.DataFrame, specs, *, months: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each proportion or rate outcome's funnel over the study's latest ``months`` months."""
     from workbench import spc
+    from workbench.io.study_csv import latest_months
 
-    start = series["period"].max() - pd.DateOffset(months=months - 1)
-    recent = series[series["period"].ge(start)]
+    recent = latest_months(series, months)
     units, lines = [], []
     for spec in specs:
         if spec.kind not in ("proportion", "rate"):

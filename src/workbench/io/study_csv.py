@@ -33,6 +33,7 @@ from workbench.vocabulary import CANT_RATE, LEVEL, NO_ANSWER
 
 __all__ = [
     "SERIES_CELLS", "SERIES_COLUMNS", "codings_frame", "empty_frame", "empty_journeys", "interviews_frame",
+    "latest_months",
     "read_codings", "read_interviews", "read_journeys", "read_microsystems", "read_outcome_series", "read_outcomes",
     "read_survey", "read_survey_waves", "survey_from_wide", "unit_values_from_series",
 ]
@@ -504,6 +505,13 @@ def read_outcome_series(path: Path, *, shown: str, microsystem_ids: list[str],
     return _validated(schemas.OutcomeSeries, ordered, shown=shown).reset_index(drop=True)
 
 
+def latest_months(series: pd.DataFrame, months: int) -> pd.DataFrame:
+    """The rows of the study's last ``months`` months: the latest month any unit reported, and the
+    ``months - 1`` before it (the window units are compared over)."""
+    start = series["period"].max() - pd.DateOffset(months=months - 1)
+    return series[series["period"].ge(start)]
+
+
 def unit_values_from_series(series: pd.DataFrame, specs: list, *, months: int,
                             microsystem_ids: list[str]) -> pd.DataFrame:
     """Each monthly outcome's value per unit over the study's last ``months`` months (the latest
@@ -514,8 +522,7 @@ def unit_values_from_series(series: pd.DataFrame, specs: list, *, months: int,
     table = pd.DataFrame({"microsystem_id": pd.Series(microsystem_ids, dtype="str")})
     if series.empty:
         return table.assign(**{spec.id: np.nan for spec in specs})
-    start = series["period"].max() - pd.DateOffset(months=months - 1)
-    recent = series[series["period"].ge(start)]
+    recent = latest_months(series, months)
     for spec in specs:
         rows = recent[recent["outcome_id"].eq(spec.id)].groupby("microsystem_id")
         if spec.kind in ("proportion", "rate"):
